@@ -1,0 +1,198 @@
+"""SQLAlchemy 2 typed models. The schema is owned by the Alembic migrations in
+db/migrations; these classes must stay in step with them (a test checks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Always timezone-aware UTC in Python; timestamptz on PostgreSQL, naive UTC text
+    on SQLite (whose text form sorts correctly, which lease expiry relies on)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Stable constraint names so migrations work the same on SQLite (batch mode) and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default="moderator")
+    created_at: Mapped[datetime]
+
+
+class QueueRow(Base):
+    __tablename__ = "queues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    target_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    created_at: Mapped[datetime]
+
+
+class MediaRow(Base):
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str | None] = mapped_column(String(20))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    unreadable_reason: Mapped[str | None] = mapped_column(Text)
+    stored_at: Mapped[datetime]
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"))
+    # Re-running an ingest must not duplicate items: one row per dedupe key.
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[int] = mapped_column(Integer)
+    imminent_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime]
+    # pending -> claimed -> decided; claimed -> pending on skip, release or lease expiry.
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_id: Mapped[int | None] = mapped_column(BigInteger)
+    lease_expires_at: Mapped[datetime | None]
+    report_text: Mapped[str] = mapped_column(Text, default="")
+    reported_accounts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    upload_ip: Mapped[str | None] = mapped_column(String(64))
+    upload_time: Mapped[datetime | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        # The claim query walks this index: next pending item by priority, then age.
+        Index("ix_items_next", "queue_id", "status", "priority", "received_at", "id"),
+        Index(
+            "ix_items_lease",
+            "lease_expires_at",
+            postgresql_where=text("status = 'claimed'"),
+            sqlite_where=text("status = 'claimed'"),
+        ),
+    )
+
+
+class ClaimRow(Base):
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    # decided, skipped, released, expired
+    outcome: Mapped[str | None] = mapped_column(String(10))
+
+
+class SkipRow(Base):
+    """A moderator skipped this item; their next claims pass it by."""
+
+    __tablename__ = "skips"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]
+    __table_args__ = (Index("ix_skips_user_item", "user_id", "item_id"),)
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Generated by the workstation, so a retried submit after a dropped connection
+    # is recognised instead of stored twice.
+    client_token: Mapped[str] = mapped_column(String(36), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    decided_at: Mapped[datetime]
+    severity: Mapped[str] = mapped_column(String(20))
+    csea_related: Mapped[bool] = mapped_column(Boolean, default=False)
+    not_assessable_reason: Mapped[str | None] = mapped_column(String(30))
+    age_band: Mapped[str | None] = mapped_column(String(10))
+    age_confidence: Mapped[str | None] = mapped_column(String(10))
+    production_context: Mapped[str | None] = mapped_column(String(20))
+    actions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ExposureRow(Base):
+    """What one moderator saw of one item during one claim: the exposure ledger."""
+
+    __tablename__ = "exposures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), unique=True)
+    recorded_at: Mapped[datetime]
+    seconds_revealed: Mapped[float] = mapped_column(Float, default=0.0)
+    reveal_count: Mapped[int] = mapped_column(Integer, default=0)
+    max_area_fraction: Mapped[float] = mapped_column(Float, default=0.0)
+    full_unprotected: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditRow(Base):
+    """Append-only record of who did what, when."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    item_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,159 @@
+"""The `reviewer` command: the only place that knows every package and wires them.
+
+    reviewer                          open the workstation (GUI)
+    reviewer ingest MANIFEST.jsonl    ingest flagged items from a manifest
+    reviewer demo --items N           generate and ingest N synthetic demo items
+
+`--db URL` (or env REVIEWER_DB) chooses the database; the default is an SQLite file
+in the data directory (env REVIEWER_DATA_DIR moves it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from reviewer import config
+from reviewer.ingest import IngestReport
+
+GUI_DEMO_ITEMS = 30
+
+
+def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep db lazy
+    # Imported here so that `reviewer --help` and the GUI's import of this module stay
+    # free of engine creation (no engine at import time).
+    from db.media_store import MediaStore
+    from db.store import Store
+
+    return Store.open(config.database_url(db)), MediaStore(config.media_dir())
+
+
+def progress_bar(stream: TextIO = sys.stderr, label: str = "") -> Callable[[int, int], None]:
+    """A text progress bar: redrawn in place on a terminal, every 10 % otherwise."""
+    tty = stream.isatty()
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        if total <= 0:
+            return
+        pct = done * 100 // total
+        if tty:
+            filled = pct * 30 // 100
+            stream.write(f"\r{label}[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+            if done >= total:
+                stream.write("\n")
+            stream.flush()
+        elif pct // 10 != last[0] // 10 or done >= total:
+            stream.write(f"{label}{done}/{total} ({pct}%)\n")
+        last[0] = pct
+
+    return show
+
+
+def _print_report(report: IngestReport, out: TextIO) -> None:
+    out.write(
+        f"added {report.added} item(s), {report.duplicates} already present, "
+        f"{report.unreadable} with unreadable media (kept, to be graded Not assessable), "
+        f"{len(report.errors)} bad line(s)\n"
+    )
+    for err in report.errors:
+        out.write(f"  {err}\n")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from reviewer.ingest import ingest_manifest
+
+    path = Path(args.manifest)
+    if not path.is_file():
+        print(f"reviewer ingest: no such manifest: {path}", file=sys.stderr)
+        return 2
+    store, media = _open(args.db)
+    try:
+        report = ingest_manifest(store, media, path, progress_bar(label="ingest "))
+    finally:
+        store.close()
+    _print_report(report, sys.stdout)
+    return 0 if report.ok else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from reviewer.demo import generate_demo
+
+    if args.items < 1:
+        print("reviewer demo: --items must be at least 1", file=sys.stderr)
+        return 2
+    store, media = _open(args.db)
+    try:
+        report = generate_demo(
+            store,
+            media,
+            args.items,
+            seed=args.seed,
+            max_megapixels=args.max_mp,
+            progress=progress_bar(label="demo "),
+        )
+    finally:
+        store.close()
+    _print_report(report, sys.stdout)
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from reviewer.demo import generate_demo
+    from reviewer.review import Workstation
+    from ui.app import run_app
+
+    store, media = _open(args.db)
+
+    def seed(progress: Callable[[int, int], None]) -> int:
+        return generate_demo(
+            store, media, GUI_DEMO_ITEMS, max_megapixels=12, progress=progress
+        ).added
+
+    try:
+        return run_app(Workstation(store, media, seed_demo=seed), sys.argv[:1])
+    finally:
+        store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        metavar="URL",
+        default=argparse.SUPPRESS,  # so `--db` works before or after the command
+        help="database URL (default: env REVIEWER_DB, else SQLite in the data directory)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="reviewer",
+        description="Moderator review workstation. With no command, opens the GUI.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command")
+    p_ingest = sub.add_parser("ingest", parents=[common], help="ingest a JSON Lines manifest")
+    p_ingest.add_argument(
+        "manifest", help="path to MANIFEST.jsonl (media paths are relative to it)"
+    )
+    p_ingest.set_defaults(func=cmd_ingest)
+    p_demo = sub.add_parser("demo", parents=[common], help="ingest synthetic demo items")
+    p_demo.add_argument("--items", type=int, default=50, help="how many items (default 50)")
+    p_demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p_demo.add_argument(
+        "--max-mp", type=float, default=24.0, help="largest picture in megapixels (default 24)"
+    )
+    p_demo.set_defaults(func=cmd_demo)
+    parser.set_defaults(func=cmd_gui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.db = getattr(args, "db", None)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,24 @@
+"""Errors that cross layers: raised by the store, shown by the UI to a person."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base for persistence errors the UI explains to the moderator."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached; nothing was stored by the failed call."""
+
+
+class LeaseLost(StoreError):
+    """The item is no longer held by this claim (its lease expired and it went back to
+    the queue). The moderator's exposure was still recorded; the grading was not."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class MediaMissing(StoreError):
+    """The media store has no blob for a hash the database names."""
