@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from db.media_store import MediaStore
+from db.store import Store
+from reviewer.model import NewItem
+from reviewer.vocabulary import Source
+from wellbeing.clock import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
+    s = Store.open(db_url, clock=clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> MediaStore:
+    return MediaStore(tmp_path / "media")
+
+
+@pytest.fixture
+def enqueue() -> Callable[..., list[int]]:
+    """Builder: enqueue items whose media rows exist (no blobs needed for queue tests)."""
+    return _enqueue
+
+
+def _enqueue(
+    store: Store,
+    n: int,
+    source: Source = Source.CLASSIFIER,
+    queue: str = "General",
+    imminent_risk: bool = False,
+    tag: str = "",
+) -> list[int]:
+    ids = []
+    for i in range(n):
+        sha = hashlib.sha256(f"{tag}{source}{queue}{i}".encode()).hexdigest()
+        store.add_media(sha, 100, "JPEG", 10, 10, None)
+        item_id, _ = store.add_item(
+            NewItem(
+                queue=queue,
+                source=source,
+                media_sha256=sha,
+                dedupe_key=sha,
+                imminent_risk=imminent_risk,
+            )
+        )
+        ids.append(item_id)
+    return ids

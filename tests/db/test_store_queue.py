@@ -1,0 +1,207 @@
+"""The shared queue: order, leases, skip, release, one transaction per decision."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import event
+
+from db.store import Store
+from reviewer.errors import LeaseLost
+from reviewer.grading import Grading, GradingInvalid
+from reviewer.model import Exposure
+from reviewer.vocabulary import (
+    Action,
+    AgeBand,
+    AgeConfidence,
+    ProductionContext,
+    Severity,
+    SkipReason,
+    Source,
+)
+from wellbeing.clock import FakeClock
+
+CAT_C = Grading(
+    severity=Severity.C,
+    age_band=AgeBand.B14_15,
+    age_confidence=AgeConfidence.PROBABLE,
+    production_context=ProductionContext.PEER,
+    actions=frozenset({Action.REMOVE}),
+)
+SEEN = Exposure(seconds_revealed=4.5, reveal_count=2, max_area_fraction=1.0, full_unprotected=True)
+
+
+def test_claims_follow_priority_then_age(store: Store, enqueue, clock: FakeClock) -> None:
+    user = store.ensure_user("mod")
+    reports = enqueue(store, 2, Source.USER_REPORT)
+    clock.advance(60)
+    ngo = enqueue(store, 1, Source.NGO)
+    clock.advance(60)
+    risk = enqueue(store, 1, Source.USER_REPORT, imminent_risk=True, tag="r")
+    clock.advance(60)
+    live = enqueue(store, 1, Source.LIVESTREAM)
+    order = []
+    while (c := store.claim_next(user.id)) is not None:
+        order.append(c.item.id)
+    # Imminent risk jumps every queue; then livestream, NGO, user reports oldest first.
+    assert order == risk + live + ngo + reports
+
+
+def test_claim_respects_queue_filter(store: Store, enqueue) -> None:
+    user = store.ensure_user("mod")
+    enqueue(store, 2, queue="General")
+    video = enqueue(store, 1, queue="Video")
+    qid = next(q.id for q in store.queue_summaries() if q.name == "Video")
+    claim = store.claim_next(user.id, qid)
+    assert claim is not None and claim.item.id == video[0]
+    assert store.claim_next(user.id, qid) is None
+
+
+def test_two_moderators_never_hold_the_same_item(store: Store, enqueue) -> None:
+    a, b = store.ensure_user("a"), store.ensure_user("b")
+    enqueue(store, 3)
+    held = [store.claim_next(u.id) for u in (a, b, a, b)]
+    ids = [c.item.id for c in held if c]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert held[3] is None
+
+
+def test_expired_lease_returns_item_and_is_audited(store: Store, enqueue, clock) -> None:
+    a, b = store.ensure_user("a"), store.ensure_user("b")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(a.id, lease_seconds=600)
+    assert claim is not None
+    clock.advance(599)
+    assert store.claim_next(b.id) is None
+    clock.advance(2)
+    again = store.claim_next(b.id)
+    assert again is not None and again.item.id == item
+    kinds = [e.kind for e in store.audit_events(item_id=item)]
+    assert kinds == ["item_ingested", "claim", "lease_expired", "claim"]
+    # The first moderator's late decision is refused, and their viewing still recorded.
+    with pytest.raises(LeaseLost):
+        store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.decisions(item) == []
+    [ledger] = store.exposures(item)
+    assert ledger["user_id"] == a.id and ledger["seconds_revealed"] == 4.5
+    assert store.audit_events(item_id=item)[-1].kind == "lease_lost"
+
+
+def test_renewed_lease_does_not_expire(store: Store, enqueue, clock) -> None:
+    a, b = store.ensure_user("a"), store.ensure_user("b")
+    enqueue(store, 1)
+    claim = store.claim_next(a.id, lease_seconds=600)
+    assert claim is not None
+    clock.advance(500)
+    renewed = store.renew_lease(claim, 600)
+    assert renewed.lease_expires_at > claim.lease_expires_at
+    clock.advance(500)
+    assert store.claim_next(b.id) is None
+    store.submit_decision(renewed, CAT_C, SEEN, str(uuid.uuid4()))
+
+
+def test_decision_stores_decision_exposure_audit_and_closes_lease(store: Store, enqueue) -> None:
+    user = store.ensure_user("mod")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(user.id)
+    assert claim is not None
+    receipt = store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    [d] = store.decisions(item)
+    assert (d["severity"], d["age_band"], d["age_confidence"]) == ("C", "14-15", "probable")
+    assert d["production_context"] == "fp_peer" and d["actions"] == ["remove"]
+    assert d["user_id"] == user.id and d["id"] == receipt.decision_id
+    [x] = store.exposures(item)
+    assert x["reveal_count"] == 2 and x["full_unprotected"] is True
+    event_ = store.audit_events(item_id=item, kind="decision")[0]
+    assert event_.user_id == user.id and event_.detail["grading"]["severity"] == "C"
+    assert event_.detail["exposure"]["seconds_revealed"] == 4.5
+    assert store.item_status(item) == "decided"
+    assert store.claim_next(user.id) is None
+
+
+def test_retried_submit_is_stored_once(store: Store, enqueue) -> None:
+    user = store.ensure_user("mod")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(user.id)
+    assert claim is not None
+    token = str(uuid.uuid4())
+    first = store.submit_decision(claim, CAT_C, SEEN, token)
+    second = store.submit_decision(claim, CAT_C, SEEN, token)
+    assert first == second
+    assert len(store.decisions(item)) == 1 and len(store.exposures(item)) == 1
+
+
+def test_invalid_grading_stores_nothing(store: Store, enqueue) -> None:
+    user = store.ensure_user("mod")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(user.id)
+    assert claim is not None
+    with pytest.raises(GradingInvalid) as err:
+        store.submit_decision(claim, Grading(severity=Severity.A), SEEN, str(uuid.uuid4()))
+    assert any("age band" in p for p in err.value.problems)
+    assert store.decisions(item) == [] and store.exposures(item) == []
+    assert store.item_status(item) == "claimed"
+
+
+def test_crash_mid_decision_leaves_nothing_behind(store: Store, enqueue) -> None:
+    """A failure after the decision row is written rolls back every part of it."""
+    user = store.ensure_user("mod")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(user.id)
+    assert claim is not None
+    audit_before = len(store.audit_events())
+
+    def explode(conn, clauseelement, *args, **kwargs):  # type: ignore[no-untyped-def]
+        table = getattr(clauseelement, "table", None)
+        if getattr(table, "name", None) == "audit_events":
+            raise RuntimeError("power cut")
+
+    event.listen(store.engine, "before_execute", explode)
+    try:
+        with pytest.raises(RuntimeError, match="power cut"):
+            store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    finally:
+        event.remove(store.engine, "before_execute", explode)
+    assert store.decisions(item) == [] and store.exposures(item) == []
+    assert len(store.audit_events()) == audit_before
+    assert store.item_status(item) == "claimed"
+    # ...and the moderator can submit again once the fault has passed.
+    store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.item_status(item) == "decided"
+
+
+def test_skip_returns_item_for_others_only(store: Store, enqueue) -> None:
+    a, b = store.ensure_user("a"), store.ensure_user("b")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(a.id)
+    assert claim is not None
+    store.skip(claim, SkipReason.NEEDS_SPECIALIST, "needs a video specialist", Exposure())
+    assert store.claim_next(a.id) is None
+    other = store.claim_next(b.id)
+    assert other is not None and other.item.id == item
+    skip = store.audit_events(item_id=item, kind="skip")[0]
+    assert skip.detail["reason"] == "needs_specialist" and skip.user_id == a.id
+
+
+def test_release_returns_item_to_everyone(store: Store, enqueue) -> None:
+    a = store.ensure_user("a")
+    [item] = enqueue(store, 1)
+    claim = store.claim_next(a.id)
+    assert claim is not None
+    store.release(claim, Exposure(), why="closed")
+    again = store.claim_next(a.id)
+    assert again is not None and again.item.id == item
+    assert store.audit_events(item_id=item, kind="release")[0].detail["why"] == "closed"
+
+
+def test_queue_summary_counts_and_oldest(store: Store, enqueue, clock) -> None:
+    user = store.ensure_user("mod")
+    first = clock.now()
+    enqueue(store, 3)
+    clock.advance(30)
+    store.claim_next(user.id)
+    [q] = store.queue_summaries()
+    assert (q.name, q.pending, q.claimed) == ("General", 2, 1)
+    assert q.oldest_pending_at is not None
+    assert abs((q.oldest_pending_at - first).total_seconds()) < 1
