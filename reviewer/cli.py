@@ -11,6 +11,7 @@ in the data directory (env REVIEWER_DATA_DIR moves it).
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,8 +28,14 @@ def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep
     # free of engine creation (no engine at import time).
     from db.media_store import MediaStore
     from db.store import Store
+    from db.team import team_url
 
-    return Store.open(config.database_url(db)), MediaStore(config.media_dir())
+    url = (
+        config.explicit_database_url(db)
+        or team_url(config.settings_path())
+        or config.embedded_database_url()
+    )
+    return Store.open(url), MediaStore(config.media_dir())
 
 
 def progress_bar(stream: TextIO = sys.stderr, label: str = "") -> Callable[[int, int], None]:
@@ -101,6 +108,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_connect(args: argparse.Namespace) -> int:
+    from db import team
+
+    if args.forget:
+        team.forget(config.settings_path())
+        print("This workstation now uses its embedded database.")
+        return 0
+    if not args.url:
+        print("reviewer connect: give the server URL, or --forget", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if password is None and not args.no_password:
+        password = getpass.getpass("Database password (kept in the OS keyring): ") or None
+    try:
+        public = team.connect(args.url, password, config.settings_path())
+    except Exception as exc:  # any failure to reach or authenticate is reported, not raised
+        print(f"reviewer connect: could not connect: {exc}", file=sys.stderr)
+        return 1
+    print(f"This workstation now uses {public}; the password is in the OS keyring.")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from reviewer.demo import generate_demo
     from reviewer.review import Workstation
@@ -145,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-mp", type=float, default=24.0, help="largest picture in megapixels (default 24)"
     )
     p_demo.set_defaults(func=cmd_demo)
+    p_conn = sub.add_parser(
+        "connect", help="use a team PostgreSQL server (password kept in the OS keyring)"
+    )
+    p_conn.add_argument("url", nargs="?", help="postgresql+psycopg://USER@HOST:PORT/DBNAME")
+    p_conn.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    p_conn.add_argument("--no-password", action="store_true", help="the server needs none")
+    p_conn.add_argument("--forget", action="store_true", help="go back to the embedded database")
+    p_conn.set_defaults(func=cmd_connect)
     parser.set_defaults(func=cmd_gui)
     return parser
 

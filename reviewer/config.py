@@ -18,14 +18,18 @@ def data_dir() -> Path:
     return path
 
 
-def database_url(cli_value: str | None = None) -> str:
-    """`--db`, then `REVIEWER_DB`, then the embedded SQLite file in the data directory."""
-    if cli_value:
-        return cli_value
-    env = os.environ.get("REVIEWER_DB")
-    if env:
-        return env
+def explicit_database_url(cli_value: str | None = None) -> str | None:
+    """`--db`, then `REVIEWER_DB`; None means: use the team server or the embedded file."""
+    return cli_value or os.environ.get("REVIEWER_DB") or None
+
+
+def embedded_database_url() -> str:
     return f"sqlite:///{data_dir() / 'reviewer.db'}"
+
+
+def settings_path() -> Path:
+    """Workstation settings (no secrets: passwords and keys live in the OS keyring)."""
+    return data_dir() / "workstation.json"
 
 
 def media_dir() -> Path:
