@@ -49,7 +49,9 @@ def test_decision_is_stored_once_after_reconnection(proxied, enqueue) -> None:
         ws.submit_decision(claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token)
     assert direct.decisions(item) == [], "nothing may be stored while the link is down"
     link.restore()
-    receipt = ws.submit_decision(claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token)
+    receipt = ws.submit_decision(
+        claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token
+    )
     # A second retry (e.g. the reply to the first was lost) finds the same decision.
     again = ws.submit_decision(claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token)
     assert again == receipt

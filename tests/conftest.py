@@ -1,0 +1,181 @@
+"""Root test configuration.
+
+- Qt runs offscreen (set before anything imports Qt).
+- Every test gets an in-memory keyring and its own REVIEWER_DATA_DIR; REVIEWER_DB is
+  cleared, so no test touches the real keyring or user data.
+- ``db_url`` gives a fresh empty database per test and is parametrised over SQLite and
+  PostgreSQL, so every database test runs on both. ``--backend sqlite|postgresql|all``
+  restricts that. Tests marked ``postgres_only`` get only the PostgreSQL variant; a
+  test can pin one with ``@pytest.mark.parametrize("db_backend", [...], indirect=True)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before any import of Qt (pytest-qt imports it when its plugin loads tests).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import keyring
+import keyring.backend
+import keyring.errors
+import pytest
+
+# tests/ is not a package; make `import pgserver` work under any --import-mode.
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from pgserver import PgNotAvailableError, PgServer  # noqa: E402
+
+BACKENDS = ("sqlite", "postgresql")
+_BACKEND_IDS = {"sqlite": "sqlite", "postgresql": "pg"}
+
+
+# --------------------------------------------------------------------------- options
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgresql", "pg", "all"),
+        default="all",
+        help="database backend(s) for tests using db_url (default: all)",
+    )
+
+
+def _selected_backends(config: pytest.Config) -> tuple[str, ...]:
+    choice = config.getoption("--backend")
+    if choice == "all":
+        return BACKENDS
+    return ("postgresql",) if choice in ("postgresql", "pg") else ("sqlite",)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # fixturenames is the full closure, so fixtures built on db_url are covered too.
+    if "db_backend" not in metafunc.fixturenames or _pins_db_backend(metafunc):
+        return
+    selected = _selected_backends(metafunc.config)
+    wanted = (
+        ("postgresql",) if metafunc.definition.get_closest_marker("postgres_only") else BACKENDS
+    )
+    params = [pytest.param(b, id=_BACKEND_IDS[b]) for b in wanted if b in selected]
+    if not params:
+        # A postgres_only test under --backend=sqlite: one visible skip, not an error.
+        params = [
+            pytest.param("postgresql", id="pg", marks=pytest.mark.skip(reason="--backend=sqlite"))
+        ]
+    metafunc.parametrize("db_backend", params, indirect=True)
+
+
+def _pins_db_backend(metafunc: pytest.Metafunc) -> bool:
+    # A test may pin its backend itself:
+    #   @pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        argnames = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+        if isinstance(argnames, str):
+            argnames = [a.strip() for a in argnames.split(",")]
+        if "db_backend" in argnames:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- keyring
+class InMemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring that lives in a dict: nothing reaches the OS keyring or a file."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.passwords[(service, username)]
+        except KeyError:
+            raise keyring.errors.PasswordDeleteError(
+                f"no password for {service}/{username}"
+            ) from None
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[InMemoryKeyring]:
+    """Autouse: a fresh in-memory keyring per test (the previous backend is restored)."""
+    previous = keyring.get_keyring()
+    backend = InMemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+# ------------------------------------------------------------------------ data dir
+@pytest.fixture(autouse=True)
+def reviewer_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Autouse: REVIEWER_DATA_DIR -> a per-test directory (not created); REVIEWER_DB unset."""
+    data_dir = tmp_path / "reviewer-data"
+    monkeypatch.setenv("REVIEWER_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("REVIEWER_DB", raising=False)
+    return data_dir
+
+
+# ------------------------------------------------------------------------ databases
+def _pg_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("REVIEWER_REQUIRE_PG") == "1"
+
+
+@pytest.fixture(scope="session")
+def pg_server(request: pytest.FixtureRequest) -> Iterator[PgServer]:
+    """One throwaway PostgreSQL server for the whole run, started on first use.
+
+    Skips when PostgreSQL is not installed, except under CI or REVIEWER_REQUIRE_PG=1,
+    where that fails the tests instead.
+    """
+    if "postgresql" not in _selected_backends(request.config):
+        pytest.skip("--backend=sqlite")
+    try:
+        server = PgServer()
+        server.start()
+    except PgNotAvailableError as e:
+        if _pg_required():
+            pytest.fail(f"PostgreSQL required (CI / REVIEWER_REQUIRE_PG=1) but unavailable: {e}")
+        pytest.skip(f"PostgreSQL not available: {e}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """'sqlite' or 'postgresql' (parametrised in pytest_generate_tests)."""
+    return getattr(request, "param", "sqlite")
+
+
+_db_counter = itertools.count()
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh, empty database for this test, on ``db_backend``."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/reviewer.db"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"t{next(_db_counter)}_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)

@@ -1,0 +1,374 @@
+"""A throwaway PostgreSQL server for tests and benchmarks.
+
+Usage::
+
+    with PgServer() as pg:
+        pg.create_database("bench")
+        engine = create_engine(pg.url("bench"))
+
+The server runs from a fresh temporary directory on 127.0.0.1 and a free TCP port,
+with durability switched off (fsync, synchronous_commit, full_page_writes) because
+its data is thrown away. When the current user is root, initdb and the server run as
+the ``postgres`` OS user (PostgreSQL refuses to run as root); otherwise they run as the
+current user. The superuser is always called ``postgres`` with trust authentication.
+
+``tests/`` is not a package: benchmark scripts do
+``sys.path.insert(0, str(<repo>/"tests"))`` and then ``import pgserver``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = [
+    "PgNotAvailableError",
+    "PgServer",
+    "PgServerError",
+    "find_pg_bindir",
+]
+
+_REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
+_PG_OS_USER = "postgres"
+# Unix socket paths are limited to ~107 bytes; ".s.PGSQL.NNNNN" needs room.
+_MAX_SOCKET_DIR_LEN = 80
+_DB_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class PgServerError(RuntimeError):
+    """The PostgreSQL server could not be set up, started or used."""
+
+
+class PgNotAvailableError(PgServerError):
+    """PostgreSQL server binaries (or the OS user to run them as) are not installed."""
+
+
+def _has_binaries(bindir: Path) -> bool:
+    return all((bindir / name).is_file() for name in _REQUIRED_BINARIES)
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    # /usr/lib/postgresql/<ver>/bin: sort by the numeric version, newest first.
+    return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
+
+
+def find_pg_bindir() -> Path | None:
+    """Return the directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None.
+
+    ``$REVIEWER_PG_BINDIR`` if set (and only it); otherwise, in order: ``initdb`` on
+    ``PATH``; ``pg_config --bindir``; Debian's ``/usr/lib/postgresql/<ver>/bin`` (newest).
+    """
+    if env := os.environ.get("REVIEWER_PG_BINDIR"):
+        # An explicit choice is not second-guessed: wrong means "not available".
+        return Path(env) if _has_binaries(Path(env)) else None
+    candidates: list[Path] = []
+    if initdb := shutil.which("initdb"):
+        candidates.append(Path(initdb).resolve().parent)
+    if pg_config := shutil.which("pg_config"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+            if out:
+                candidates.append(Path(out))
+    candidates.extend(
+        sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+    )
+    for cand in candidates:
+        if _has_binaries(cand):
+            return cand
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgServer:
+    """One throwaway PostgreSQL cluster. ``start()``/``stop()`` or use as a context manager."""
+
+    superuser = _PG_OS_USER
+    host = "127.0.0.1"
+
+    def __init__(self, bindir: Path | str | None = None, *, start_timeout: float = 60.0):
+        found = Path(bindir) if bindir is not None else find_pg_bindir()
+        if found is None or not _has_binaries(found):
+            if found is not None:
+                where = str(found)
+            elif env := os.environ.get("REVIEWER_PG_BINDIR"):
+                where = f"{env} ($REVIEWER_PG_BINDIR)"
+            else:
+                where = "PATH, pg_config --bindir or /usr/lib/postgresql/*/bin"
+            raise PgNotAvailableError(
+                f"PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in {where}. "
+                "On Debian/Ubuntu: sudo apt-get install -y postgresql"
+            )
+        self.bindir: Path = found
+        self.start_timeout = start_timeout
+        self.port: int | None = None
+        self.basedir: Path | None = None
+        self._as_root = os.geteuid() == 0
+        self._started = False
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def datadir(self) -> Path:
+        return self._base() / "data"
+
+    @property
+    def socketdir(self) -> Path:
+        return self._base() / "sock"
+
+    @property
+    def logfile(self) -> Path:
+        return self._base() / "server.log"
+
+    def _base(self) -> Path:
+        if self.basedir is None:
+            raise PgServerError("PgServer is not started")
+        return self.basedir
+
+    # ---------------------------------------------------------------- running
+    def _cmd(self, *args: str) -> list[str]:
+        # PostgreSQL refuses to run as root, so as root we switch to the postgres user.
+        if self._as_root:
+            return ["runuser", "-u", _PG_OS_USER, "--", *args]
+        return list(args)
+
+    def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = self._cmd(*args)
+        try:
+            return subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=True,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.CalledProcessError as e:
+            raise PgServerError(
+                f"{' '.join(cmd)} failed with exit code {e.returncode}:\n"
+                f"{e.stdout}{e.stderr}{self._log_tail()}"
+            ) from None
+        except subprocess.TimeoutExpired:
+            raise PgServerError(
+                f"{' '.join(cmd)} timed out after {timeout}s{self._log_tail()}"
+            ) from None
+
+    def _log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.logfile.read_text(errors="replace").splitlines()[-lines:]
+        except (OSError, PgServerError):
+            return ""
+        return "\n--- server log (tail) ---\n" + "\n".join(text)
+
+    def _make_basedir(self) -> Path:
+        if not self._as_root:
+            base = Path(tempfile.mkdtemp(prefix="reviewer-pg-"))
+        else:
+            try:
+                pw = pwd.getpwnam(_PG_OS_USER)
+            except KeyError:
+                raise PgNotAvailableError(
+                    f"running as root, but there is no {_PG_OS_USER!r} OS user to run "
+                    "PostgreSQL as (the Debian 'postgresql' package creates it): "
+                    "sudo apt-get install -y postgresql"
+                ) from None
+            if shutil.which("runuser") is None:
+                raise PgNotAvailableError("running as root, but runuser (util-linux) is missing")
+            # The postgres user must be able to reach the directory: $TMPDIR may be
+            # private to root, so fall back to /tmp in that case.
+            parent = Path(tempfile.gettempdir())
+            if not _world_traversable(parent):
+                parent = Path("/tmp")
+            base = Path(tempfile.mkdtemp(prefix="reviewer-pg-", dir=parent))
+            os.chown(base, pw.pw_uid, pw.pw_gid)
+        if len(str(base / "sock")) > _MAX_SOCKET_DIR_LEN:
+            shutil.rmtree(base, ignore_errors=True)
+            base = Path(tempfile.mkdtemp(prefix="reviewer-pg-", dir="/tmp"))
+            if self._as_root:
+                pw = pwd.getpwnam(_PG_OS_USER)
+                os.chown(base, pw.pw_uid, pw.pw_gid)
+        return base
+
+    def start(self) -> PgServer:
+        """initdb a fresh cluster and start it; returns self. Idempotent."""
+        if self._started:
+            return self
+        self.basedir = self._make_basedir()
+        try:
+            self._run(
+                str(self.bindir / "initdb"),
+                "-D", str(self.datadir),
+                "-U", self.superuser,
+                "-A", "trust",
+                "-E", "UTF8",
+                "--no-locale",
+                "--no-sync",
+                "--no-instructions",
+            )  # fmt: skip
+            self._run("mkdir", "-m", "700", str(self.socketdir))
+            # Appended settings override initdb's defaults (last one wins).
+            with (self.datadir / "postgresql.conf").open("a") as conf:
+                conf.write(
+                    "\n# reviewer test server: throwaway data, so no durability\n"
+                    f"listen_addresses = '{self.host}'\n"
+                    f"unix_socket_directories = '{self.socketdir}'\n"
+                    "fsync = off\n"
+                    "synchronous_commit = off\n"
+                    "full_page_writes = off\n"
+                    "max_connections = 200\n"
+                    "logging_collector = off\n"
+                )
+            # A free port can be taken between probing and binding: retry a few times.
+            last_error: PgServerError | None = None
+            for _attempt in range(5):
+                self.port = _free_port()
+                try:
+                    self._run(
+                        str(self.bindir / "pg_ctl"),
+                        "-D", str(self.datadir),
+                        "-l", str(self.logfile),
+                        "-o", f"-p {self.port}",
+                        "-w",
+                        "-t", str(int(self.start_timeout)),
+                        "start",
+                        timeout=self.start_timeout + 30,
+                    )  # fmt: skip
+                except PgServerError as e:
+                    last_error = e
+                    if "already in use" not in str(e):
+                        break
+                else:
+                    last_error = None
+                    break
+            if last_error is not None:
+                raise last_error
+        except BaseException:
+            self._cleanup()
+            raise
+        self._started = True
+        atexit.register(self.stop)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (immediate mode) and remove its directory. Idempotent."""
+        atexit.unregister(self.stop)
+        if self.basedir is None:
+            return
+        try:
+            if self._started:
+                try:
+                    self._run(
+                        str(self.bindir / "pg_ctl"),
+                        "-D", str(self.datadir),
+                        "-m", "immediate",
+                        "-w",
+                        "stop",
+                        timeout=60,
+                    )  # fmt: skip
+                except PgServerError:
+                    self._kill_postmaster()
+        finally:
+            self._started = False
+            self._cleanup()
+
+    def _kill_postmaster(self) -> None:
+        # Last resort if pg_ctl could not stop it: SIGQUIT is PostgreSQL's immediate stop.
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGQUIT)
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.1)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+    def _cleanup(self) -> None:
+        if self.basedir is not None:
+            shutil.rmtree(self.basedir, ignore_errors=True)
+            self.basedir = None
+        self.port = None
+
+    def __enter__(self) -> PgServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+    # -------------------------------------------------------------- databases
+    def url(self, dbname: str = "postgres") -> str:
+        """SQLAlchemy URL (psycopg 3 driver) for database ``dbname`` on this server."""
+        if not self._started:
+            raise PgServerError("PgServer is not started")
+        return f"postgresql+psycopg://{self.superuser}@{self.host}:{self.port}/{dbname}"
+
+    def _admin_execute(self, statement: str) -> None:
+        # psycopg directly (not SQLAlchemy): CREATE/DROP DATABASE need autocommit and this
+        # keeps the helper free of engine pools that would hold connections open.
+        import psycopg
+
+        if not self._started:
+            raise PgServerError("PgServer is not started")
+        with psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.superuser,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as conn:
+            conn.execute(statement)
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        # Names are interpolated as quoted identifiers; keep them to simple ones.
+        if not _DB_NAME_RE.match(name):
+            raise ValueError(
+                f"database name {name!r} must match {_DB_NAME_RE.pattern} (max 63 chars)"
+            )
+        return name
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database; returns its SQLAlchemy URL."""
+        self._admin_execute(f'CREATE DATABASE "{self._check_name(name)}" TEMPLATE template0')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop a database if it exists, disconnecting any sessions still using it."""
+        self._admin_execute(f'DROP DATABASE IF EXISTS "{self._check_name(name)}" WITH (FORCE)')
+
+
+def _world_traversable(path: Path) -> bool:
+    """True if every directory from / down to ``path`` is searchable by others."""
+    path = path.resolve()
+    for p in (path, *path.parents):
+        try:
+            if not p.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
