@@ -1,0 +1,154 @@
+"""Safe inspection of untrusted media bytes at ingest.
+
+Every upload is hostile until proven otherwise: it may be empty, truncated, a
+decompression bomb, an absurd shape or simply not an image. `probe` decodes the
+picture once, cheaply, so that a file that cannot be shown to a moderator is refused
+at ingest with a short machine reason instead of failing later on screen.
+
+Decoding happens in memory only; nothing decoded is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+Reason = Literal[
+    "empty", "unknown_format", "truncated", "decompression_bomb", "absurd_dimensions", "corrupt"
+]
+
+MAX_PIXELS: Final = 100_000_000
+MAX_SIDE: Final = 30_000
+MAX_ASPECT: Final = 40
+
+# Only these Pillow plugins are ever tried, which also keeps rarely audited decoders
+# (TIFF, PSD, ICO...) away from hostile bytes.
+ALLOWED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+
+# Pillow's JPEG opener returns MPO for multi-picture phone JPEGs; the first picture is
+# a plain JPEG, so it is treated as one.
+_JPEG_FORMATS: Final = frozenset({"JPEG", "MPO"})
+
+_MESSAGES: Final[dict[str, str]] = {
+    "empty": "the file is empty",
+    "unknown_format": "not a JPEG, PNG, WebP, GIF or BMP image",
+    "truncated": "image data ends early",
+    "decompression_bomb": "image would need too much memory to decode",
+    "absurd_dimensions": "image shape is not plausible",
+    "corrupt": "image data is damaged",
+}
+
+
+class MediaUnreadable(Exception):
+    """Bytes that cannot safely be shown; `reason` is a short machine code."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        self.reason: Reason = reason
+        self.detail = detail or _MESSAGES[reason]
+        super().__init__(f"{reason}: {self.detail}")
+
+    def __reduce__(self) -> tuple[type[MediaUnreadable], tuple[str, str]]:
+        # Two-argument constructor: keep it picklable for worker processes.
+        return (type(self), (self.reason, self.detail))
+
+
+@dataclass(frozen=True)
+class MediaProbe:
+    """What a readable file is. Width and height are as stored, before EXIF rotation."""
+
+    format: str
+    width: int
+    height: int
+
+
+def check_dimensions(width: int, height: int) -> None:
+    """Refuse sizes that no honest upload has, before any pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise MediaUnreadable("absurd_dimensions", f"{width} × {height} pixels")
+    if width * height > MAX_PIXELS:
+        raise MediaUnreadable(
+            "decompression_bomb", f"{width} × {height} pixels is over the {MAX_PIXELS:,} limit"
+        )
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side > MAX_SIDE or long_side > MAX_ASPECT * short_side:
+        raise MediaUnreadable(
+            "absurd_dimensions", f"{width} × {height} pixels is not a plausible image shape"
+        )
+
+
+def unreadable_from(exc: BaseException) -> MediaUnreadable:
+    """Map whatever a Pillow plugin raised onto a MediaUnreadable reason."""
+    if isinstance(exc, MediaUnreadable):
+        return exc
+    text = str(exc)
+    if isinstance(exc, Image.DecompressionBombError | MemoryError):
+        return MediaUnreadable("decompression_bomb")
+    if isinstance(exc, UnidentifiedImageError):
+        return MediaUnreadable("unknown_format")
+    # Pillow says "image file is truncated" / "Truncated File Read"; EOF means the same.
+    if isinstance(exc, EOFError) or "truncated" in text.lower():
+        return MediaUnreadable("truncated")
+    # PNG text chunks that inflate past Pillow's cap are bombs of their own.
+    if isinstance(exc, ValueError) and "too large" in text:
+        return MediaUnreadable("decompression_bomb", "a metadata chunk inflates too far")
+    detail = f"{_MESSAGES['corrupt']} ({type(exc).__name__}: {text[:160]})"
+    return MediaUnreadable("corrupt", detail)
+
+
+def open_image(data: bytes) -> ImageFile.ImageFile:
+    """Open (parse headers, decode nothing) after the size limits have passed.
+
+    The caller owns the returned image and should close it. Loading it may still
+    raise Pillow errors; pass them through `unreadable_from` or use `load_image`.
+    """
+    if not data:
+        raise MediaUnreadable("empty")
+    try:
+        img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except Exception as exc:  # any plugin failure on hostile bytes is "unreadable"
+        raise unreadable_from(exc) from exc
+    try:
+        check_dimensions(*img.size)
+    except MediaUnreadable:
+        img.close()
+        raise
+    return img
+
+
+def load_image(img: ImageFile.ImageFile) -> None:
+    """Decode pixels, turning every failure into MediaUnreadable."""
+    # Truncation is only detectable if Pillow is not told to pad short files.
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise MediaUnreadable("corrupt", "Pillow's LOAD_TRUNCATED_IMAGES is on; refusing")
+    try:
+        img.load()
+    except Exception as exc:
+        raise unreadable_from(exc) from exc
+
+
+def is_jpeg(img: Image.Image) -> bool:
+    return img.format in _JPEG_FORMATS
+
+
+def probe(data: bytes) -> MediaProbe:
+    """Decode `data` once, cheaply, and say what it is, or raise MediaUnreadable.
+
+    JPEGs decode greyscale at 1/8 scale: libjpeg still walks the whole entropy-coded
+    stream, so truncation is caught at a fraction of the full cost. Other formats have
+    no scaled decode and are loaded in full (bounded by MAX_PIXELS). GIF and WebP
+    animations are checked on their first frame only.
+    """
+    img = open_image(data)
+    with img:
+        fmt = "JPEG" if is_jpeg(img) else str(img.format)
+        width, height = img.size
+        try:
+            if is_jpeg(img):
+                img.draft("L", (max(1, width // 8), max(1, height // 8)))
+        except Exception as exc:
+            raise unreadable_from(exc) from exc
+        load_image(img)
+    return MediaProbe(format=fmt, width=width, height=height)
