@@ -23,19 +23,39 @@ from reviewer.ingest import IngestReport
 GUI_DEMO_ITEMS = 30
 
 
+def _secrets():  # -> db.keys.SecretSource
+    """The OS keyring, or the passphrase-protected vault where no keyring exists."""
+    from db.keys import PassphraseNeeded, open_secrets
+
+    try:
+        return open_secrets(config.data_dir())
+    except PassphraseNeeded as exc:
+        if not sys.stdin.isatty():
+            raise
+        print(exc, file=sys.stderr)
+        passphrase = getpass.getpass("Key passphrase: ")
+        if exc.creating and getpass.getpass("Same passphrase again: ") != passphrase:
+            raise SystemExit("reviewer: the passphrases differ") from None
+        return open_secrets(config.data_dir(), passphrase)
+
+
 def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep db lazy
     # Imported here so that `reviewer --help` and the GUI's import of this module stay
     # free of engine creation (no engine at import time).
+    from db.keys import MEDIA_KEY
     from db.media_store import MediaStore
     from db.store import Store
     from db.team import team_url
+
+    # Keys first: a missing passphrase fails before anything is written.
+    media_key = _secrets().get_or_create(MEDIA_KEY)
 
     url = (
         config.explicit_database_url(db)
         or team_url(config.settings_path())
         or config.embedded_database_url()
     )
-    return Store.open(url), MediaStore(config.media_dir())
+    return Store.open(url), MediaStore(config.media_dir(), media_key)
 
 
 def progress_bar(stream: TextIO = sys.stderr, label: str = "") -> Callable[[int, int], None]:
@@ -191,7 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.db = getattr(args, "db", None)
-    return int(args.func(args))
+    from db.keys import KeysError
+
+    try:
+        return int(args.func(args))
+    except KeysError as exc:
+        print(f"reviewer: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

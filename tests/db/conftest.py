@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 
 @pytest.fixture
 def media(tmp_path: Path) -> MediaStore:
-    return MediaStore(tmp_path / "media")
+    return MediaStore(tmp_path / "media", os.urandom(32))
 
 
 @pytest.fixture

@@ -124,6 +124,8 @@ def test_cli_ingest_reports_lines_and_exit_code(db_url: str, tmp_path: Path, cap
 def test_cli_demo_50_items_without_a_display(db_url: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
     env["REVIEWER_DATA_DIR"] = str(tmp_path / "data")
+    # The subprocess has no in-memory test keyring; this machine has no OS keyring.
+    env["REVIEWER_KEY_PASSPHRASE"] = "a passphrase for the subprocess"
     code = (
         "import sys; from reviewer.cli import main; "
         f"rc = main(['demo', '--items', '50', '--max-mp', '1', '--db', {db_url!r}]); "
