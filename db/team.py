@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import keyring
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from db.engine import make_engine
+from db.keys import SecretSource
 
-KEYRING_SERVICE = "reviewer-database"
 SETTINGS_KEY = "team_server"
+
+
+def password_name(public_url: str) -> str:
+    """Name of the secret holding the password for a (password-less) server URL."""
+    return f"db-password:{public_url}"
 
 
 def _settings(path: Path) -> dict[str, object]:
@@ -33,7 +37,7 @@ def _public(url: URL) -> str:
     return url.set(password=None).render_as_string(hide_password=False)
 
 
-def connect(url: str, password: str | None, settings_path: Path) -> str:
+def connect(url: str, password: str | None, settings_path: Path, secrets: SecretSource) -> str:
     """Check that the server answers, then remember it; returns the password-less URL."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
@@ -48,26 +52,28 @@ def connect(url: str, password: str | None, settings_path: Path) -> str:
         engine.dispose()
     public = _public(parsed)
     if password:
-        keyring.set_password(KEYRING_SERVICE, public, password)
+        secrets.set(password_name(public), password.encode())
     settings = _settings(settings_path)
     settings[SETTINGS_KEY] = public
     settings_path.write_text(json.dumps(settings, indent=2))
     return public
 
 
-def forget(settings_path: Path) -> None:
+def forget(settings_path: Path, secrets: SecretSource) -> None:
     settings = _settings(settings_path)
     public = settings.pop(SETTINGS_KEY, None)
-    if isinstance(public, str) and keyring.get_password(KEYRING_SERVICE, public) is not None:
-        keyring.delete_password(KEYRING_SERVICE, public)
+    if isinstance(public, str) and secrets.get(password_name(public)) is not None:
+        secrets.delete(password_name(public))
     settings_path.write_text(json.dumps(settings, indent=2))
 
 
-def team_url(settings_path: Path) -> str | None:
+def team_url(settings_path: Path, secrets: SecretSource) -> str | None:
     """The configured team server's URL with its password from the keyring, if any."""
     public = _settings(settings_path).get(SETTINGS_KEY)
     if not isinstance(public, str):
         return None
-    password = keyring.get_password(KEYRING_SERVICE, public)
+    password = secrets.get(password_name(public))
     url = make_url(public)
-    return (url.set(password=password) if password else url).render_as_string(hide_password=False)
+    if password:
+        url = url.set(password=password.decode())
+    return url.render_as_string(hide_password=False)

@@ -48,11 +48,12 @@ def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep
     from db.team import team_url
 
     # Keys first: a missing passphrase fails before anything is written.
-    media_key = _secrets().get_or_create(MEDIA_KEY)
+    secrets = _secrets()
+    media_key = secrets.get_or_create(MEDIA_KEY)
 
     url = (
         config.explicit_database_url(db)
-        or team_url(config.settings_path())
+        or team_url(config.settings_path(), secrets)
         or config.embedded_database_url()
     )
     return Store.open(url), MediaStore(config.media_dir(), media_key)
@@ -132,7 +133,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     from db import team
 
     if args.forget:
-        team.forget(config.settings_path())
+        team.forget(config.settings_path(), _secrets())
         print("This workstation now uses its embedded database.")
         return 0
     if not args.url:
@@ -142,11 +143,37 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if password is None and not args.no_password:
         password = getpass.getpass("Database password (kept in the OS keyring): ") or None
     try:
-        public = team.connect(args.url, password, config.settings_path())
+        public = team.connect(args.url, password, config.settings_path(), _secrets())
     except Exception as exc:  # any failure to reach or authenticate is reported, not raised
         print(f"reviewer connect: could not connect: {exc}", file=sys.stderr)
         return 1
     print(f"This workstation now uses {public}; the password is in the OS keyring.")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from db.keys import TEAM_SECRETS, export_secrets, fingerprint, import_secrets
+
+    secrets = _secrets()
+    if args.action == "show":
+        for name in TEAM_SECRETS:
+            value = secrets.get(name)
+            print(f"{name}: {fingerprint(value) if value else '(none yet)'}  [{secrets.location}]")
+        return 0
+    passphrase = getpass.getpass("Transfer passphrase: ")
+    if args.action == "export":
+        if getpass.getpass("Same passphrase again: ") != passphrase:
+            print("reviewer keys: the passphrases differ", file=sys.stderr)
+            return 2
+        for name in TEAM_SECRETS:
+            secrets.get_or_create(name)
+        sys.stdout.write(export_secrets(secrets, passphrase))
+        return 0
+    if not args.file:
+        print("reviewer keys import: give the exported file", file=sys.stderr)
+        return 2
+    names = import_secrets(secrets, Path(args.file).read_text(), passphrase, replace=args.replace)
+    print(f"imported {', '.join(names) or 'nothing new'}; compare with `reviewer keys show`")
     return 0
 
 
@@ -204,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_conn.add_argument("--no-password", action="store_true", help="the server needs none")
     p_conn.add_argument("--forget", action="store_true", help="go back to the embedded database")
     p_conn.set_defaults(func=cmd_connect)
+    p_keys = sub.add_parser(
+        "keys", help="show, export or import the team's media and audit keys (enrolment)"
+    )
+    p_keys.add_argument("action", choices=["show", "export", "import"])
+    p_keys.add_argument("file", nargs="?", help="with import: the file `keys export` wrote")
+    p_keys.add_argument("--replace", action="store_true", help="import over a different key")
+    p_keys.set_defaults(func=cmd_keys)
     parser.set_defaults(func=cmd_gui)
     return parser
 

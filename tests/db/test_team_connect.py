@@ -6,10 +6,10 @@ import io
 import json
 from pathlib import Path
 
-import keyring
 import pytest
 
-from db.team import KEYRING_SERVICE
+from db.keys import open_secrets
+from db.team import password_name
 from reviewer import config
 from reviewer.cli import main
 
@@ -29,12 +29,13 @@ def test_connect_stores_password_in_keyring_not_in_a_file(
             assert SECRET.encode() not in f.read_bytes(), f"secret leaked into {f}"
     public_url = json.loads(config.settings_path().read_text())["team_server"]
     assert public_url.startswith("postgresql")
-    assert keyring.get_password(KEYRING_SERVICE, public_url) == SECRET
+    secrets = open_secrets(reviewer_data_dir)
+    assert secrets.get(password_name(public_url)) == SECRET.encode()
     # With no --db, the CLI now works against the team server.
     assert main(["demo", "--items", "2", "--max-mp", "0.3"]) == 0
     assert "added 2 item(s)" in capsys.readouterr().out
     assert main(["connect", "--forget"]) == 0
-    assert keyring.get_password(KEYRING_SERVICE, db_url) is None
+    assert secrets.get(password_name(public_url)) is None
 
 
 def test_connect_refuses_a_non_postgres_url(capsys) -> None:
