@@ -1,0 +1,1 @@
+"""XML schemas shipped with the package (read with importlib.resources)."""
