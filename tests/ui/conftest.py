@@ -1,0 +1,93 @@
+"""Fixtures for the review screen on a real store (SQLite and PostgreSQL, via db_url)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+from ui_helpers import MODERATOR, WindowFactory
+
+from db.media_store import MediaStore
+from db.store import Store
+from reviewer.demo import generate_demo
+from reviewer.review import ReviewService, Workstation
+from ui.main_window import MainWindow, build_main_window
+from ui.review_screen import Timings
+from ui.tasks import Tasks
+from wellbeing.clock import FakeClock
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> MediaStore:
+    # A throwaway media key: tests never touch the keyring's real one.
+    return MediaStore(tmp_path / "media", os.urandom(32))
+
+
+@pytest.fixture
+def workstation(store: Store, media: MediaStore) -> Workstation:
+    return Workstation(store, media)
+
+
+@pytest.fixture
+def service(workstation: Workstation) -> ReviewService:
+    return workstation.sign_in(MODERATOR)
+
+
+@pytest.fixture
+def seeded(store: Store, media: MediaStore) -> int:
+    """Five small synthetic items (about 1 MP at most), none broken."""
+    return generate_demo(store, media, 5, seed=7, max_megapixels=1, broken=False).added
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def tasks(store: Store) -> Iterator[Tasks]:
+    # Depends on store so that it shuts down (finishing queued releases) before the
+    # store closes.
+    t = Tasks()
+    yield t
+    t.shutdown()
+
+
+@pytest.fixture
+def make_window(
+    qtbot: QtBot, service: ReviewService, tasks: Tasks, clock: FakeClock
+) -> Iterator[WindowFactory]:
+    """Build the main window at 1200x800, show and activate it, and (unless told not to)
+    start the review loop and wait for the first item."""
+    windows: list[MainWindow] = []
+
+    def make(
+        timings: Timings | None = None,
+        start: bool = True,
+        review_service: ReviewService | None = None,
+    ) -> MainWindow:
+        window = build_main_window(review_service or service, tasks, clock=clock, timings=timings)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.resize(1200, 800)
+        window.show()
+        window.activateWindow()
+        qtbot.waitActive(window)
+        if start:
+            with qtbot.waitSignal(window.review.item_shown, timeout=15_000):
+                window.review.start()
+        return window
+
+    yield make
+    for window in windows:
+        window.close()

@@ -1,0 +1,62 @@
+"""From launch to the first protected item: profile, demo seeding, main window, help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+from ui_helpers import press
+
+from db.media_store import MediaStore
+from db.store import Store
+from reviewer.demo import generate_demo
+from reviewer.review import Workstation
+from ui.app import ProfileDialog, Startup
+from ui.events import AppEvents
+from ui.tasks import Tasks
+
+
+def test_first_run_creates_a_profile_seeds_the_demo_and_opens_the_window(
+    qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks
+) -> None:
+    seen_progress: list[tuple[int, int]] = []
+
+    def seed(progress: Callable[[int, int], None]) -> int:
+        def record(done: int, total: int) -> None:
+            seen_progress.append((done, total))
+            progress(done, total)
+
+        return generate_demo(store, media, 3, max_megapixels=0.3, progress=record).added
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    startup = Startup(app, Workstation(store, media, seed_demo=seed), tasks, AppEvents())
+    startup.begin()
+    qtbot.waitUntil(lambda: isinstance(startup.dialog, ProfileDialog), timeout=10_000)
+    dialog = startup.dialog
+    assert isinstance(dialog, ProfileDialog)
+    assert dialog.names.count() == 0  # first run: no profiles yet
+    qtbot.keyClicks(dialog.names.lineEdit(), "Robin")
+    dialog.accept()
+
+    qtbot.waitUntil(lambda: startup.window is not None, timeout=15_000)
+    window = startup.window
+    assert window is not None
+    qtbot.addWidget(window)
+    assert window.windowTitle() == "Reviewer — Robin"
+    assert seen_progress[-1] == (3, 3)
+    assert store.item_count() == 3
+    assert [u.name for u in store.users()] == ["Robin"]
+    qtbot.waitUntil(lambda: window.review.current_claim is not None, timeout=15_000)
+
+    window.activateWindow()
+    qtbot.waitActive(window)
+    press(qtbot, "Ctrl+/")
+    shortcuts = window.shortcuts_dialog
+    assert shortcuts is not None and shortcuts.isVisible()
+    listed = shortcuts.table.text()
+    for key in ("Space", "Ctrl+Return", "Ctrl+K", "Ctrl+L", "F1", "F7", "Ctrl+6", "Q", "U"):
+        assert f"<b>{key}" in listed
+    shortcuts.close()
+    window.close()

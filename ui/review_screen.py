@@ -1,0 +1,625 @@
+"""The review loop: claim, show protected, grade, store, next.
+
+Everything that blocks runs on the task lanes: claims, media reads, audit events and
+decisions on the database worker, decoding on the render pool. One more item than the
+one on screen is held ahead, claimed and with its protected raster already rendered in
+memory, so that once a decision is stored the next protected picture appears at once.
+Decoded pixels live in memory only; nothing decoded ever reaches the disk.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Final
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reviewer.errors import LeaseLost, MediaMissing, StoreUnavailable
+from reviewer.grading import Grading, GradingInvalid
+from reviewer.media import MediaUnreadable
+from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
+from reviewer.review import ReviewService
+from reviewer.vocabulary import NotAssessableReason, SkipReason
+from ui import keymap, text
+from ui.context_panel import ContextPanel
+from ui.events import AppEvents, Change, ChangeSet
+from ui.grading_panel import GradingPanel
+from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster, protected_raster
+from ui.tasks import Tasks
+from wellbeing.clock import Clock
+
+UNREACHABLE: Final = (
+    f"Database unreachable — your grading is kept on screen; press {keymap.SUBMIT[0]} to retry"
+)
+_INPUT: Final = frozenset(
+    {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.Wheel}
+)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """The screen's clocks, in one place so tests can shorten them."""
+
+    reprotect_after_ms: int = REPROTECT_AFTER_MS
+    renew_lease_ms: int = 60_000
+    # Leases are renewed only for a moderator who did something this recently.
+    interaction_recent_s: float = 120.0
+    empty_queue_poll_ms: int = 30_000
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A claim and what the database worker could get of its media."""
+
+    claim: Claim
+    data: bytes | None
+    unreadable: str | None
+
+
+def fetch_next(
+    service: ReviewService, queue_id: int | None, closing: threading.Event
+) -> Fetched | None:
+    """Database worker job: claim the next item and read its (encoded) media bytes."""
+    if closing.is_set():
+        return None
+    claim = service.claim_next(queue_id)
+    if claim is None:
+        return None
+    if closing.is_set():
+        # The screen closed while this claim was being made: nobody will show it.
+        service.release(claim, Exposure(), "closed")
+        return None
+    media = claim.item.media
+    if not media.readable:
+        return Fetched(claim, None, _plain_reason(media.unreadable_reason or "unknown"))
+    try:
+        return Fetched(claim, service.media_bytes(claim), None)
+    except (MediaMissing, OSError) as exc:
+        # The claim must reach the screen even so, or nobody would release it.
+        return Fetched(claim, None, str(exc))
+
+
+def _plain_reason(reason: str) -> str:
+    """'truncated: image data ends early' -> 'image data ends early'."""
+    return reason.split(": ", 1)[-1]
+
+
+def _ignore(_result: object) -> None:
+    """on_done for jobs whose only outcome of interest is an error."""
+
+
+@dataclass
+class _Slot:
+    """One claimed item: being prepared, rendered ahead, or on screen."""
+
+    claim: Claim
+    generation: int
+    data: bytes | None = None
+    raster: Raster | None = None
+    unreadable: str | None = None
+    # Sent with every submit attempt for this item, so a retry is never stored twice.
+    token: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class ReviewScreen(QWidget):
+    """Queue picker; context left, protected image centre, grading right; status line."""
+
+    # item_id: the item now on screen (its protected picture or its placeholder).
+    item_shown = Signal(int)
+    # receipt: the DecisionReceipt of a decision just stored.
+    decision_recorded = Signal(object)
+
+    def __init__(
+        self,
+        service: ReviewService,
+        tasks: Tasks,
+        events: AppEvents,
+        clock: Clock,
+        timings: Timings | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        timings = timings or Timings()
+        self._service = service
+        self._tasks = tasks
+        self._events = events
+        self._clock = clock
+        self._timings = timings
+        self._current: _Slot | None = None
+        self._ready: _Slot | None = None  # rendered ahead, not yet opened
+        self._preparing: _Slot | None = None  # claimed, protected raster being rendered
+        self._fetching = False
+        self._exhausted = False
+        self._busy = False  # a submit or skip of the current item is being stored
+        # Bumped when the queue choice changes; claims made for an older choice go back.
+        self._generation = 0
+        self._closing = threading.Event()
+        self._queue_ids: list[int | None] = [None]
+        self._queues_loading = False
+        self._queues_stale = False
+        self._last_interaction = clock.monotonic()
+
+        self.queue_picker = QComboBox()
+        self.queue_picker.addItem("All queues")
+        self.queue_picker.setMinimumContentsLength(36)
+        self.queue_picker.currentIndexChanged.connect(self._queue_chosen)
+        self.view = ProtectedImageView(tasks, clock, timings.reprotect_after_ms)
+        self.context = ContextPanel(clock)
+        self.panel = GradingPanel()
+        self.panel.set_home(self.view.canvas)
+        self.status = QLabel("Loading the first item…")
+        self.status.setObjectName("status")
+        self.status.setWordWrap(True)
+
+        top = QHBoxLayout()
+        picker_label = QLabel("Queue:")
+        picker_label.setBuddy(self.queue_picker)
+        top.addWidget(picker_label)
+        top.addWidget(self.queue_picker)
+        top.addStretch(1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(_scrolling(self.context))
+        splitter.addWidget(self.view)
+        splitter.addWidget(self.panel)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 760, 540])
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.status)
+
+        self._renew = QTimer(self)
+        self._renew.setInterval(timings.renew_lease_ms)
+        self._renew.timeout.connect(self._renew_leases)
+        self._poll = QTimer(self)
+        self._poll.setSingleShot(True)
+        self._poll.setInterval(timings.empty_queue_poll_ms)
+        self._poll.timeout.connect(self._poll_queue)
+
+        self.view.reveal_changed.connect(self._reveal_changed)
+        self.panel.submitted.connect(self._submit)
+        self.panel.skip_chosen.connect(self._skip)
+        events.changed.connect(self._changed)
+
+    # -- state, for the window and for tests ---------------------------------------------
+
+    @property
+    def current_claim(self) -> Claim | None:
+        return None if self._current is None else self._current.claim
+
+    @property
+    def prefetched_claim(self) -> Claim | None:
+        """The claim rendered ahead, ready to be shown next."""
+        return None if self._ready is None else self._ready.claim
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the queues and bring the first item."""
+        app = QGuiApplication.instance()
+        assert app is not None
+        app.installEventFilter(self)
+        self._renew.start()
+        self._refresh_queues()
+        self._pump()
+
+    def close_session(self) -> None:
+        """Hand back every held item (why="closed"). Call before the tasks shut down."""
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._renew.stop()
+        self._poll.stop()
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        exposure = self._take_exposure()
+        if self._current is not None and not self._busy:
+            self._release(self._current, exposure, "closed")
+        for slot in (self._ready, self._preparing):
+            if slot is not None:
+                self._release(slot, Exposure(), "closed")
+        self._current = self._ready = self._preparing = None
+
+    # -- getting items ahead ------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Claim another item if fewer than two (on screen + ahead) are held."""
+        if self._closing.is_set() or self._fetching or self._exhausted:
+            return
+        if self._preparing is not None:
+            return
+        if (self._current is not None) + (self._ready is not None) >= 2:
+            return
+        self._fetching = True
+        generation = self._generation
+        self._tasks.db.submit(
+            fetch_next,
+            self._service,
+            self._chosen_queue(),
+            self._closing,
+            on_done=lambda fetched: self._fetched(fetched, generation),
+            on_error=self._fetch_failed,
+        )
+
+    def _fetched(self, fetched: Fetched | None, generation: int) -> None:
+        self._fetching = False
+        if fetched is None:
+            if generation == self._generation:
+                self._exhausted = True
+                self._poll.start()
+                if self._current is None:
+                    self._show_empty()
+            self._pump()
+            return
+        claim = fetched.claim
+        if self._closing.is_set() or generation != self._generation:
+            why = "closed" if self._closing.is_set() else "queue_changed"
+            self._release(_Slot(claim, generation), Exposure(), why)
+            self._pump()
+            return
+        self._events.announce(
+            Change.ITEM_CLAIMED, item_id=claim.item.id, queue_id=claim.item.queue_id
+        )
+        slot = _Slot(claim, generation, fetched.data, unreadable=fetched.unreadable)
+        if fetched.data is None:
+            self._prepared(slot)
+            return
+        self._preparing = slot
+        self._tasks.render.submit(
+            protected_raster,
+            fetched.data,
+            self.view.render_box(),
+            on_done=lambda raster: self._rendered(slot, raster),
+            on_error=lambda exc: self._render_failed(slot, exc),
+        )
+
+    def _fetch_failed(self, exc: Exception) -> None:
+        self._fetching = False
+        if isinstance(exc, StoreUnavailable):
+            message = "Database unreachable: cannot get the next item."
+        else:
+            message = f"Could not get the next item ({type(exc).__name__}: {exc})."
+        seconds = self._timings.empty_queue_poll_ms // 1000
+        self._say(f"{message} Trying again in {seconds} s.", "error")
+        if self._current is None:
+            self.view.show_placeholder(f"{message}\n\nTrying again in {seconds} s.")
+        self._poll.start()
+
+    def _rendered(self, slot: _Slot, raster: Raster) -> None:
+        if self._preparing is not slot:
+            return  # handed back meanwhile (the screen closed)
+        self._preparing = None
+        slot.raster = raster
+        self._prepared(slot)
+
+    def _render_failed(self, slot: _Slot, exc: Exception) -> None:
+        if self._preparing is not slot:
+            return
+        self._preparing = None
+        slot.data = None
+        if isinstance(exc, MediaUnreadable):
+            slot.unreadable = exc.detail
+        else:
+            slot.unreadable = f"it could not be rendered ({type(exc).__name__}: {exc})"
+        self._prepared(slot)
+
+    def _prepared(self, slot: _Slot) -> None:
+        if slot.generation != self._generation:
+            self._release(slot, Exposure(), "queue_changed")
+            self._pump()
+            return
+        self._ready = slot
+        if self._current is None and not self._busy:
+            self._advance()
+        else:
+            self._pump()
+
+    def _poll_queue(self) -> None:
+        self._exhausted = False
+        self._pump()
+
+    # -- the item on screen -------------------------------------------------------------
+
+    def _advance(self) -> None:
+        """Put the item rendered ahead on screen (or a placeholder until one arrives)."""
+        slot, self._ready = self._ready, None
+        self._current = slot
+        self.panel.clear()
+        if slot is None:
+            if self._exhausted:
+                self._show_empty()
+            else:
+                self.context.show_item(None)
+                self.view.show_placeholder("Loading the next item…")
+            self._pump()
+            return
+        item = slot.claim.item
+        self.context.show_item(item)
+        if slot.raster is not None and slot.data is not None:
+            self.view.show_item(slot.raster, slot.data)
+        else:
+            self.view.show_unreadable(slot.unreadable or "unknown reason")
+            self.panel.suggest_not_assessable(NotAssessableReason.UNREADABLE)
+        self.view.canvas.setFocus()
+        self._say(f"Showing item #{item.id}.")
+        self._tasks.db.submit(
+            self._service.open_item, slot.claim, on_done=_ignore, on_error=self._background_failed
+        )
+        self.item_shown.emit(item.id)
+        self._pump()
+
+    def _show_empty(self) -> None:
+        self.context.show_item(None)
+        seconds = self._timings.empty_queue_poll_ms // 1000
+        self.view.show_placeholder(
+            f"No items waiting in this queue.\n\nChecking again every {seconds} s."
+        )
+        self._say("Nothing to review right now.")
+
+    def _take_exposure(self) -> Exposure:
+        """Close any open reveal (auditing it for the current item) and read the meter."""
+        self.view.protect()
+        return self.view.exposure()
+
+    def _reveal_changed(self, revealed: bool) -> None:
+        slot = self._current
+        if slot is not None:
+            self._tasks.db.submit(
+                self._service.record_reveal,
+                slot.claim,
+                revealed,
+                1.0,
+                on_done=_ignore,
+                on_error=self._background_failed,
+            )
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.panel.set_busy(busy)
+        self.view.set_reveal_enabled(not busy)
+
+    def _submit(self, grading: Grading) -> None:
+        slot = self._current
+        if slot is None or self._busy:
+            return
+        exposure = self._take_exposure()
+        self._set_busy(True)
+        self._say(f"Storing your decision on item #{slot.claim.item.id}…")
+        self._tasks.db.submit(
+            self._service.submit,
+            slot.claim,
+            grading,
+            exposure,
+            slot.token,
+            on_done=lambda receipt: self._decided(slot, receipt),
+            on_error=lambda exc: self._submit_failed(slot, exc),
+        )
+
+    def _decided(self, slot: _Slot, receipt: DecisionReceipt) -> None:
+        self._set_busy(False)
+        self._move_on(slot)
+        self._say(f"Decision stored for item #{receipt.item_id}.{self._now_showing()}")
+        self._events.announce(
+            Change.DECISION_RECORDED,
+            Change.QUEUE_CHANGED,
+            item_id=receipt.item_id,
+            queue_id=slot.claim.item.queue_id,
+        )
+        self.decision_recorded.emit(receipt)
+
+    def _submit_failed(self, slot: _Slot, exc: Exception) -> None:
+        self._set_busy(False)
+        if isinstance(exc, GradingInvalid):
+            self.panel.show_problems(exc.problems, refused=True)
+            self._say("Not stored: the grading is incomplete.", "warn")
+        elif isinstance(exc, LeaseLost):
+            self._lost(slot, exc)
+        elif isinstance(exc, StoreUnavailable):
+            self._say(UNREACHABLE, "error")
+        else:
+            self._say(
+                f"Could not store the decision ({type(exc).__name__}: {exc}). Your grading "
+                f"is kept on screen; press {keymap.SUBMIT[0]} to retry.",
+                "error",
+            )
+
+    def _skip(self, reason: SkipReason, note: str) -> None:
+        slot = self._current
+        if slot is None or self._busy:
+            return
+        exposure = self._take_exposure()
+        self._set_busy(True)
+        self._tasks.db.submit(
+            self._service.skip,
+            slot.claim,
+            reason,
+            note,
+            exposure,
+            on_done=lambda _none: self._skipped(slot),
+            on_error=lambda exc: self._skip_failed(slot, exc),
+        )
+
+    def _skipped(self, slot: _Slot) -> None:
+        self._set_busy(False)
+        self._move_on(slot)
+        item = slot.claim.item
+        self._say(f"Item #{item.id} skipped and back in the queue.{self._now_showing()}")
+        self._events.announce(
+            Change.ITEM_SKIPPED, Change.QUEUE_CHANGED, item_id=item.id, queue_id=item.queue_id
+        )
+
+    def _skip_failed(self, slot: _Slot, exc: Exception) -> None:
+        self._set_busy(False)
+        if isinstance(exc, LeaseLost):
+            self._lost(slot, exc)
+        elif isinstance(exc, StoreUnavailable):
+            self._say(f"Database unreachable — not skipped; press {keymap.SKIP} to retry.", "error")
+        else:
+            self._say(f"Could not skip ({type(exc).__name__}: {exc}).", "error")
+
+    def _lost(self, slot: _Slot, exc: LeaseLost) -> None:
+        """The hold ran out: say so plainly and move on (the store kept the exposure)."""
+        self._move_on(slot)
+        self._say(f"{exc} Moving on to the next item.", "warn")
+        item = slot.claim.item
+        self._events.announce(Change.QUEUE_CHANGED, item_id=item.id, queue_id=item.queue_id)
+
+    def _now_showing(self) -> str:
+        current = self._current
+        return "" if current is None else f" Now showing item #{current.claim.item.id}."
+
+    def _move_on(self, slot: _Slot) -> None:
+        if self._current is slot and not self._closing.is_set():
+            self._current = None
+            self._advance()
+
+    # -- leases -------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # Installed on the application: notes when the moderator last did anything here.
+        if (
+            event.type() in _INPUT
+            and isinstance(watched, QWidget)
+            and watched.window() is self.window()
+        ):
+            self._last_interaction = self._clock.monotonic()
+        return False
+
+    def _renew_leases(self) -> None:
+        idle = self._clock.monotonic() - self._last_interaction
+        if idle > self._timings.interaction_recent_s:
+            return  # away from the desk: let the holds run out and the items go back
+        for slot in (self._current, self._ready, self._preparing):
+            if slot is not None:
+                self._tasks.db.submit(
+                    self._service.renew_lease,
+                    slot.claim,
+                    on_done=lambda claim, slot=slot: self._renewed(slot, claim),
+                    on_error=lambda exc, slot=slot: self._renew_failed(slot, exc),
+                )
+
+    def _renewed(self, slot: _Slot, claim: Claim) -> None:
+        slot.claim = claim
+
+    def _renew_failed(self, slot: _Slot, exc: Exception) -> None:
+        if not isinstance(exc, LeaseLost):
+            self._say(f"Could not renew your hold on the item ({type(exc).__name__}).", "warn")
+            return
+        if slot is self._ready:
+            self._ready = None
+            self._pump()
+        elif slot is self._current and not self._busy:
+            # Releasing a lost claim records the exposure so far, then reports LeaseLost.
+            self._release(slot, self._take_exposure(), "lease_lost")
+            self._lost(slot, exc)
+
+    def _release(self, slot: _Slot, exposure: Exposure, why: str) -> None:
+        item = slot.claim.item
+        self._tasks.db.submit(
+            self._service.release,
+            slot.claim,
+            exposure,
+            why,
+            on_done=lambda _none: self._events.announce(
+                Change.ITEM_RELEASED, Change.QUEUE_CHANGED, item_id=item.id, queue_id=item.queue_id
+            ),
+            on_error=self._background_failed,
+        )
+
+    def _background_failed(self, exc: Exception) -> None:
+        if isinstance(exc, LeaseLost):
+            return  # already reported where it mattered; the store kept the exposure
+        self._say(f"A background save failed ({type(exc).__name__}: {exc}).", "warn")
+
+    # -- queues -------------------------------------------------------------------------
+
+    def _chosen_queue(self) -> int | None:
+        return self._queue_ids[max(0, self.queue_picker.currentIndex())]
+
+    def _queue_chosen(self, _index: int) -> None:
+        self._generation += 1
+        self._exhausted = False
+        if self._ready is not None:
+            self._release(self._ready, Exposure(), "queue_changed")
+            self._ready = None
+        if self._current is None:
+            self.view.show_placeholder("Loading the next item…")
+        self._pump()
+
+    def _changed(self, change: ChangeSet) -> None:
+        self._refresh_queues()
+        if self._exhausted and change.touches(Change.QUEUE_CHANGED):
+            self._exhausted = False
+            self._pump()
+
+    def _refresh_queues(self) -> None:
+        if self._queues_loading:
+            self._queues_stale = True
+            return
+        self._queues_loading = True
+        self._tasks.db.submit(
+            self._service.queues, on_done=self._queues_loaded, on_error=self._queues_failed
+        )
+
+    def _queues_loaded(self, queues: list[QueueSummary]) -> None:
+        self._queues_loading = False
+        chosen = self._chosen_queue()
+        now = self._clock.now()
+        self._queue_ids = [None, *(q.id for q in queues)]
+        total = sum(q.pending for q in queues)
+        labels = [f"All queues — {total} waiting"]
+        for q in queues:
+            label = f"{q.name} — {q.pending} waiting"
+            if q.oldest_pending_at is not None:
+                waited = (now - q.oldest_pending_at).total_seconds()
+                label += f", oldest {text.age(waited)}"
+                if waited > q.target_minutes * 60:
+                    label += " (over target)"
+            labels.append(label)
+        # Rebuilding the list is not a choice by the moderator.
+        self.queue_picker.blockSignals(True)
+        self.queue_picker.clear()
+        self.queue_picker.addItems(labels)
+        self.queue_picker.setCurrentIndex(
+            self._queue_ids.index(chosen) if chosen in self._queue_ids else 0
+        )
+        self.queue_picker.blockSignals(False)
+        if self._queues_stale:
+            self._queues_stale = False
+            self._refresh_queues()
+
+    def _queues_failed(self, exc: Exception) -> None:
+        self._queues_loading = False
+        self._say(f"Could not load the queues ({type(exc).__name__}).", "warn")
+
+    # -- status -------------------------------------------------------------------------
+
+    def _say(self, message: str, level: str = "info") -> None:
+        self.status.setText(message)
+        self.status.setProperty("level", level)
+        # Dynamic properties need a re-polish before the style sheet sees them.
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return area
