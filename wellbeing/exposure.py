@@ -21,6 +21,10 @@ class RevealMeter:
         self._count = 0
         self._max_area = 0.0
         self._full = False
+        # Area x time: a spotlight on a tenth of the image for 10 s is 1.0, not 10.
+        self._area = 0.0
+        self._segment_since = 0.0
+        self._area_seconds = 0.0
 
     @property
     def revealing(self) -> bool:
@@ -28,17 +32,39 @@ class RevealMeter:
 
     def reveal(self, area_fraction: float = 1.0) -> None:
         """The moderator uncovered `area_fraction` of the image without protection."""
+        now = self._clock.monotonic()
         if self._since is None:
-            self._since = self._clock.monotonic()
+            self._since = now
             self._count += 1
-        self._max_area = max(self._max_area, min(1.0, max(0.0, area_fraction)))
+        else:
+            # Still the same reveal (e.g. the spotlight moved): close the area segment.
+            self._area_seconds += (now - self._segment_since) * self._area
+        self._area = min(1.0, max(0.0, area_fraction))
+        self._segment_since = now
+        self._max_area = max(self._max_area, self._area)
         if area_fraction >= 1.0:
             self._full = True
 
     def protect(self) -> None:
         if self._since is not None:
-            self._seconds += self._clock.monotonic() - self._since
+            now = self._clock.monotonic()
+            self._seconds += now - self._since
+            self._area_seconds += (now - self._segment_since) * self._area
             self._since = None
+            self._area = 0.0
+
+    @property
+    def area(self) -> float:
+        """The fraction of the image unprotected right now (0.0 while protected)."""
+        return self._area
+
+    @property
+    def area_seconds(self) -> float:
+        """Revealed area x seconds so far, counting an open reveal up to now."""
+        open_part = 0.0
+        if self._since is not None:
+            open_part = (self._clock.monotonic() - self._segment_since) * self._area
+        return round(self._area_seconds + open_part, 3)
 
     def snapshot(self) -> Exposure:
         """Totals so far, counting an open reveal up to now."""
