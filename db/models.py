@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -196,3 +197,18 @@ class AuditRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     item_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The hash chain (issue 4, migration 0003): written only by db.audit.append.
+    seq: Mapped[int | None] = mapped_column(BigInteger, index=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The audit chain's last seq and hash: one row (id 1), locked by every append."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

@@ -1,0 +1,167 @@
+"""Benchmark: audit chain verification rate (issue 4).
+
+Run from the repository root:
+
+    python tests/bench/bench_audit.py [--events N] [--baseline N]
+
+Builds a temporary SQLite database holding N chained audit events (default 1,000,000,
+written through db.audit.append_many in large batches: a fixture, not the thing timed),
+then times db.audit.verify over all of them. The baseline is db.audit.verify_reference,
+the obvious verifier (typed rows through SQLAlchemy one at a time, everything recomputed
+in Python), timed on the first `--baseline` events and extrapolated. Prints events/s and
+the ratio; the last line is `BENCH {json}` for tooling.
+
+Not a pytest module: no test_ names, nothing is collected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+# Standalone script: make the repository importable without installing it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from db import audit
+from db.engine import make_engine
+from db.migrate import upgrade
+
+GOAL_EVENTS_PER_S = 300_000
+KINDS = ("claim", "decision", "skip", "release", "lease_expired", "item_ingested")
+
+
+def events(start: int, n: int, seed: int = 4) -> list[audit.NewEvent]:
+    """Events shaped like the application's: claims, decisions, skips… on items."""
+    rnd = random.Random(seed * 1_000_003 + start)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(start, start + n):
+        kind = KINDS[i % len(KINDS)]
+        item = rnd.randrange(1, 200_000)
+        detail: dict[str, object] = {"claim_id": i + 1}
+        if kind == "decision":
+            detail |= {
+                "decision_id": i // 6 + 1,
+                "grading": {"severity": "category_b", "actions": ["remove", "report"]},
+                "exposure": {"seconds_revealed": round(rnd.random() * 9, 3), "reveal_count": 2},
+            }
+        elif kind == "skip":
+            detail |= {"reason": "needs_specialist", "note": "Ünïcode note — ok"}
+        out.append(
+            audit.NewEvent(
+                None,
+                kind,
+                item,
+                detail,
+                at=t0 + timedelta(seconds=i, microseconds=rnd.randrange(1_000_000)),
+            )
+        )
+    return out
+
+
+def build(url: str, n: int, key: bytes) -> float:
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = time.perf_counter()
+    chunk = 100_000  # bounded memory: a million events at once would need a few GB
+    with engine.begin() as conn:
+        for start in range(0, n, chunk):
+            audit.append_many(conn, key, events(start, min(chunk, n - start)), batch=chunk)
+    engine.dispose()
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the log")
+    parser.add_argument("--baseline", type=int, default=50_000, help="events for the baseline")
+    parser.add_argument("--reps", type=int, default=3, help="timed verify runs (best is kept)")
+    args = parser.parse_args()
+
+    key = bytes(range(32))
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        path = Path(tmp) / "audit.db"
+        url = f"sqlite:///{path}"
+        build_s = build(url, args.events, key)
+        size_mb = path.stat().st_size / 1e6
+        engine = make_engine(url)
+
+        times = []
+        cpu = []
+        result = None
+        # The garbage collector stays on: these are the figures `reviewer audit verify` gets.
+        for _ in range(args.reps):
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = audit.verify(engine, key)
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        t0 = time.perf_counter()
+        base = audit.verify_reference(engine, key, limit=args.baseline)
+        base_s = time.perf_counter() - t0
+        engine.dispose()
+
+    assert result is not None and result.ok, result
+    assert base.ok and base.checked == min(args.baseline, args.events), base
+    best = min(times)
+    best_cpu = cpu[times.index(best)]
+    median = statistics.median(times)
+    rate = args.events / best
+    base_rate = base.checked / base_s
+    goal_met = rate >= GOAL_EVENTS_PER_S
+    print(f"audit.verify over {args.events:,} chained events (SQLite {sqlite3.sqlite_version})")
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
+        f"{load_before:.2f} before / {os.getloadavg()[0]:.2f} after"
+    )
+    print(f"fixture: built in {build_s:.1f} s, database {size_mb:.0f} MB")
+    print(
+        f"verify:    best {best:.2f} s of {args.reps} ({', '.join(f'{t:.2f}' for t in times)})"
+        f" -> {rate:,.0f} events/s (CPU {best_cpu:.2f} s: the fetch and hashing threads overlap);"
+        f" median {args.events / median:,.0f} events/s"
+    )
+    print(
+        f"reference: {base.checked:,} events in {base_s:.2f} s -> {base_rate:,.0f} events/s, "
+        f"{args.events / base_rate:.1f} s extrapolated to {args.events:,}"
+    )
+    print(
+        f"speed-up {rate / base_rate:.1f}x; goal >= {GOAL_EVENTS_PER_S:,}/s: "
+        f"{'met' if goal_met else 'NOT met'}"
+    )
+    bench = {
+        "bench": "audit_verify",
+        "events": args.events,
+        "verify_s": round(best, 3),
+        "verify_runs_s": [round(t, 3) for t in times],
+        "verify_cpu_s": round(best_cpu, 3),
+        "verify_cpu_runs_s": [round(c, 3) for c in cpu],
+        "events_per_s": round(rate),
+        "median_events_per_s": round(args.events / median),
+        "reference_events": base.checked,
+        "reference_events_per_s": round(base_rate),
+        "speedup": round(rate / base_rate, 1),
+        "goal_events_per_s": GOAL_EVENTS_PER_S,
+        "goal_met": goal_met,
+        "build_s": round(build_s, 1),
+        "db_mb": round(size_mb),
+        "cpus": os.cpu_count(),
+        "load_before": round(load_before, 2),
+        "sqlite": sqlite3.sqlite_version,
+        "python": platform.python_version(),
+    }
+    print("BENCH " + json.dumps(bench, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
