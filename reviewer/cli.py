@@ -199,8 +199,11 @@ def cmd_gui(args: argparse.Namespace) -> int:
             on_new_item=cli_hashes.ingest_hook(store),
         ).added
 
+    workstation = Workstation(
+        store, media, seed_demo=seed, show_less_for=cli_hashes.show_less_for(store, media)
+    )
     try:
-        return run_app(Workstation(store, media, seed_demo=seed), sys.argv[:1])
+        return run_app(workstation, sys.argv[:1])
     finally:
         store.close()
 

@@ -72,6 +72,15 @@ def ingest_hook(store: Any) -> Any:
     return HashIngest(HashRepo(store))
 
 
+def show_less_for(store: Any, media: Any) -> Any:
+    """For the GUI: each signed-in moderator's known-match and group service."""
+    from db.hashes import HashRepo
+    from reviewer.matching import ShowLess
+
+    repo = HashRepo(store)
+    return lambda user: ShowLess(repo, store, user.id, media.get)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from reviewer.matching import import_hash_list
 
