@@ -38,7 +38,7 @@ class MatchingDemo:
         return len(self.known) + len(self.near) + len(self.other)
 
 
-def _variant(img: Image.Image, k: int) -> bytes:
+def altered_copy(img: Image.Image, k: int) -> bytes:
     """A re-upload: re-encoded, resized, greyscale or very slightly cropped."""
     w, h = img.size
     match k % 4:
@@ -84,7 +84,7 @@ def generate_matching_demo(
             upload = original
             row = {"hash_type": "md5", "value": compute_hashes(original).md5}
         else:  # the list has the original's PDQ; this upload was altered
-            upload = _variant(img, i)
+            upload = altered_copy(img, i)
             pdq = compute_hashes(original).pdq_hex
             assert pdq is not None
             row = {"hash_type": "pdq", "value": pdq}
@@ -96,7 +96,7 @@ def generate_matching_demo(
     ]
     pictures += [synthetic.encode(img, "JPEG", 88) for img in originals]
     kinds += ["other"] * n_other
-    pictures += [_variant(originals[j], j) for j in range(n_near)]
+    pictures += [altered_copy(originals[j], j) for j in range(n_near)]
     kinds += ["near"] * n_near
 
     def load_list() -> ImportReport:

@@ -42,7 +42,7 @@ class _Tile(QWidget):
         self.picture.setFixedSize(*THUMB)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setStyleSheet("background: #262626; color: #bebebe; border-radius: 4px;")
-        self.tick = QCheckBox(f"Item #{member.item_id} — {member.distance} bits from it")
+        self.tick = QCheckBox(f"Item #{member.item_id} · PDQ distance {member.distance}")
         self.tick.setChecked(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.picture)
@@ -83,8 +83,10 @@ class DupGroupGrid(QDialog):
         self._tasks = tasks
         members = group.pending_except(from_item_id)
         title = QLabel(
-            f"<b>{len(members)} pending near-duplicate(s)</b> of item #{from_item_id}, "
-            f"which you graded <b>{grade}</b>."
+            f"<b>{len(members)} pending near-duplicate(s)</b> in the group of item "
+            f"#{from_item_id}, which you graded <b>{grade}</b>. Distances are in PDQ bits "
+            f"from the group's representative, #{group.representative_item_id} (at most "
+            f"{group.max_distance} here)."
         )
         title.setWordWrap(True)
         hint = QLabel(
