@@ -91,6 +91,10 @@ class MediaRow(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     unreadable_reason: Mapped[str | None] = mapped_column(Text)
     stored_at: Mapped[datetime]
+    # Issue 6 (migration 0007): computed at ingest; None for media ingested before it.
+    md5: Mapped[str | None] = mapped_column(String(32), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))  # hex, as hash lists write it
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
 
 
 class ItemRow(Base):

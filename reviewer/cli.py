@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from reviewer import config
+from reviewer import cli_hashes, config
 from reviewer.ingest import IngestReport
 
 GUI_DEMO_ITEMS = 30
@@ -92,6 +92,7 @@ def _print_report(report: IngestReport, out: TextIO) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from reviewer.cli_hashes import ingest_hook
     from reviewer.ingest import ingest_manifest
 
     path = Path(args.manifest)
@@ -100,7 +101,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     store, media = _open(args.db)
     try:
-        report = ingest_manifest(store, media, path, progress_bar(label="ingest "))
+        report = ingest_manifest(
+            store, media, path, progress_bar(label="ingest "), on_new_item=ingest_hook(store)
+        )
     finally:
         store.close()
     _print_report(report, sys.stdout)
@@ -108,6 +111,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from reviewer.cli_hashes import ingest_hook
     from reviewer.demo import generate_demo
 
     if args.items < 1:
@@ -122,6 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             max_megapixels=args.max_mp,
             progress=progress_bar(label="demo "),
+            on_new_item=ingest_hook(store),
         )
     finally:
         store.close()
@@ -186,11 +191,19 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return generate_demo(
-            store, media, GUI_DEMO_ITEMS, max_megapixels=12, progress=progress
+            store,
+            media,
+            GUI_DEMO_ITEMS,
+            max_megapixels=12,
+            progress=progress,
+            on_new_item=cli_hashes.ingest_hook(store),
         ).added
 
+    workstation = Workstation(
+        store, media, seed_demo=seed, show_less_for=cli_hashes.show_less_for(store, media)
+    )
     try:
-        return run_app(Workstation(store, media, seed_demo=seed), sys.argv[:1])
+        return run_app(workstation, sys.argv[:1])
     finally:
         store.close()
 
@@ -238,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_keys.add_argument("file", nargs="?", help="with import: the file `keys export` wrote")
     p_keys.add_argument("--replace", action="store_true", help="import over a different key")
     p_keys.set_defaults(func=cmd_keys)
+    cli_hashes.register(sub, common)
     parser.set_defaults(func=cmd_gui)
     return parser
 

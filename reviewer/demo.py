@@ -9,7 +9,15 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from reviewer import synthetic
-from reviewer.ingest import Entry, IngestMedia, IngestReport, IngestStore, Progress, ingest_bytes
+from reviewer.ingest import (
+    Entry,
+    IngestMedia,
+    IngestReport,
+    IngestStore,
+    ItemHook,
+    Progress,
+    ingest_bytes,
+)
 from reviewer.vocabulary import Source
 
 # Roughly the mix a trust and safety team sees: most volume from classifiers and users.
@@ -47,6 +55,7 @@ def generate_demo(
     max_megapixels: float = 24.0,
     broken: bool = True,
     progress: Progress | None = None,
+    on_new_item: ItemHook | None = None,
 ) -> IngestReport:
     """Generate and ingest `n` synthetic flagged items (about one in twelve broken)."""
     rng = random.Random(seed)
@@ -84,7 +93,7 @@ def generate_demo(
             report_text=_REPORTS[source],
             extra={"demo": True, "synthetic": label},
         )
-        ingest_bytes(store, media, entry, data, report)
+        ingest_bytes(store, media, entry, data, report, on_new_item)
         if progress:
             progress(i + 1, n)
     return report

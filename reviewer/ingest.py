@@ -37,6 +37,9 @@ ALLOWED_KEYS = {
 }
 
 Progress = Callable[[int, int], None]
+# Called with (item id, media bytes) for each newly created item, e.g. to hash and
+# match it (reviewer.matching.HashIngest); runs wherever ingest runs, never the GUI.
+ItemHook = Callable[[int, bytes], None]
 
 
 class IngestStore(Protocol):
@@ -210,6 +213,7 @@ def ingest_lines(
     base_dir: Path,
     total: int = 0,
     progress: Progress | None = None,
+    on_new_item: ItemHook | None = None,
 ) -> IngestReport:
     report = IngestReport()
     for done, (line_no, raw) in enumerate(lines, start=1):
@@ -219,7 +223,7 @@ def ingest_lines(
         except BadLine as exc:
             report.errors.append(LineError(line_no, str(exc)))
         else:
-            ingest_bytes(store, media, entry, data, report)
+            ingest_bytes(store, media, entry, data, report, on_new_item)
         if progress:
             progress(done, total)
     return report
@@ -246,7 +250,12 @@ def _read_media(base_dir: Path, media_path: str) -> bytes:
 
 
 def ingest_bytes(
-    store: IngestStore, media: IngestMedia, entry: Entry, data: bytes, report: IngestReport
+    store: IngestStore,
+    media: IngestMedia,
+    entry: Entry,
+    data: bytes,
+    report: IngestReport,
+    on_new_item: ItemHook | None = None,
 ) -> None:
     """Store one item's media and enqueue it, counting the outcome in `report`."""
     try:
@@ -275,12 +284,20 @@ def ingest_bytes(
         report.item_ids.append(item_id)
         if unreadable:
             report.unreadable += 1
+        if on_new_item is not None:
+            on_new_item(item_id, data)
     else:
         report.duplicates += 1
 
 
 def ingest_manifest(
-    store: IngestStore, media: IngestMedia, path: Path, progress: Progress | None = None
+    store: IngestStore,
+    media: IngestMedia,
+    path: Path,
+    progress: Progress | None = None,
+    on_new_item: ItemHook | None = None,
 ) -> IngestReport:
     total = count_lines(path)
-    return ingest_lines(store, media, read_manifest(path), path.parent, total, progress)
+    return ingest_lines(
+        store, media, read_manifest(path), path.parent, total, progress, on_new_item
+    )

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from reviewer.grading import Grading
+from reviewer.matching import ShowLess
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.vocabulary import SkipReason
 
@@ -58,11 +59,14 @@ class ReviewService:
         media: MediaPort,
         user: User,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        show_less: ShowLess | None = None,
     ) -> None:
         self._store = store
         self._media = media
         self.user = user
         self.lease_seconds = lease_seconds
+        # Known matches and near-duplicate groups (issue 6); None where not wired.
+        self.show_less = show_less
 
     def queues(self) -> list[QueueSummary]:
         return self._store.queue_summaries()
@@ -115,11 +119,13 @@ class Workstation:
         media: MediaPort,
         seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        show_less_for: Callable[[User], ShowLess] | None = None,
     ) -> None:
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
         self._lease_seconds = lease_seconds
+        self._show_less_for = show_less_for
 
     def profiles(self) -> list[User]:
         return self._store.users()
@@ -129,7 +135,8 @@ class Workstation:
         event and decision already names its user."""
         user = self._store.ensure_user(name)
         self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
-        return ReviewService(self._store, self._media, user, self._lease_seconds)
+        show_less = None if self._show_less_for is None else self._show_less_for(user)
+        return ReviewService(self._store, self._media, user, self._lease_seconds, show_less)
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""

@@ -28,15 +28,18 @@ from PySide6.QtWidgets import (
 
 from reviewer.errors import LeaseLost, MediaMissing, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
+from reviewer.matching import DupGroup, KnownMatch, Propagated
 from reviewer.media import MediaUnreadable
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.review import ReviewService
 from reviewer.vocabulary import NotAssessableReason, SkipReason
 from ui import keymap, text
 from ui.context_panel import ContextPanel
+from ui.dup_group import DupGroupGrid
 from ui.events import AppEvents, Change, ChangeSet
 from ui.grading_panel import GradingPanel
 from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster, protected_raster
+from ui.known_match import KnownMatchPanel, grade_text
 from ui.tasks import Tasks
 from wellbeing.clock import Clock
 
@@ -66,6 +69,8 @@ class Fetched:
     claim: Claim
     data: bytes | None
     unreadable: str | None
+    # Graded known matches (issue 6): the item goes to the confirm-known-match flow.
+    matches: tuple[KnownMatch, ...] = ()
 
 
 def fetch_next(
@@ -81,14 +86,20 @@ def fetch_next(
         # The screen closed while this claim was being made: nobody will show it.
         service.release(claim, Exposure(), "closed")
         return None
+    matches: tuple[KnownMatch, ...] = ()
+    if service.show_less is not None:
+        try:
+            matches = tuple(service.show_less.graded_matches(claim.item.id))
+        except Exception:  # the item must still reach the screen: grade it normally
+            matches = ()
     media = claim.item.media
     if not media.readable:
-        return Fetched(claim, None, _plain_reason(media.unreadable_reason or "unknown"))
+        return Fetched(claim, None, _plain_reason(media.unreadable_reason or "unknown"), matches)
     try:
-        return Fetched(claim, service.media_bytes(claim), None)
+        return Fetched(claim, service.media_bytes(claim), None, matches)
     except (MediaMissing, OSError) as exc:
         # The claim must reach the screen even so, or nobody would release it.
-        return Fetched(claim, None, str(exc))
+        return Fetched(claim, None, str(exc), matches)
 
 
 def _plain_reason(reason: str) -> str:
@@ -109,6 +120,7 @@ class _Slot:
     data: bytes | None = None
     raster: Raster | None = None
     unreadable: str | None = None
+    matches: tuple[KnownMatch, ...] = ()
     # Sent with every submit attempt for this item, so a retry is never stored twice.
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -150,6 +162,7 @@ class ReviewScreen(QWidget):
         self._queues_loading = False
         self._queues_stale = False
         self._last_interaction = clock.monotonic()
+        self._last_grade = ""
 
         self.queue_picker = QComboBox()
         self.queue_picker.addItem("All queues")
@@ -159,6 +172,14 @@ class ReviewScreen(QWidget):
         self.context = ContextPanel(clock)
         self.panel = GradingPanel()
         self.panel.set_home(self.view.canvas)
+        self.known = KnownMatchPanel()
+        self.known.hide()
+        self.group_grid: DupGroupGrid | None = None
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.known)
+        side_layout.addWidget(self.panel)
         self.status = QLabel("Loading the first item…")
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
@@ -172,7 +193,7 @@ class ReviewScreen(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(_scrolling(self.context))
         splitter.addWidget(self.view)
-        splitter.addWidget(self.panel)
+        splitter.addWidget(side)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 760, 540])
         splitter.setChildrenCollapsible(False)
@@ -192,6 +213,8 @@ class ReviewScreen(QWidget):
         self.view.reveal_changed.connect(self._reveal_changed)
         self.panel.submitted.connect(self._submit)
         self.panel.skip_chosen.connect(self._skip)
+        self.known.confirmed.connect(self._confirm_known)
+        self.known.rejected.connect(self._reject_known)
         events.changed.connect(self._changed)
 
     # -- state, for the window and for tests ---------------------------------------------
@@ -274,7 +297,9 @@ class ReviewScreen(QWidget):
         self._events.announce(
             Change.ITEM_CLAIMED, item_id=claim.item.id, queue_id=claim.item.queue_id
         )
-        slot = _Slot(claim, generation, fetched.data, unreadable=fetched.unreadable)
+        slot = _Slot(
+            claim, generation, fetched.data, unreadable=fetched.unreadable, matches=fetched.matches
+        )
         if fetched.data is None:
             self._prepared(slot)
             return
@@ -354,6 +379,7 @@ class ReviewScreen(QWidget):
         else:
             self.view.show_unreadable(slot.unreadable or "unknown reason")
             self.panel.suggest_not_assessable(NotAssessableReason.UNREADABLE)
+        self._show_known(slot)
         self.view.canvas.setFocus()
         self._say(f"Showing item #{item.id}.")
         self._tasks.db.submit(
@@ -390,12 +416,14 @@ class ReviewScreen(QWidget):
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.panel.set_busy(busy)
+        self.known.set_busy(busy)
         self.view.set_reveal_enabled(not busy)
 
     def _submit(self, grading: Grading) -> None:
         slot = self._current
         if slot is None or self._busy:
             return
+        self._last_grade = _grade_label(grading)
         exposure = self._take_exposure()
         self._set_busy(True)
         self._say(f"Storing your decision on item #{slot.claim.item.id}…")
@@ -420,6 +448,103 @@ class ReviewScreen(QWidget):
             queue_id=slot.claim.item.queue_id,
         )
         self.decision_recorded.emit(receipt)
+        self._offer_group(receipt.item_id)
+
+    # -- known matches and near-duplicate groups (issue 6) -----------------------------
+
+    def _show_known(self, slot: _Slot) -> None:
+        """A graded known match replaces the form with the confirm flow."""
+        if slot.matches:
+            self.known.show_matches(list(slot.matches))
+            self.panel.hide()
+            self.known.show()
+        else:
+            self.known.hide()
+            self.panel.show()
+
+    def _confirm_known(self, match: KnownMatch) -> None:
+        slot = self._current
+        show_less = self._service.show_less
+        if slot is None or self._busy or show_less is None:
+            return
+        exposure = self._take_exposure()
+        self._last_grade = grade_text(match)
+        self._set_busy(True)
+        self._say(f"Confirming the known match for item #{slot.claim.item.id}…")
+        self._tasks.db.submit(
+            show_less.confirm,
+            slot.claim,
+            match,
+            exposure,
+            slot.token,
+            on_done=lambda receipt: self._decided(slot, receipt),
+            on_error=lambda exc: self._submit_failed(slot, exc),
+        )
+
+    def _reject_known(self, match: KnownMatch) -> None:
+        slot = self._current
+        show_less = self._service.show_less
+        if slot is None or self._busy or show_less is None:
+            return
+        slot.matches = ()
+        self._show_known(slot)
+        self._say("Known match rejected: grade the item yourself.")
+        self._tasks.db.submit(
+            show_less.reject,
+            slot.claim,
+            match,
+            on_done=_ignore,
+            on_error=self._background_failed,
+        )
+
+    def _offer_group(self, item_id: int) -> None:
+        show_less = self._service.show_less
+        if show_less is None or self._closing.is_set():
+            return
+        self._tasks.db.submit(
+            show_less.group_after,
+            item_id,
+            on_done=lambda group: self._group_found(item_id, group),
+            on_error=self._background_failed,
+        )
+
+    def _group_found(self, item_id: int, group: DupGroup | None) -> None:
+        show_less = self._service.show_less
+        if group is None or show_less is None or self._closing.is_set():
+            return
+        grid = DupGroupGrid(
+            group, item_id, self._last_grade, self._tasks, show_less.member_bytes, self
+        )
+        grid.decided.connect(
+            lambda ticked, unticked: self._group_decided(group, item_id, ticked, unticked)
+        )
+        self.group_grid = grid
+        grid.open()
+
+    def _group_decided(
+        self, group: DupGroup, item_id: int, ticked: list[int], unticked: list[int]
+    ) -> None:
+        show_less = self._service.show_less
+        if show_less is None:
+            return
+
+        def run() -> Propagated:
+            show_less.detach(group.id, unticked)
+            return show_less.propagate(group.id, item_id, ticked)
+
+        self._tasks.db.submit(
+            run,
+            on_done=lambda done: self._propagated(group, done),
+            on_error=self._background_failed,
+        )
+
+    def _propagated(self, group: DupGroup, done: Propagated) -> None:
+        held = f"; {len(done.skipped)} held elsewhere, left alone" if done.skipped else ""
+        self._say(
+            f"Grade applied to {len(done.decided)} near-duplicate(s) without viewing{held}."
+            f"{self._now_showing()}"
+        )
+        self._events.announce(Change.DECISION_RECORDED, Change.QUEUE_CHANGED)
 
     def _submit_failed(self, slot: _Slot, exc: Exception) -> None:
         self._set_busy(False)
@@ -614,6 +739,12 @@ class ReviewScreen(QWidget):
         # Dynamic properties need a re-polish before the style sheet sees them.
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)
+
+
+def _grade_label(grading: Grading) -> str:
+    sev = grading.severity.value if grading.severity else "?"
+    band = f" · youngest {grading.age_band.value}" if grading.age_band else ""
+    return f"{sev}{band}"
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
