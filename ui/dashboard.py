@@ -152,6 +152,7 @@ def _table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     view.horizontalHeader().setStretchLastSection(True)
     view.setAlternatingRowColors(True)
+    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
     return view, proxy
 
 
@@ -203,6 +204,7 @@ class CappedBarChart(QChartView):
         x.append(list(names) or [""])
         y = QValueAxis()
         y.setRange(0.0, max([cap * 1.25, *values, 1e-9]) * 1.05)
+        y.applyNiceNumbers()
         y.setLabelFormat("%.0f")
         y.setTitleText(self._unit)
         # The cap line needs a numeric x axis aligned with the bar categories.
@@ -322,31 +324,31 @@ class DashboardScreen(QWidget):
                 Column("Person", lambda p: p.name, lambda p: p.name),
                 Column("Role", lambda p: p.role, lambda p: p.role),
                 Column(
-                    "Decisions, last hour",
+                    "Last hour",
                     lambda p: str(p.decisions_last_hour),
                     lambda p: p.decisions_last_hour,
                 ),
                 Column("Today", lambda p: str(p.decisions_today), lambda p: p.decisions_today),
                 Column("Holding", lambda p: str(p.held), lambda p: p.held),
                 Column(
-                    "A/B revealed today",
+                    "A/B today",
                     lambda p: minutes(p.ab_revealed_today_s),
                     lambda p: p.ab_revealed_today_s,
                     lambda p: p.ab_revealed_today_s >= caps.daily_ab_s,
                 ),
                 Column(
-                    "A/B revealed this week",
+                    "A/B this week",
                     lambda p: minutes(p.ab_revealed_week_s),
                     lambda p: p.ab_revealed_week_s,
                     lambda p: p.ab_revealed_week_s >= caps.weekly_ab_s,
                 ),
                 Column(
-                    "All revealed today",
+                    "All today",
                     lambda p: minutes(p.revealed_today_s),
                     lambda p: p.revealed_today_s,
                 ),
                 Column(
-                    "Breaks taken / ended early",
+                    "Breaks / ended early",
                     lambda p: f"{p.breaks_taken} / {p.breaks_overridden}",
                     lambda p: p.breaks_overridden,
                     lambda p: p.breaks_overridden > 0,
@@ -354,6 +356,10 @@ class DashboardScreen(QWidget):
             ]
         )
         self.people_view, self.people_proxy = _table(self.people_model)
+        self.people_view.setToolTip(
+            "Revealed = seconds the picture was unprotected, from the exposure ledger; "
+            "A/B = on items graded Category A or B (the welfare cap)."
+        )
         self.people_view.selectionModel().selectionChanged.connect(
             lambda *_: self._update_actions()
         )
@@ -430,10 +436,11 @@ class DashboardScreen(QWidget):
         grid.addWidget(queues_box, 0, 0)
         grid.addWidget(people_box, 0, 1)
         grid.addWidget(agreement_box, 1, 0, 1, 2)
-        grid.setColumnStretch(0, 2)
-        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         grid.setRowStretch(0, 3)
         grid.setRowStretch(1, 1)
+        self.agreement_view.setMinimumHeight(200)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.alerts)
@@ -486,10 +493,11 @@ class DashboardScreen(QWidget):
         )
         self.people_model.set_rows(s.people)
         self.exposure_chart.show_values(
-            [p.name for p in s.people],
+            # First names: whole labels read faster than elided full names.
+            [p.name.split()[0] if p.name.split() else p.name for p in s.people],
             [p.ab_revealed_today_s / 60 for p in s.people],
             s.caps.daily_ab_s / 60,
-            f"Daily cap ({minutes(s.caps.daily_ab_s)})",
+            f"Daily A/B cap ({text.age(s.caps.daily_ab_s)})",
         )
         names = {p.user_id: p.name for p in s.people}
         rows = [(names.get(uid, f"user {uid}"), r) for uid, r in s.agreement.combined.items()]
@@ -516,7 +524,7 @@ class DashboardScreen(QWidget):
             return "—"
         waited = (self.snapshot.at - q.oldest_pending_at).total_seconds()
         over = " (over target)" if waited > q.target_minutes * 60 else ""
-        return f"{text.age(waited)} of {text.age(q.target_minutes * 60)}{over}"
+        return f"{text.age(waited)} (target {text.age(q.target_minutes * 60)}){over}"
 
     def _oldest_s(self, q: Any) -> float:
         if self.snapshot is None or q.oldest_pending_at is None:
