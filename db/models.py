@@ -216,3 +216,99 @@ class AuditHeadRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+# -- QA sampling, golden set, adjudication (issue 7, migration 0008) ------------------
+
+
+class _GradingColumns:
+    """The grading fields of a decision, repeated wherever a grade is recorded."""
+
+    severity: Mapped[str] = mapped_column(String(20))
+    csea_related: Mapped[bool] = mapped_column(Boolean, default=False)
+    not_assessable_reason: Mapped[str | None] = mapped_column(String(30))
+    age_band: Mapped[str | None] = mapped_column(String(10))
+    age_confidence: Mapped[str | None] = mapped_column(String(10))
+    production_context: Mapped[str | None] = mapped_column(String(20))
+
+
+class QaSampleRow(Base):
+    """A decision sent to blind QA re-grading, and where it stands."""
+
+    __tablename__ = "qa_samples"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # reviewer.sampling.SampleReason values.
+    reason: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sampled_at: Mapped[datetime]
+    # pending -> claimed -> agreed | disputed -> adjudicated; claimed -> pending on
+    # release, skip or lease expiry.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    lease_expires_at: Mapped[datetime | None]
+    __table_args__ = (Index("ix_qa_samples_status", "status", "sampled_at"),)
+
+
+class QaGradeRow(_GradingColumns, Base):
+    """The blind re-grade of one sample (one per sample)."""
+
+    __tablename__ = "qa_grades"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("qa_samples.id"), unique=True)
+    qa_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The QA reviewer's claim: the exposure ledger row of this re-grade hangs off it.
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    client_token: Mapped[str] = mapped_column(String(36), unique=True)
+    actions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    graded_at: Mapped[datetime]
+
+
+class GoldItemRow(_GradingColumns, Base):
+    """A pre-graded synthetic item with a known answer, mixed into moderators' queues."""
+
+    __tablename__ = "gold_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    marked_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    marked_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GoldServeRow(Base):
+    """One serving of a gold item: a fresh item row (same media and context) claimed by
+    one moderator, so that it flows through the ordinary claim and decision path."""
+
+    __tablename__ = "gold_serves"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    gold_id: Mapped[int] = mapped_column(ForeignKey("gold_items.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    served_at: Mapped[datetime]
+    __table_args__ = (Index("ix_gold_serves_user_gold", "user_id", "gold_id"),)
+
+
+class AdjudicationRow(_GradingColumns, Base):
+    """A lead's final grade on a disputed sample, with the reason given to the moderator."""
+
+    __tablename__ = "adjudications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("qa_samples.id"), unique=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    seen_by_moderator_at: Mapped[datetime | None]
+
+
+class QaSettingRow(Base):
+    """Admin-configurable QA settings (sampling policy, gold rate), one row per key."""
+
+    __tablename__ = "qa_settings"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
