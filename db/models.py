@@ -118,6 +118,12 @@ class ItemRow(Base):
     upload_ip: Mapped[str | None] = mapped_column(String(64))
     upload_time: Mapped[datetime | None]
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Retention (issue 8, migration 0009): when it was reported (first referral
+    # exported), when erasure was asked for, and what has been disposed of.
+    reported_at: Mapped[datetime | None]
+    erasure_requested_at: Mapped[datetime | None]
+    media_disposed_at: Mapped[datetime | None]
+    personal_data_disposed_at: Mapped[datetime | None]
 
     __table_args__ = (
         # The claim query walks this index: next pending item by priority, then age.
@@ -312,3 +318,62 @@ class QaSettingRow(Base):
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime]
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ReferralRow(Base):
+    """A stored referral package (issue 8). `package` is the JSON (uk) or XML
+    (cybertip) text; it and `summary` are nulled when the personal data is disposed of."""
+
+    __tablename__ = "referrals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    complete: Mapped[bool] = mapped_column(Boolean)
+    missing: Mapped[list[Any] | None] = mapped_column(JSON)
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    package: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    exported_at: Mapped[datetime | None]
+    disposed_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint("kind IN ('uk', 'cybertip')", name="kind"),
+        Index("ix_referrals_urgent_created", "urgent", "created_at"),
+    )
+
+
+class LegalHoldRow(Base):
+    """A preservation order on one item: while not lifted, nothing of it is disposed."""
+
+    __tablename__ = "legal_holds"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime]
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lifted_at: Mapped[datetime | None]
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportingSettingsRow(Base):
+    """Who reports (the referral's reporter block) and the retention periods; one row."""
+
+    __tablename__ = "reporting_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(60))
+    report_hold_days: Mapped[int] = mapped_column(Integer)
+    non_illegal_dispose_days: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("report_hold_days >= 90", name="report_hold_min"),
+        CheckConstraint("non_illegal_dispose_days >= 0", name="dispose_days_min"),
+    )

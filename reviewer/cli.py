@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reviewer import cli_hashes, config
+from reviewer.cli_referrals import register as register_referrals
 from reviewer.ingest import IngestReport
 
 GUI_DEMO_ITEMS = 30
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_keys.add_argument("--replace", action="store_true", help="import over a different key")
     p_keys.set_defaults(func=cmd_keys)
     cli_hashes.register(sub, common)
+    register_referrals(sub, common)  # referral, retention, hold, erasure (issue 8)
     parser.set_defaults(func=cmd_gui)
     return parser
 

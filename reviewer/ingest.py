@@ -19,6 +19,13 @@ from typing import Any, Protocol
 
 from reviewer.media import MediaUnreadable, probe
 from reviewer.model import NewItem
+from reviewer.referral_context import (
+    CHAT_KEY,
+    SUBJECT_KEY,
+    ContextInvalid,
+    parse_chat,
+    parse_subject,
+)
 from reviewer.vocabulary import Source
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
@@ -34,6 +41,9 @@ ALLOWED_KEYS = {
     "upload_time",
     "report_text",
     "extra",
+    # Referral context (issue 8): see reviewer/referral_context.py for the shape.
+    "subject",
+    "chat",
 }
 
 Progress = Callable[[int, int], None]
@@ -150,6 +160,7 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
     extra = obj.get("extra", {})
     if not isinstance(extra, dict):
         raise BadLine("'extra' must be an object")
+    extra = {**extra, **_referral_context(obj, extra)}
     entry = Entry(
         line=line_no,
         source=source,
@@ -163,6 +174,20 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
         extra=extra,
     )
     return entry, media
+
+
+def _referral_context(obj: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The validated `subject` and `chat`, to be kept in `extra` under the same keys."""
+    out: dict[str, Any] = {}
+    for key, parse in ((SUBJECT_KEY, parse_subject), (CHAT_KEY, parse_chat)):
+        if key in extra:
+            raise BadLine(f"give '{key}' at the top level of the line, not inside 'extra'")
+        if obj.get(key) is not None:
+            try:
+                out[key] = parse(obj[key])
+            except ContextInvalid as exc:
+                raise BadLine(str(exc)) from None
+    return out
 
 
 def _parse_time(value: object) -> datetime:

@@ -19,7 +19,7 @@ from alembic import op
 import db.models
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -17,7 +17,7 @@ from alembic import op
 import db.models
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
