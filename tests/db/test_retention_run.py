@@ -10,13 +10,12 @@ no-op in effect (the same function does the same thing).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from referral_fixtures import FULL_CHAT, FULL_SUBJECT, NOT_ILLEGAL, REPORT_B, add_item, decide
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from db import audit
 from db.media_store import MediaStore
@@ -31,23 +30,9 @@ DAY = 86_400.0
 
 
 @pytest.fixture
-def chained_audit(monkeypatch: pytest.MonkeyPatch) -> bytes:
-    key = os.urandom(32)
-
-    def _audit(
-        self: Store,
-        conn: Connection,
-        user_id: int | None,
-        kind: str,
-        item_id: int | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        audit.append(
-            conn, key, at=self._now(), user_id=user_id, kind=kind, item_id=item_id, detail=detail
-        )
-
-    monkeypatch.setattr(Store, "_audit", _audit)
-    return key
+def chained_audit() -> bytes:
+    """The audit key the Store chains with (from the test's in-memory keyring)."""
+    return audit.load_key()
 
 
 @pytest.fixture
