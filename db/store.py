@@ -504,6 +504,10 @@ class Store:
                 reveal_count=exposure.reveal_count,
                 max_area_fraction=exposure.max_area_fraction,
                 full_unprotected=exposure.full_unprotected,
+                area_seconds=exposure.area_seconds,
+                min_blur_step=exposure.min_blur_step,
+                colour_shown=exposure.colour_shown,
+                least_mode=exposure.least_mode,
             )
         )
 
@@ -656,4 +660,8 @@ def _exposure_record(e: Exposure) -> dict[str, Any]:
         "reveal_count": e.reveal_count,
         "max_area_fraction": e.max_area_fraction,
         "full_unprotected": e.full_unprotected,
+        "area_seconds": e.area_seconds,
+        "min_blur_step": e.min_blur_step,
+        "colour_shown": e.colour_shown,
+        "least_mode": e.least_mode,
     }
