@@ -19,6 +19,7 @@ from typing import TextIO
 
 from reviewer import config
 from reviewer.ingest import IngestReport
+from reviewer.model import User
 
 GUI_DEMO_ITEMS = 30
 
@@ -178,11 +179,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from db.welfare import WelfareRepo
     from reviewer.demo import generate_demo
     from reviewer.review import Workstation
+    from reviewer.welfare import WelfareSession
     from ui.app import run_app
+    from wellbeing.clock import SystemClock
 
     store, media = _open(args.db)
+    welfare_repo = WelfareRepo(store)
+
+    def welfare(user: User) -> WelfareSession:
+        return WelfareSession(welfare_repo, user, SystemClock())
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return generate_demo(
@@ -190,7 +198,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         ).added
 
     try:
-        return run_app(Workstation(store, media, seed_demo=seed), sys.argv[:1])
+        workstation = Workstation(store, media, seed_demo=seed, welfare=welfare)
+        return run_app(workstation, sys.argv[:1])
     finally:
         store.close()
 
