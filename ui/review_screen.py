@@ -382,7 +382,7 @@ class ReviewScreen(QWidget):
                 self._service.record_reveal,
                 slot.claim,
                 revealed,
-                1.0,
+                self.view.reveal_area,
                 on_done=_ignore,
                 on_error=self._background_failed,
             )
