@@ -332,11 +332,12 @@ class ProtectedImageView(QWidget):
             self.colour_button,
         ):
             bar.addWidget(button)
-        bar.addWidget(self._hint, 1)
+        bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(bar)
+        layout.addWidget(self._hint)
 
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)

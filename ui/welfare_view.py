@@ -149,16 +149,22 @@ class _Screen(QFrame):
         self.body = QVBoxLayout()
         column = QVBoxLayout()
         column.addStretch(2)
+        # Full column width with centred text: word wrap needs the width to wrap in.
+        for w in (self.title, self.countdown, self.message, self.error, self.support_link):
+            w.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for w in (self.title, self.countdown, self.message):
-            column.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
-        column.addSpacing(16)
+            column.addWidget(w)
+        column.addSpacing(20)
         column.addLayout(self.body)
-        column.addWidget(self.error, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.error)
         column.addStretch(3)
-        column.addWidget(self.support_link, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.support_link)
+        inner = QWidget()
+        inner.setMaximumWidth(560)
+        inner.setLayout(column)
         outer = QHBoxLayout(self)
         outer.addStretch(1)
-        outer.addLayout(column, 2)
+        outer.addWidget(inner, 4)
         outer.addStretch(1)
         self.hide()
 
@@ -178,8 +184,12 @@ class BreakLock(_Screen):
         lead.addRow("Lead", self.lead_name)
         lead.addRow("Reason", self.lead_reason)
         lead.addRow("", self.lead_button)
+        lead_note = QLabel("A team lead can end a break early. Their name and reason are recorded.")
+        lead_note.setWordWrap(True)
+        lead_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.addWidget(self.end_button, 0, Qt.AlignmentFlag.AlignHCenter)
-        self.body.addSpacing(24)
+        self.body.addSpacing(48)
+        self.body.addWidget(lead_note)
         self.body.addLayout(lead)
 
     def show_state(self, state: PolicyState) -> None:
