@@ -3,7 +3,7 @@ db/migrations; these classes must stay in step with them (a test checks)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -195,6 +196,13 @@ class ExposureRow(Base):
     reveal_count: Mapped[int] = mapped_column(Integer, default=0)
     max_area_fraction: Mapped[float] = mapped_column(Float, default=0.0)
     full_unprotected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Migration 0006: how much and how little protected (see reviewer.model.Exposure).
+    area_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    min_blur_step: Mapped[int | None] = mapped_column(Integer)
+    colour_shown: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    least_mode: Mapped[str] = mapped_column(
+        String(10), default="protected", server_default="protected"
+    )
 
 
 class AuditRow(Base):
@@ -377,3 +385,57 @@ class ReportingSettingsRow(Base):
         CheckConstraint("report_hold_days >= 90", name="report_hold_min"),
         CheckConstraint("non_illegal_dispose_days >= 0", name="dispose_days_min"),
     )
+
+
+# --- Welfare (issue 5, migration 0006) -------------------------------------------------
+
+
+class WelfareDayRow(Base):
+    """One moderator's welfare counters for one day (wellbeing.policy.DayTotals), so a
+    restart resets no cap and no break."""
+
+    __tablename__ = "welfare_days"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    day: Mapped[date] = mapped_column(Date)
+    shift_started_at: Mapped[datetime | None]
+    shift_ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    active_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    ab_revealed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    revealed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    since_last_break_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    consecutive_a: Mapped[int] = mapped_column(Integer, default=0)
+    breaks_taken: Mapped[int] = mapped_column(Integer, default=0)
+    breaks_overridden: Mapped[int] = mapped_column(Integer, default=0)
+    break_started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    __table_args__ = (Index("ix_welfare_days_user_day", "user_id", "day", unique=True),)
+
+
+class WelfareSettingsRow(Base):
+    """The admin's welfare settings (wellbeing.settings.WelfareSettings) as one JSON row."""
+
+    __tablename__ = "welfare_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class WelfareOptOutRow(Base):
+    """A moderator's opt-outs (wellbeing.policy.OptOuts.to_dict)."""
+
+    __tablename__ = "welfare_opt_outs"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class SupportRequestRow(Base):
+    """How many check-ins asked for support on a day. Deliberately no user and no
+    answers: check-ins are private to the moderator; leads see only this count."""
+
+    __tablename__ = "welfare_support_requests"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)

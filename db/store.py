@@ -93,7 +93,17 @@ _CHUNK = 500
 # (WHERE status = 'pending' / 'claimed') when the query names the same constant.
 _PENDING = literal_column("'pending'")
 _CLAIMED = literal_column("'claimed'")
-_EXPOSURE_COLS = ("seconds_revealed", "reveal_count", "max_area_fraction", "full_unprotected")
+_EXPOSURE_COLS = (
+    "seconds_revealed",
+    "reveal_count",
+    "max_area_fraction",
+    "full_unprotected",
+    # The least-protected level used (issue 5): what the moderator actually saw.
+    "area_seconds",
+    "min_blur_step",
+    "colour_shown",
+    "least_mode",
+)
 _DECISION_COLS = (
     "severity",
     "csea_related",
@@ -856,6 +866,10 @@ class Store:
             "p_reveal_count": exposure.reveal_count,
             "p_max_area_fraction": exposure.max_area_fraction,
             "p_full_unprotected": exposure.full_unprotected,
+            "p_area_seconds": exposure.area_seconds,
+            "p_min_blur_step": exposure.min_blur_step,
+            "p_colour_shown": exposure.colour_shown,
+            "p_least_mode": exposure.least_mode,
             **stamp,
         }
 
@@ -1000,6 +1014,10 @@ def _exposure_record(e: Exposure) -> dict[str, Any]:
         "reveal_count": e.reveal_count,
         "max_area_fraction": e.max_area_fraction,
         "full_unprotected": e.full_unprotected,
+        "area_seconds": e.area_seconds,
+        "min_blur_step": e.min_blur_step,
+        "colour_shown": e.colour_shown,
+        "least_mode": e.least_mode,
     }
 
 

@@ -23,6 +23,7 @@ from typing import TextIO
 from reviewer import cli_hashes, config
 from reviewer.cli_referrals import register as register_referrals
 from reviewer.ingest import IngestReport
+from reviewer.model import User
 
 GUI_DEMO_ITEMS = 30
 
@@ -247,11 +248,18 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from db.welfare import WelfareRepo
     from reviewer.demo import generate_demo
     from reviewer.review import Workstation
+    from reviewer.welfare import WelfareSession
     from ui.app import run_app
+    from wellbeing.clock import SystemClock
 
     store, media = _open(args.db)
+    welfare_repo = WelfareRepo(store)
+
+    def welfare(user: User) -> WelfareSession:
+        return WelfareSession(welfare_repo, user, SystemClock())
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return generate_demo(
@@ -264,7 +272,11 @@ def cmd_gui(args: argparse.Namespace) -> int:
         ).added
 
     workstation = Workstation(
-        store, media, seed_demo=seed, show_less_for=cli_hashes.show_less_for(store, media)
+        store,
+        media,
+        seed_demo=seed,
+        show_less_for=cli_hashes.show_less_for(store, media),
+        welfare=welfare,
     )
     try:
         return run_app(workstation, sys.argv[:1])

@@ -129,6 +129,11 @@ class QaReviewSession:
         self._clock = clock
         self.lease_seconds = lease_seconds
         self.user = User(account.id, account.name, account.role)
+        # The review screen asks for these on any service. QA re-grades blind: no
+        # known-match shortcut (it would show the list's grade), and welfare limits come
+        # from the reviewer's own session when it is wired (None: not enforced here).
+        self.show_less = None
+        self.welfare = None
 
     def _require(self) -> None:
         require(self._account, Permission.QA_REGRADE, self._clock.now())

@@ -6,16 +6,21 @@ them only from its database worker, never from the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
+from reviewer.errors import LeaseLost
 from reviewer.grading import Grading
 from reviewer.matching import ShowLess
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.vocabulary import SkipReason
+from reviewer.welfare import WelfareSession
 
 DEFAULT_LEASE_SECONDS = 600
+# Items of opted-out queues or kinds passed by in one claim before saying "none now".
+MAX_OPT_OUT_SKIPS = 50
 
 
 class StorePort(Protocol):
@@ -60,6 +65,7 @@ class ReviewService:
         user: User,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         show_less: ShowLess | None = None,
+        welfare: WelfareSession | None = None,
     ) -> None:
         self._store = store
         self._media = media
@@ -67,17 +73,37 @@ class ReviewService:
         self.lease_seconds = lease_seconds
         # Known matches and near-duplicate groups (issue 6); None where not wired.
         self.show_less = show_less
+        # The welfare policy, enforced here and not only on screen (None: no limits,
+        # for tools and tests that exercise the queue alone).
+        self.welfare = welfare
 
     def queues(self) -> list[QueueSummary]:
         return self._store.queue_summaries()
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
-        """Lease the next item; the claim is audited. None when the queue is empty."""
-        return self._store.claim_next(self.user.id, queue_id, self.lease_seconds)
+        """Lease the next item; the claim is audited. None when the queue is empty.
+
+        Raises wellbeing.policy.ReviewLocked during a pause, a break, at a cap or after
+        the shift. Items of a queue or kind the moderator opted out of are passed by
+        (skipped as "opted out", which costs the moderator nothing).
+        TODO(welfare): the policy's `prefer_non_a` needs Store.claim_next to order by a
+        severity hint; until then it is shown to the moderator but not applied."""
+        welfare = self.welfare
+        if welfare is not None:
+            welfare.ensure_can_claim()
+        for _ in range(MAX_OPT_OUT_SKIPS):
+            claim = self._store.claim_next(self.user.id, queue_id, self.lease_seconds)
+            if claim is None or welfare is None or welfare.allows(claim):
+                return claim
+            self._store.skip(claim, SkipReason.OPTED_OUT, "", Exposure())
+        return None
 
     def open_item(self, claim: Claim) -> None:
         """The item is now on screen (protected). Claims rendered ahead are not 'opened'
-        until the moderator actually moves to them."""
+        until the moderator actually moves to them. Raises ReviewLocked while review is
+        locked (an item claimed ahead waits)."""
+        if self.welfare is not None:
+            self.welfare.item_shown(claim)
         self._store.record_event(
             self.user.id, "item_opened", claim.item.id, {"claim_id": claim.claim_id}
         )
@@ -101,13 +127,32 @@ class ReviewService:
     ) -> DecisionReceipt:
         """Store the decision (raises GradingInvalid with what is missing, LeaseLost, or
         StoreUnavailable; retrying with the same client_token never stores twice)."""
-        return self._store.submit_decision(claim, grading.validated(), exposure, client_token)
+        grading = grading.validated()
+        receipt = self._store.submit_decision(claim, grading, exposure, client_token)
+        if self.welfare is not None and grading.severity is not None:
+            self.welfare.decision_recorded(grading.severity, exposure)
+        return receipt
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
-        self._store.skip(claim, reason, note, exposure)
+        with self._count_released(exposure):
+            self._store.skip(claim, reason, note, exposure)
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
-        self._store.release(claim, exposure, why)
+        with self._count_released(exposure):
+            self._store.release(claim, exposure, why)
+
+    @contextmanager
+    def _count_released(self, exposure: Exposure) -> Iterator[None]:
+        """What was seen counts once the ledger has it: on success, and on LeaseLost
+        (the store records the exposure then too), never on an unreachable store."""
+        try:
+            yield
+        except LeaseLost:
+            if self.welfare is not None:
+                self.welfare.item_released(exposure)
+            raise
+        if self.welfare is not None:
+            self.welfare.item_released(exposure)
 
 
 class Workstation:
@@ -120,12 +165,14 @@ class Workstation:
         seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         show_less_for: Callable[[User], ShowLess] | None = None,
+        welfare: Callable[[User], WelfareSession] | None = None,
     ) -> None:
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
         self._lease_seconds = lease_seconds
         self._show_less_for = show_less_for
+        self._welfare = welfare
 
     def profiles(self) -> list[User]:
         return self._store.users()
@@ -136,7 +183,18 @@ class Workstation:
         user = self._store.ensure_user(name)
         self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
         show_less = None if self._show_less_for is None else self._show_less_for(user)
-        return ReviewService(self._store, self._media, user, self._lease_seconds, show_less)
+        welfare = None
+        if self._welfare is not None:
+            welfare = self._welfare(user)
+            welfare.start_shift()
+        return ReviewService(
+            self._store,
+            self._media,
+            user,
+            self._lease_seconds,
+            show_less=show_less,
+            welfare=welfare,
+        )
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""

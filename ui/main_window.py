@@ -21,6 +21,7 @@ from ui import keymap
 from ui.events import AppEvents
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
+from ui.welfare_view import ResourcesDialog, WelfareGuard
 from wellbeing.clock import Clock, SystemClock
 
 
@@ -68,9 +69,30 @@ class MainWindow(QMainWindow):
         shortcuts_action = QAction("&Keyboard shortcuts", self)
         shortcuts_action.setShortcut(QKeySequence(keymap.SHORTCUTS_HELP))
         shortcuts_action.triggered.connect(self.show_shortcuts)
+        support_action = QAction("&Support and counselling", self)
+        support_action.setShortcut(QKeySequence(keymap.SUPPORT))
+        support_action.triggered.connect(self.show_support)
         self.menuBar().addMenu("&File").addAction(quit_action)
-        self.menuBar().addMenu("&Help").addAction(shortcuts_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(shortcuts_action)
+        help_menu.addAction(support_action)
         self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.support_dialog: ResourcesDialog | None = None
+        # Set by build_main_window when the moderator's session has a welfare policy.
+        self.welfare: WelfareGuard | None = None
+        # Support is one click away on every screen (the welfare screens carry it too).
+        self.support_link = QLabel("<a href='#'>Support and counselling</a>")
+        self.support_link.linkActivated.connect(lambda _link: self.show_support())
+        self.statusBar().addPermanentWidget(self.support_link)
+
+    def show_support(self) -> None:
+        if self.welfare is not None:
+            self.welfare.show_resources()
+            return
+        if self.support_dialog is None:
+            self.support_dialog = ResourcesDialog(self)
+        self.support_dialog.show()
+        self.support_dialog.raise_()
 
     def show_shortcuts(self) -> None:
         if self.shortcuts_dialog is None:
@@ -79,6 +101,8 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.raise_()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.welfare is not None and self.welfare.close_event(event):
+            return  # a break or pause is not ended by closing the window
         self.review.close_session()
         super().closeEvent(event)
 
@@ -91,5 +115,10 @@ def build_main_window(
     timings: Timings | None = None,
 ) -> MainWindow:
     """The window for a signed-in moderator; call `window.review.start()` once shown."""
-    review = ReviewScreen(service, tasks, events or AppEvents(), clock or SystemClock(), timings)
-    return MainWindow(review, service.user.name)
+    clock = clock or SystemClock()
+    review = ReviewScreen(service, tasks, events or AppEvents(), clock, timings)
+    window = MainWindow(review, service.user.name)
+    if service.welfare is not None:
+        window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
+        window.statusBar().addWidget(window.welfare.banner, 1)
+    return window

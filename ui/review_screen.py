@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -42,6 +43,7 @@ from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster, protec
 from ui.known_match import KnownMatchPanel, grade_text
 from ui.tasks import Tasks
 from wellbeing.clock import Clock
+from wellbeing.policy import ReviewLocked
 
 UNREACHABLE: Final = (
     f"Database unreachable — your grading is kept on screen; press {keymap.SUBMIT[0]} to retry"
@@ -163,6 +165,12 @@ class ReviewScreen(QWidget):
         self._queues_stale = False
         self._last_interaction = clock.monotonic()
         self._last_grade = ""
+        # Welfare lock (pause, break, cap; see ui.welfare_view): nothing is claimed,
+        # opened or revealed while it holds.
+        self._locked = False
+        # Called just before the next item is put on screen, so that a pause or break
+        # the last decision brought about is up first (ui.welfare_view sets it).
+        self.before_next: Callable[[], None] = lambda: None
 
         self.queue_picker = QComboBox()
         self.queue_picker.addItem("All queues")
@@ -261,7 +269,7 @@ class ReviewScreen(QWidget):
 
     def _pump(self) -> None:
         """Claim another item if fewer than two (on screen + ahead) are held."""
-        if self._closing.is_set() or self._fetching or self._exhausted:
+        if self._closing.is_set() or self._fetching or self._exhausted or self._locked:
             return
         if self._preparing is not None:
             return
@@ -314,6 +322,8 @@ class ReviewScreen(QWidget):
 
     def _fetch_failed(self, exc: Exception) -> None:
         self._fetching = False
+        if isinstance(exc, ReviewLocked):
+            return  # the welfare screen says why; unlocking pumps again
         if isinstance(exc, StoreUnavailable):
             message = "Database unreachable: cannot get the next item."
         else:
@@ -361,6 +371,8 @@ class ReviewScreen(QWidget):
 
     def _advance(self) -> None:
         """Put the item rendered ahead on screen (or a placeholder until one arrives)."""
+        if self._locked:
+            return  # it waits, claimed and rendered, until the lock lifts
         slot, self._ready = self._ready, None
         self._current = slot
         self.panel.clear()
@@ -408,7 +420,7 @@ class ReviewScreen(QWidget):
                 self._service.record_reveal,
                 slot.claim,
                 revealed,
-                1.0,
+                self.view.reveal_area,
                 on_done=_ignore,
                 on_error=self._background_failed,
             )
@@ -610,7 +622,38 @@ class ReviewScreen(QWidget):
     def _move_on(self, slot: _Slot) -> None:
         if self._current is slot and not self._closing.is_set():
             self._current = None
+            self.before_next()
             self._advance()
+
+    # -- welfare lock -------------------------------------------------------------------
+
+    def set_locked(self, locked: bool) -> None:
+        """Lock (protect, refuse input, claim and open nothing) or unlock (bring the
+        next item). The lock itself is enforced by the service; this only follows it."""
+        if locked == self._locked:
+            return
+        self._locked = locked
+        self.view.set_reveal_enabled(not locked and not self._busy)
+        self.panel.setEnabled(not locked and not self._busy)
+        if not locked:
+            self._exhausted = False
+            if self._current is None:
+                self._advance()
+            else:
+                self._pump()
+
+    def release_held(self, why: str) -> None:
+        """Hand back every item held (on screen and ahead), e.g. before a lease would run
+        out during a break; the exposure so far is recorded with the one on screen."""
+        if self._current is not None and not self._busy:
+            self._release(self._current, self._take_exposure(), why)
+            self._current = None
+            self.panel.clear()
+            self.context.show_item(None)
+            self.view.show_placeholder("Review is paused.")
+        if self._ready is not None:
+            self._release(self._ready, Exposure(), why)
+            self._ready = None
 
     # -- leases -------------------------------------------------------------------------
 
@@ -666,7 +709,7 @@ class ReviewScreen(QWidget):
         )
 
     def _background_failed(self, exc: Exception) -> None:
-        if isinstance(exc, LeaseLost):
+        if isinstance(exc, LeaseLost | ReviewLocked):
             return  # already reported where it mattered; the store kept the exposure
         self._say(f"A background save failed ({type(exc).__name__}: {exc}).", "warn")
 
