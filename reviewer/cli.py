@@ -59,6 +59,12 @@ def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep
     return Store.open(url), MediaStore(config.media_dir(), media_key)
 
 
+def _videos(store):  # -> db.video.VideoRepo; typed loosely to keep db lazy
+    from db.video import VideoRepo
+
+    return VideoRepo(store)
+
+
 def progress_bar(stream: TextIO = sys.stderr, label: str = "") -> Callable[[int, int], None]:
     """A text progress bar: redrawn in place on a terminal, every 10 % otherwise."""
     tty = stream.isatty()
@@ -100,7 +106,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     store, media = _open(args.db)
     try:
-        report = ingest_manifest(store, media, path, progress_bar(label="ingest "))
+        report = ingest_manifest(
+            store, media, path, progress_bar(label="ingest "), videos=_videos(store)
+        )
     finally:
         store.close()
     _print_report(report, sys.stdout)
@@ -122,6 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             max_megapixels=args.max_mp,
             progress=progress_bar(label="demo "),
+            videos=_videos(store),
         )
     finally:
         store.close()
@@ -183,14 +192,15 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from ui.app import run_app
 
     store, media = _open(args.db)
+    videos = _videos(store)
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return generate_demo(
-            store, media, GUI_DEMO_ITEMS, max_megapixels=12, progress=progress
+            store, media, GUI_DEMO_ITEMS, max_megapixels=12, progress=progress, videos=videos
         ).added
 
     try:
-        return run_app(Workstation(store, media, seed_demo=seed), sys.argv[:1])
+        return run_app(Workstation(store, media, seed_demo=seed, videos=videos), sys.argv[:1])
     finally:
         store.close()
 

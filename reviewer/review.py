@@ -6,12 +6,15 @@ them only from its database worker, never from the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from reviewer.grading import Grading
+from reviewer.grading import Grading, GradingInvalid
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
+from reviewer.segments import Segment
+from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
 
 DEFAULT_LEASE_SECONDS = 600
@@ -58,14 +61,24 @@ class ReviewService:
         media: MediaPort,
         user: User,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        videos: VideoPort | None = None,
     ) -> None:
         self._store = store
         self._media = media
         self.user = user
         self.lease_seconds = lease_seconds
+        self._videos = videos
 
     def queues(self) -> list[QueueSummary]:
-        return self._store.queue_summaries()
+        queues = self._store.queue_summaries()
+        if self._videos is None:
+            return queues
+        live = self._videos.livestream_waiting()
+        return [dataclasses.replace(q, livestream=live.get(q.id, 0)) for q in queues]
+
+    def video_meta(self, claim: Claim) -> VideoMeta | None:
+        """What ingest stored about the item's video (None: a picture, or unknown)."""
+        return None if self._videos is None else self._videos.video_meta(claim.item.media.sha256)
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
         """Lease the next item; the claim is audited. None when the queue is empty."""
@@ -92,12 +105,38 @@ class ReviewService:
             {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
         )
 
+    def record_audio(self, claim: Claim, unmuted: bool) -> None:
+        """Unmuting a video's sound is a deliberate reveal: audited like one."""
+        self._store.record_event(
+            self.user.id,
+            "audio_unmuted" if unmuted else "audio_muted",
+            claim.item.id,
+            {"claim_id": claim.claim_id, "reveal": "audio"},
+        )
+
     def submit(
-        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+        self,
+        claim: Claim,
+        grading: Grading,
+        exposure: Exposure,
+        client_token: str,
+        segments: Sequence[Segment] = (),
     ) -> DecisionReceipt:
         """Store the decision (raises GradingInvalid with what is missing, LeaseLost, or
-        StoreUnavailable; retrying with the same client_token never stores twice)."""
-        return self._store.submit_decision(claim, grading.validated(), exposure, client_token)
+        StoreUnavailable; retrying with the same client_token never stores twice).
+
+        A video's `segments` must roll up to the grading's severity; they are staged
+        under `client_token` just before the decision (see db/video.py)."""
+        grading.validated()
+        if segments:
+            if self._videos is None:
+                raise GradingInvalid(["Segments cannot be stored on this workstation."])
+            meta = self._videos.video_meta(claim.item.media.sha256)
+            problems = segment_problems(grading, segments, meta.duration_s if meta else None)
+            if problems:
+                raise GradingInvalid(problems)
+            self._videos.stage_segments(claim, client_token, segments)
+        return self._store.submit_decision(claim, grading, exposure, client_token)
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
         self._store.skip(claim, reason, note, exposure)
@@ -115,11 +154,13 @@ class Workstation:
         media: MediaPort,
         seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        videos: VideoPort | None = None,
     ) -> None:
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
         self._lease_seconds = lease_seconds
+        self._videos = videos
 
     def profiles(self) -> list[User]:
         return self._store.users()
@@ -129,7 +170,7 @@ class Workstation:
         event and decision already names its user."""
         user = self._store.ensure_user(name)
         self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
-        return ReviewService(self._store, self._media, user, self._lease_seconds)
+        return ReviewService(self._store, self._media, user, self._lease_seconds, self._videos)
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""
