@@ -12,6 +12,7 @@ and this module only wraps their bytes in QImage and paints them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -200,6 +201,9 @@ class ProtectedImageView(QWidget):
         self._reveal_wanted = False
         self._reveal_enabled = True
         self._serial = 0  # bumps per item, so a late reveal render for another is dropped
+        # Renders the revealed raster for a box, when the picture is not `_data` itself
+        # (one frame of a video); None: revealed_raster(_data).
+        self._reveal_job: Callable[[tuple[int, int]], Raster] | None = None
 
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
@@ -275,6 +279,21 @@ class ProtectedImageView(QWidget):
         self.canvas.show_raster(protected)
         self._update_controls("Protected: greyscale and blurred.")
 
+    def show_part(
+        self, protected: Raster, data: bytes, reveal_job: Callable[[tuple[int, int]], Raster]
+    ) -> None:
+        """Another part of the SAME item (a video frame): protected now, revealed by
+        `reveal_job` on the render pool. Unlike show_item the meter carries on, so the
+        item's exposure counts every frame revealed."""
+        if not protected.protected:
+            raise ValueError("show_part needs the protected raster")
+        self.protect()
+        self._serial += 1
+        self._protected, self._data, self._revealed = protected, data, None
+        self._reveal_job = reveal_job
+        self.canvas.show_raster(protected)
+        self._update_controls("Protected: greyscale and blurred.")
+
     def show_unreadable(self, reason: str) -> None:
         """A new item whose file cannot be shown: say so, and offer no reveal."""
         self._begin_item()
@@ -288,6 +307,7 @@ class ProtectedImageView(QWidget):
         self._serial += 1
         self._meter = RevealMeter(self._clock)
         self._data = self._protected = self._revealed = None
+        self._reveal_job = None
 
     # -- reveal -------------------------------------------------------------------------
 
@@ -308,9 +328,9 @@ class ProtectedImageView(QWidget):
         self._reveal_wanted = True
         self._update_controls("Revealing…")
         serial = self._serial
+        job = self._reveal_job
         self._tasks.render.submit(
-            revealed_raster,
-            data,
+            *((job,) if job is not None else (revealed_raster, data)),
             self.render_box(),
             on_done=lambda raster: self._revealed_ready(serial, raster),
             on_error=lambda exc: self._reveal_failed(serial, exc),
