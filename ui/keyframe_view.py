@@ -7,9 +7,9 @@ DOMAIN.md: "Video: muted, no autoplay, graded from a blurred keyframe sheet firs
 - Clicking a cell (or Left/Right) shows that keyframe in the item's ProtectedImageView,
   protected; Space reveals it there, metered on the item's meter and audited, with the
   same re-protect rules as a picture. Shift-click selects a range of cells.
-- Play (P) steps through the keyframes of the selected range (all, if none is
-  selected) at PLAY_FPS, protected; a reveal stops it. Only keyframes are decoded:
-  frames between keyframes are not shown.
+- Play (P) steps through the keyframes of the selected range (from the selected cell
+  to the end, if one is selected) at PLAY_FPS, protected; a reveal stops it. Only
+  keyframes are decoded: frames between keyframes are not shown.
 - Sound starts muted on every item. Unmuting (M) is a deliberate act, recorded as an
   audio reveal in the audit trail; this workstation does not play sound yet, so
   unmuting changes nothing audible.
@@ -87,6 +87,7 @@ class VideoSheet:
     cells: tuple[SheetCell, ...]
     frames: tuple[KeyFrame, ...]
     probe: VideoProbe
+    box: tuple[int, int]  # what it was rendered for
 
 
 def protected_sheet(data: bytes, box: tuple[int, int]) -> VideoSheet:
@@ -95,7 +96,7 @@ def protected_sheet(data: bytes, box: tuple[int, int]) -> VideoSheet:
     probe, frames = inspect_video(data, DEFAULT_MAX_FRAMES, max_side=DEFAULT_MAX_SIDE, pdq=False)
     sheet = render_keyframe_sheet(frames, box)
     frames = sorted(frames, key=lambda f: f.time_s)
-    return VideoSheet(raster_from(sheet), sheet.cells, tuple(frames), probe)
+    return VideoSheet(raster_from(sheet), sheet.cells, tuple(frames), probe, box)
 
 
 def protected_media(
@@ -422,7 +423,10 @@ class VideoPane(QWidget):
         if sheet is None or not self.isVisible() or not self.isEnabled():
             return
         self._view.protect()  # playing is protected unless the moderator reveals
-        first, last = self._range or (0, len(sheet.frames) - 1)
+        # A range plays itself; one cell (or none) plays from there to the end.
+        first, last = self._range or (0, 0)
+        if first == last:
+            last = len(sheet.frames) - 1
         self._playing = list(range(first, last + 1))
         self.play_button.setText(f"Stop ({PLAY_KEY})")
         self._player.start()
@@ -476,4 +480,3 @@ class VideoPane(QWidget):
             self.audio_button.setText(f"Sound UNMUTED — recorded ({MUTE_KEY} mutes)")
         else:
             self.audio_button.setText(f"Sound muted ({MUTE_KEY} unmutes, recorded)")
-
