@@ -241,8 +241,10 @@ class VideoPane(QWidget):
         self.info = QLabel()
         self.info.setObjectName("videoInfo")
         self.audio_button = QPushButton()
-        self.play_button = QPushButton(f"Play selection ({PLAY_KEY})")
-        self.segment_button = QPushButton(f"Selection → segment ({SEGMENT_KEY})")
+        self.info.setWordWrap(True)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.play_button = QPushButton(f"Play [{PLAY_KEY}]")
+        self.segment_button = QPushButton(f"Add segment [{SEGMENT_KEY}]")
         for button in (self.audio_button, self.play_button, self.segment_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.audio_button.clicked.connect(self.toggle_audio)
@@ -305,7 +307,7 @@ class VideoPane(QWidget):
         fps = f", {p.fps:g} fps" if p.fps else ""
         self.info.setText(
             f"Video {format_time(p.duration_s)} ({p.duration_s:.1f} s), {p.width}×{p.height}"
-            f"{fps}, {p.codec}; {len(sheet.cells)} keyframes shown"
+            f"{fps}, {p.codec}; {len(sheet.cells)} keyframes. Shift-click selects a range."
         )
         self.audio_button.setEnabled(p.has_audio)
         self.play_button.setEnabled(True)
@@ -428,14 +430,14 @@ class VideoPane(QWidget):
         if first == last:
             last = len(sheet.frames) - 1
         self._playing = list(range(first, last + 1))
-        self.play_button.setText(f"Stop ({PLAY_KEY})")
+        self.play_button.setText(f"Stop [{PLAY_KEY}]")
         self._player.start()
         self._play_step()
 
     def stop(self) -> None:
         self._player.stop()
         self._playing = []
-        self.play_button.setText(f"Play selection ({PLAY_KEY})")
+        self.play_button.setText(f"Play [{PLAY_KEY}]")
 
     def _play_step(self) -> None:
         if self._frame_pending:
@@ -477,6 +479,6 @@ class VideoPane(QWidget):
         if sheet is None or not sheet.probe.has_audio:
             self.audio_button.setText("No sound track")
         elif self._unmuted:
-            self.audio_button.setText(f"Sound UNMUTED — recorded ({MUTE_KEY} mutes)")
+            self.audio_button.setText(f"Sound UNMUTED (recorded) [{MUTE_KEY}]")
         else:
-            self.audio_button.setText(f"Sound muted ({MUTE_KEY} unmutes, recorded)")
+            self.audio_button.setText(f"Sound muted [{MUTE_KEY}]")

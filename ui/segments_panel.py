@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QSizePolicy,
     QWidget,
 )
 
@@ -71,7 +72,7 @@ class SegmentsPanel(QWidget):
         for sev in _CHOICES:
             self.severity.addItem(sev.label)
         self.severity.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-        self.add_button = QPushButton("Add segment")
+        self.add_button = QPushButton("Add")
         self.add_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.add_button.clicked.connect(self.add_typed)
         self.remove_button = QPushButton("Remove")
@@ -83,6 +84,7 @@ class SegmentsPanel(QWidget):
         self.message = QLabel()
         self.message.setObjectName("segmentsMessage")
         self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(QLabel("Segment:"), 0, 0)
