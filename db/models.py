@@ -96,6 +96,8 @@ class MediaRow(Base):
     md5: Mapped[str | None] = mapped_column(String(32), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))  # hex, as hash lists write it
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
+    # "image" or "video" (migration 0010); video details are in media_video.
+    kind: Mapped[str] = mapped_column(String(10), default="image", server_default="image")
 
 
 class ItemRow(Base):
@@ -439,3 +441,46 @@ class SupportRequestRow(Base):
     __tablename__ = "welfare_support_requests"
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MediaVideoRow(Base):
+    """What a readable video is (issue 9, migration 0010): one row per video media."""
+
+    __tablename__ = "media_video"
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True)
+    container: Mapped[str] = mapped_column(String(16))
+    codec: Mapped[str] = mapped_column(String(32))
+    rotation: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    fps: Mapped[float | None] = mapped_column(Float)
+    frame_count_estimate: Mapped[int] = mapped_column(BigInteger)
+    has_audio: Mapped[bool] = mapped_column(Boolean)
+    keyframe_times: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class VideoKeyframeRow(Base):
+    """The PDQ of one keyframe of a video: matching works per frame."""
+
+    __tablename__ = "video_keyframes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    media_id: Mapped[int] = mapped_column(BigId, ForeignKey("media.id"), index=True)
+    time_s: Mapped[float] = mapped_column(Float)
+    pdq: Mapped[str] = mapped_column(String(64))
+    pdq_quality: Mapped[int] = mapped_column(Integer)
+
+
+class VideoSegmentRow(Base):
+    """A graded time range of a video, belonging to the decision with the same
+    client_token (staged just before that decision is stored)."""
+
+    __tablename__ = "video_segments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_token: Mapped[str] = mapped_column(String(36), index=True)
+    item_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(BigId, ForeignKey("claims.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    severity: Mapped[str] = mapped_column(String(20))
+    staged_at: Mapped[datetime]
+    __table_args__ = (CheckConstraint("start_s >= 0 AND end_s > start_s", name="range"),)

@@ -65,6 +65,12 @@ def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep
     return Store.open(url, audit_key=audit_key), MediaStore(config.media_dir(), media_key)
 
 
+def _videos(store):  # -> db.video.VideoRepo; typed loosely to keep db lazy
+    from db.video import VideoRepo
+
+    return VideoRepo(store)
+
+
 def progress_bar(stream: TextIO = sys.stderr, label: str = "") -> Callable[[int, int], None]:
     """A text progress bar: redrawn in place on a terminal, every 10 % otherwise."""
     tty = stream.isatty()
@@ -108,7 +114,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     store, media = _open(args.db)
     try:
         report = ingest_manifest(
-            store, media, path, progress_bar(label="ingest "), on_new_item=ingest_hook(store)
+            store,
+            media,
+            path,
+            progress_bar(label="ingest "),
+            on_new_item=ingest_hook(store),
+            videos=_videos(store),
         )
     finally:
         store.close()
@@ -133,6 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             max_megapixels=args.max_mp,
             progress=progress_bar(label="demo "),
             on_new_item=ingest_hook(store),
+            videos=_videos(store),
         )
     finally:
         store.close()
@@ -257,6 +269,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     store, media = _open(args.db)
     welfare_repo = WelfareRepo(store)
+    videos = _videos(store)
 
     def welfare(user: User) -> WelfareSession:
         return WelfareSession(welfare_repo, user, SystemClock())
@@ -269,6 +282,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
             max_megapixels=12,
             progress=progress,
             on_new_item=cli_hashes.ingest_hook(store),
+            videos=videos,
         ).added
 
     workstation = Workstation(
@@ -277,6 +291,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         seed_demo=seed,
         show_less_for=cli_hashes.show_less_for(store, media),
         welfare=welfare,
+        videos=videos,
     )
     try:
         return run_app(workstation, sys.argv[:1])

@@ -9,7 +9,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from reviewer import synthetic
+from reviewer import synthetic, synthetic_video
 from reviewer.ingest import (
     Entry,
     IngestMedia,
@@ -19,6 +19,7 @@ from reviewer.ingest import (
     Progress,
     ingest_bytes,
 )
+from reviewer.video_review import VideoSink
 from reviewer.vocabulary import Source
 
 # Roughly the mix a trust and safety team sees: most volume from classifiers and users.
@@ -44,6 +45,52 @@ _REPORTS = {
 _TEST_NETS = ["192.0.2", "198.51.100", "203.0.113"]
 
 
+# Short synthetic videos (shapes moving over gradients, a tone for audio), small and
+# quick to make (under a second each). Each replaces the picture item at its index.
+_VIDEOS: list[tuple[int, Source, str, dict[str, object]]] = [
+    (
+        2,
+        Source.LIVESTREAM,
+        "livestream capture (fragmented MP4, audio)",
+        {
+            "container": "mp4",
+            "width": 640,
+            "height": 360,
+            "duration_s": 12.0,
+            "fps": 10,
+            "gop_s": 1.0,
+            "audio": True,
+            "fragmented": True,
+        },
+    ),
+    (
+        7,
+        Source.CLASSIFIER,
+        "WebM VP9",
+        {"container": "webm", "width": 480, "height": 270, "duration_s": 8.0, "fps": 10},
+    ),
+    (
+        13,
+        Source.USER_REPORT,
+        "MKV H.264, audio",
+        {
+            "container": "mkv",
+            "width": 640,
+            "height": 360,
+            "duration_s": 10.0,
+            "fps": 10,
+            "audio": True,
+        },
+    ),
+    (19, Source.USER_REPORT, "broken:truncated_mp4", {}),
+]
+_VIDEO_REPORTS = {
+    Source.LIVESTREAM: "Live broadcast flagged by stream safety model; recording attached.",
+    Source.CLASSIFIER: "Classifier score above review threshold on uploaded video.",
+    Source.USER_REPORT: "User report: 'this account posted a video of a child'.",
+}
+
+
 def _queue_for(source: Source) -> str:
     return "General" if source in (Source.CLASSIFIER, Source.USER_REPORT) else "Child safety"
 
@@ -57,8 +104,13 @@ def generate_demo(
     broken: bool = True,
     progress: Progress | None = None,
     on_new_item: ItemHook | None = None,
+    videos: VideoSink | None = None,
 ) -> IngestReport:
-    """Generate and ingest `n` synthetic flagged items (about one in twelve broken)."""
+    """Generate and ingest `n` synthetic flagged items (about one in twelve broken).
+
+    With `videos` (where video details are stored), items 3, 8, 14 and 20 are short
+    videos instead of pictures: a livestream capture, a WebM, an MKV with audio and a
+    truncated MP4 (the broken one only when `broken`)."""
     rng = random.Random(seed)
     sources = [s for s, _ in _SOURCES]
     source_w = [w for _, w in _SOURCES]
@@ -66,10 +118,19 @@ def generate_demo(
     broken_kinds = list(synthetic.BROKEN_KINDS)
     now = datetime.now(UTC)
     report = IngestReport()
+    video_at = {i: (src, label, spec) for i, src, label, spec in _VIDEOS} if videos else {}
     for i in range(n):
         source = rng.choices(sources, source_w)[0]
         item_seed = seed * 100_003 + i
-        if broken and i % 12 == 11:
+        report_text = _REPORTS[source]
+        if i in video_at and (broken or video_at[i][1] != "broken:truncated_mp4"):
+            source, label, spec = video_at[i]
+            report_text = _VIDEO_REPORTS[source]
+            if label.startswith("broken:"):
+                data = synthetic_video.BROKEN_KINDS[label.split(":", 1)[1]](item_seed)
+            else:
+                data = synthetic_video.make_video(seed=item_seed, **spec)
+        elif broken and i % 12 == 11:
             kind = broken_kinds[(i // 12) % len(broken_kinds)]
             data = synthetic.BROKEN_KINDS[kind](item_seed)
             label = f"broken:{kind}"
@@ -87,14 +148,15 @@ def generate_demo(
             source=source,
             queue=_queue_for(source),
             external_id=f"demo-{seed}-{i}",
-            imminent_risk=source is Source.LIVESTREAM and rng.random() < 0.3,
+            # The demo's livestream capture is not imminent risk: it shows the livestream rank.
+            imminent_risk=source is Source.LIVESTREAM and i not in video_at and rng.random() < 0.3,
             reported_accounts=(f"user{rng.randrange(10_000, 99_999)}@example.test",),
             upload_ip=f"{rng.choice(_TEST_NETS)}.{rng.randrange(1, 255)}",
             upload_time=now - timedelta(minutes=rng.randrange(5, 3000)),
-            report_text=_REPORTS[source],
+            report_text=report_text,
             extra={"demo": True, "synthetic": label, **_referral_context(seed, i, now)},
         )
-        ingest_bytes(store, media, entry, data, report, on_new_item)
+        ingest_bytes(store, media, entry, data, report, on_new_item, videos)
         if progress:
             progress(i + 1, n)
     return report

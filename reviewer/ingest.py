@@ -26,9 +26,16 @@ from reviewer.referral_context import (
     parse_chat,
     parse_subject,
 )
+from reviewer.video import FramePdq, looks_like_video
+from reviewer.video_review import VideoSink, inspect_for_ingest
 from reviewer.vocabulary import Source
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
+# Videos may be larger: a 10-minute 1080p phone capture is about 1 GiB. The whole file
+# is held in memory (and encrypted whole into the media store), so the cap stays well
+# under the video worker's 4 GiB address-space limit.
+MAX_VIDEO_BYTES = 2 * 1024 * 1024 * 1024
+_SNIFF_BYTES = 64
 DEFAULT_QUEUE = "General"
 ALLOWED_KEYS = {
     "media",
@@ -239,6 +246,7 @@ def ingest_lines(
     total: int = 0,
     progress: Progress | None = None,
     on_new_item: ItemHook | None = None,
+    videos: VideoSink | None = None,
 ) -> IngestReport:
     report = IngestReport()
     for done, (line_no, raw) in enumerate(lines, start=1):
@@ -248,7 +256,7 @@ def ingest_lines(
         except BadLine as exc:
             report.errors.append(LineError(line_no, str(exc)))
         else:
-            ingest_bytes(store, media, entry, data, report, on_new_item)
+            ingest_bytes(store, media, entry, data, report, on_new_item, videos)
         if progress:
             progress(done, total)
     return report
@@ -267,11 +275,21 @@ def _read_media(base_dir: Path, media_path: str) -> bytes:
     if not path.is_file():
         raise BadLine(f"media path is not a file: {path}")
     if size > MAX_MEDIA_BYTES:
-        raise BadLine(f"media file is larger than {MAX_MEDIA_BYTES // 2**20} MiB: {path}")
+        limit = MAX_VIDEO_BYTES if _sniffs_video(path) else MAX_MEDIA_BYTES
+        if size > limit:
+            raise BadLine(f"media file is larger than {limit // 2**20} MiB: {path}")
     try:
         return path.read_bytes()
     except OSError as exc:
         raise BadLine(f"media file cannot be read: {path} ({exc.strerror})") from None
+
+
+def _sniffs_video(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return looks_like_video(f.read(_SNIFF_BYTES))
+    except OSError:
+        return False
 
 
 def ingest_bytes(
@@ -281,15 +299,30 @@ def ingest_bytes(
     data: bytes,
     report: IngestReport,
     on_new_item: ItemHook | None = None,
+    videos: VideoSink | None = None,
 ) -> None:
-    """Store one item's media and enqueue it, counting the outcome in `report`."""
+    """Store one item's media and enqueue it, counting the outcome in `report`.
+
+    Videos (MP4, MOV, WebM, MKV...) are probed and their keyframes hashed in the
+    isolated video worker with a time limit; a broken one is kept as unreadable, like a
+    broken picture. `videos` stores their details; without it a video is still
+    probed, kept and enqueued, but only its media row is written."""
+    video = looks_like_video(data)
+    probed = None
+    pdqs: tuple[FramePdq, ...] = ()
     try:
-        info = probe(data)
-        fmt, width, height, unreadable = info.format, info.width, info.height, None
+        if video:
+            probed, pdqs = inspect_for_ingest(data)
+            fmt, width, height, unreadable = probed.container, probed.width, probed.height, None
+        else:
+            info = probe(data)
+            fmt, width, height, unreadable = info.format, info.width, info.height, None
     except MediaUnreadable as exc:
         fmt, width, height, unreadable = None, None, None, str(exc)
     sha = media.put(data)
     store.add_media(sha, len(data), fmt, width, height, unreadable)
+    if video and videos is not None:
+        videos.add_video(sha, probed, pdqs)
     item_id, created = store.add_item(
         NewItem(
             queue=entry.queue,
@@ -321,8 +354,9 @@ def ingest_manifest(
     path: Path,
     progress: Progress | None = None,
     on_new_item: ItemHook | None = None,
+    videos: VideoSink | None = None,
 ) -> IngestReport:
     total = count_lines(path)
     return ingest_lines(
-        store, media, read_manifest(path), path.parent, total, progress, on_new_item
+        store, media, read_manifest(path), path.parent, total, progress, on_new_item, videos
     )

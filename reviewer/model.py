@@ -52,6 +52,8 @@ class QueueSummary:
     pending: int
     claimed: int
     oldest_pending_at: datetime | None
+    # Pending livestream captures (issue 9), filled in by the review service.
+    livestream: int = 0
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,18 @@ them only from its database worker, never from the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
 from reviewer.errors import LeaseLost
-from reviewer.grading import Grading
+from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import ShowLess
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
+from reviewer.segments import Segment
+from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare import WelfareSession
 
@@ -66,6 +69,7 @@ class ReviewService:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         show_less: ShowLess | None = None,
         welfare: WelfareSession | None = None,
+        videos: VideoPort | None = None,
     ) -> None:
         self._store = store
         self._media = media
@@ -76,9 +80,18 @@ class ReviewService:
         # The welfare policy, enforced here and not only on screen (None: no limits,
         # for tools and tests that exercise the queue alone).
         self.welfare = welfare
+        self._videos = videos
 
     def queues(self) -> list[QueueSummary]:
-        return self._store.queue_summaries()
+        queues = self._store.queue_summaries()
+        if self._videos is None:
+            return queues
+        live = self._videos.livestream_waiting()
+        return [dataclasses.replace(q, livestream=live.get(q.id, 0)) for q in queues]
+
+    def video_meta(self, claim: Claim) -> VideoMeta | None:
+        """What ingest stored about the item's video (None: a picture, or unknown)."""
+        return None if self._videos is None else self._videos.video_meta(claim.item.media.sha256)
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
         """Lease the next item; the claim is audited. None when the queue is empty.
@@ -122,12 +135,37 @@ class ReviewService:
             {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
         )
 
+    def record_audio(self, claim: Claim, unmuted: bool) -> None:
+        """Unmuting a video's sound is a deliberate reveal: audited like one."""
+        self._store.record_event(
+            self.user.id,
+            "audio_unmuted" if unmuted else "audio_muted",
+            claim.item.id,
+            {"claim_id": claim.claim_id, "reveal": "audio"},
+        )
+
     def submit(
-        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+        self,
+        claim: Claim,
+        grading: Grading,
+        exposure: Exposure,
+        client_token: str,
+        segments: Sequence[Segment] = (),
     ) -> DecisionReceipt:
         """Store the decision (raises GradingInvalid with what is missing, LeaseLost, or
-        StoreUnavailable; retrying with the same client_token never stores twice)."""
+        StoreUnavailable; retrying with the same client_token never stores twice).
+
+        A video's `segments` must roll up to the grading's severity; they are staged
+        under `client_token` just before the decision (see db/video.py)."""
         grading = grading.validated()
+        if segments:
+            if self._videos is None:
+                raise GradingInvalid(["Segments cannot be stored on this workstation."])
+            meta = self._videos.video_meta(claim.item.media.sha256)
+            problems = segment_problems(grading, segments, meta.duration_s if meta else None)
+            if problems:
+                raise GradingInvalid(problems)
+            self._videos.stage_segments(claim, client_token, segments)
         receipt = self._store.submit_decision(claim, grading, exposure, client_token)
         if self.welfare is not None and grading.severity is not None:
             self.welfare.decision_recorded(grading.severity, exposure)
@@ -166,6 +204,7 @@ class Workstation:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         show_less_for: Callable[[User], ShowLess] | None = None,
         welfare: Callable[[User], WelfareSession] | None = None,
+        videos: VideoPort | None = None,
     ) -> None:
         self._store = store
         self._media = media
@@ -173,6 +212,7 @@ class Workstation:
         self._lease_seconds = lease_seconds
         self._show_less_for = show_less_for
         self._welfare = welfare
+        self._videos = videos
 
     def profiles(self) -> list[User]:
         return self._store.users()
@@ -194,6 +234,7 @@ class Workstation:
             self._lease_seconds,
             show_less=show_less,
             welfare=welfare,
+            videos=self._videos,
         )
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:

@@ -188,6 +188,8 @@ class GradingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._home: QWidget | None = None
+        # More rules the screen adds (a video's segments must roll up to the severity).
+        self._extra_rule: Callable[[Grading], list[str]] | None = None
         self._suggested_reason: NotAssessableReason | None = None
         self.skip_dialog: SkipDialog | None = None
         changed = self._changed
@@ -383,6 +385,19 @@ class GradingPanel(QWidget):
         self.problems.style().unpolish(self.problems)
         self.problems.style().polish(self.problems)
 
+    def set_extra_rule(self, rule: Callable[[Grading], list[str]] | None) -> None:
+        """Problems beyond the grading's own, checked on every change and on submit."""
+        self._extra_rule = rule
+        self._changed()
+
+    def recheck(self) -> None:
+        """Something the extra rule looks at changed: check the form again."""
+        self._changed()
+
+    def _problems(self, grading: Grading) -> list[str]:
+        extra = self._extra_rule(grading) if self._extra_rule is not None else []
+        return grading.problems() + extra
+
     def set_busy(self, busy: bool) -> None:
         """While a submit or skip is being stored, the form (and its keys) rest."""
         self.setEnabled(not busy)
@@ -392,14 +407,14 @@ class GradingPanel(QWidget):
         sev = grading.severity
         self.csea_related.setEnabled(sev is Severity.NOT_ILLEGAL)
         self.reason.setEnabled(sev is Severity.NOT_ASSESSABLE)
-        problems = grading.problems()
+        problems = self._problems(grading)
         self.submit_button.setEnabled(not problems)
         self.show_problems(problems)
         self.grading_changed.emit(grading)
 
     def _submit(self) -> None:
         grading = self.grading()
-        problems = grading.problems()
+        problems = self._problems(grading)
         if problems:
             self.show_problems(problems, refused=True)
             return

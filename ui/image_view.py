@@ -299,6 +299,9 @@ class ProtectedImageView(QWidget):
             clock, RevealMeter(clock), reprotect_after_seconds=reprotect_after_ms / 1000
         )
         self._data: bytes | None = None
+        # Renders the revealed raster for a box, when the picture is not `_data` itself
+        # (one frame of a video); None: revealed_raster(_data).
+        self._reveal_job: Callable[[tuple[int, int]], Raster] | None = None
         self._rasters: dict[tuple[int, bool], Raster] = {}  # protected, per (step, colour)
         self._default_key = (DEFAULT_BLUR_STEP, False)
         self._revealed: Raster | None = None  # rendered on first reveal, kept for the item
@@ -423,6 +426,23 @@ class ProtectedImageView(QWidget):
         self.canvas.show_picture()
         self._sync()
 
+    def show_part(
+        self, protected: Raster, data: bytes, reveal_job: Callable[[tuple[int, int]], Raster]
+    ) -> None:
+        """Another part of the SAME item (a video frame): protected now, revealed by
+        `reveal_job` on the render pool. Unlike show_item the meter carries on, so the
+        item's exposure counts every frame revealed."""
+        if not protected.protected:
+            raise ValueError("show_part needs the protected raster")
+        self.protect()
+        self._pending = None
+        self._serial += 1
+        self._data, self._revealed, self._revealed_loading = data, None, False
+        self._rasters = {self._default_key: protected}
+        self._reveal_job = reveal_job
+        self.canvas.show_picture()
+        self._sync()
+
     def show_unreadable(self, reason: str) -> None:
         """A new item whose file cannot be shown: say so, and offer no reveal."""
         self._begin_item((1, 1))
@@ -438,6 +458,7 @@ class ProtectedImageView(QWidget):
         self._sync(repaint=False)
         self._serial += 1
         self._data = self._revealed = None
+        self._reveal_job = None
         self._rasters = {}
         self._revealed_loading = False
         self.zoom, self._pan = 1.0, QPointF()
@@ -562,9 +583,9 @@ class ProtectedImageView(QWidget):
             return
         self._revealed_loading = True
         serial = self._serial
+        job = self._reveal_job
         self._tasks.render.submit(
-            revealed_raster,
-            self._data,
+            *((job,) if job is not None else (revealed_raster, self._data)),
             self.render_box(),
             on_done=lambda raster: self._revealed_ready(serial, raster),
             on_error=lambda exc: self._render_failed(serial, exc),
@@ -582,7 +603,9 @@ class ProtectedImageView(QWidget):
 
     def _ensure_protected_raster(self) -> None:
         key = (self.reveal_state.blur_step, self.reveal_state.colour)
-        if self._data is None or key in self._rasters:
+        # A video frame keeps the sheet's protection level: its bytes are the whole video,
+        # which the picture renderer cannot step through.
+        if self._data is None or key in self._rasters or self._reveal_job is not None:
             return
         serial = self._serial
         self._tasks.render.submit(

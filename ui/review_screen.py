@@ -33,13 +33,15 @@ from reviewer.matching import DupGroup, KnownMatch, Propagated
 from reviewer.media import MediaUnreadable
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.review import ReviewService
+from reviewer.video_review import segment_problems
 from reviewer.vocabulary import NotAssessableReason, SkipReason
 from ui import keymap, text
 from ui.context_panel import ContextPanel
 from ui.dup_group import DupGroupGrid
 from ui.events import AppEvents, Change, ChangeSet
 from ui.grading_panel import GradingPanel
-from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster, protected_raster
+from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster
+from ui.keyframe_view import VideoPane, VideoSheet, protected_media
 from ui.known_match import KnownMatchPanel, grade_text
 from ui.tasks import Tasks
 from wellbeing.clock import Clock
@@ -121,6 +123,7 @@ class _Slot:
     generation: int
     data: bytes | None = None
     raster: Raster | None = None
+    sheet: VideoSheet | None = None  # a video's protected keyframe sheet, instead of raster
     unreadable: str | None = None
     matches: tuple[KnownMatch, ...] = ()
     # Sent with every submit attempt for this item, so a retry is never stored twice.
@@ -177,6 +180,8 @@ class ReviewScreen(QWidget):
         self.queue_picker.setMinimumContentsLength(36)
         self.queue_picker.currentIndexChanged.connect(self._queue_chosen)
         self.view = ProtectedImageView(tasks, clock, timings.reprotect_after_ms)
+        # A video: its keyframe sheet above the view, which then shows single frames.
+        self.video = VideoPane(tasks, self.view)
         self.context = ContextPanel(clock)
         self.panel = GradingPanel()
         self.panel.set_home(self.view.canvas)
@@ -200,7 +205,13 @@ class ReviewScreen(QWidget):
         top.addStretch(1)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(_scrolling(self.context))
-        splitter.addWidget(self.view)
+        centre = QSplitter(Qt.Orientation.Vertical)
+        centre.addWidget(self.video)
+        centre.addWidget(self.view)
+        centre.setStretchFactor(0, 3)
+        centre.setStretchFactor(1, 2)
+        centre.setChildrenCollapsible(False)
+        splitter.addWidget(centre)
         splitter.addWidget(side)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 760, 540])
@@ -219,6 +230,9 @@ class ReviewScreen(QWidget):
         self._poll.timeout.connect(self._poll_queue)
 
         self.view.reveal_changed.connect(self._reveal_changed)
+        self.video.audio_changed.connect(self._audio_changed)
+        self.video.segments_changed.connect(lambda _segments: self.panel.recheck())
+        self.panel.set_extra_rule(self._segment_problems)
         self.panel.submitted.connect(self._submit)
         self.panel.skip_chosen.connect(self._skip)
         self.known.confirmed.connect(self._confirm_known)
@@ -313,9 +327,10 @@ class ReviewScreen(QWidget):
             return
         self._preparing = slot
         self._tasks.render.submit(
-            protected_raster,
+            protected_media,
             fetched.data,
             self.view.render_box(),
+            self.video.render_box(),
             on_done=lambda raster: self._rendered(slot, raster),
             on_error=lambda exc: self._render_failed(slot, exc),
         )
@@ -334,11 +349,14 @@ class ReviewScreen(QWidget):
             self.view.show_placeholder(f"{message}\n\nTrying again in {seconds} s.")
         self._poll.start()
 
-    def _rendered(self, slot: _Slot, raster: Raster) -> None:
+    def _rendered(self, slot: _Slot, raster: Raster | VideoSheet) -> None:
         if self._preparing is not slot:
             return  # handed back meanwhile (the screen closed)
         self._preparing = None
-        slot.raster = raster
+        if isinstance(raster, VideoSheet):
+            slot.sheet = raster
+        else:
+            slot.raster = raster
         self._prepared(slot)
 
     def _render_failed(self, slot: _Slot, exc: Exception) -> None:
@@ -375,6 +393,7 @@ class ReviewScreen(QWidget):
             return  # it waits, claimed and rendered, until the lock lifts
         slot, self._ready = self._ready, None
         self._current = slot
+        self.video.clear()
         self.panel.clear()
         if slot is None:
             if self._exhausted:
@@ -386,7 +405,9 @@ class ReviewScreen(QWidget):
             return
         item = slot.claim.item
         self.context.show_item(item)
-        if slot.raster is not None and slot.data is not None:
+        if slot.sheet is not None and slot.data is not None:
+            self.video.show_video(slot.sheet, slot.data)
+        elif slot.raster is not None and slot.data is not None:
             self.view.show_item(slot.raster, slot.data)
         else:
             self.view.show_unreadable(slot.unreadable or "unknown reason")
@@ -410,6 +431,8 @@ class ReviewScreen(QWidget):
 
     def _take_exposure(self) -> Exposure:
         """Close any open reveal (auditing it for the current item) and read the meter."""
+        self.video.stop()
+        self.video.mute()
         self.view.protect()
         return self.view.exposure()
 
@@ -425,11 +448,29 @@ class ReviewScreen(QWidget):
                 on_error=self._background_failed,
             )
 
+    def _audio_changed(self, unmuted: bool) -> None:
+        slot = self._current
+        if slot is not None:
+            self._tasks.db.submit(
+                self._service.record_audio,
+                slot.claim,
+                unmuted,
+                on_done=_ignore,
+                on_error=self._background_failed,
+            )
+
+    def _segment_problems(self, grading: Grading) -> list[str]:
+        slot = self._current
+        if slot is None or slot.sheet is None:
+            return []
+        return segment_problems(grading, self.video.segment_list(), slot.sheet.probe.duration_s)
+
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.panel.set_busy(busy)
         self.known.set_busy(busy)
         self.view.set_reveal_enabled(not busy)
+        self.video.set_enabled(not busy)
 
     def _submit(self, grading: Grading) -> None:
         slot = self._current
@@ -439,12 +480,15 @@ class ReviewScreen(QWidget):
         exposure = self._take_exposure()
         self._set_busy(True)
         self._say(f"Storing your decision on item #{slot.claim.item.id}…")
+        # Segments only for a video that has some: the picture call stays as it was.
+        segments = self.video.segment_list() if slot.sheet is not None else ()
         self._tasks.db.submit(
             self._service.submit,
             slot.claim,
             grading,
             exposure,
             slot.token,
+            *((segments,) if segments else ()),
             on_done=lambda receipt: self._decided(slot, receipt),
             on_error=lambda exc: self._submit_failed(slot, exc),
         )
@@ -749,9 +793,12 @@ class ReviewScreen(QWidget):
         now = self._clock.now()
         self._queue_ids = [None, *(q.id for q in queues)]
         total = sum(q.pending for q in queues)
-        labels = [f"All queues — {total} waiting"]
+        live = sum(q.livestream for q in queues)
+        labels = [f"All queues — {total} waiting" + (f" ({live} livestream)" if live else "")]
         for q in queues:
             label = f"{q.name} — {q.pending} waiting"
+            if q.livestream:
+                label += f" ({q.livestream} livestream)"
             if q.oldest_pending_at is not None:
                 waited = (now - q.oldest_pending_at).total_seconds()
                 label += f", oldest {text.age(waited)}"
