@@ -8,7 +8,7 @@ Methods return immutable objects from reviewer.model, never ORM rows.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -422,13 +422,18 @@ class Store:
 
     @_translate_errors
     def claim_next(
-        self, user_id: int, queue_id: int | None = None, lease_seconds: float = 600
+        self,
+        user_id: int,
+        queue_id: int | None = None,
+        lease_seconds: float = 600,
+        exclude_queue_ids: Collection[int] = (),
     ) -> Claim | None:
         """Lease the most urgent pending item (priority, then age) to `user_id`.
 
         One UPDATE picks and takes the row: FOR UPDATE SKIP LOCKED on PostgreSQL, the
         write lock taken at BEGIN IMMEDIATE on SQLite, so two workstations never hold
-        the same item."""
+        the same item. Items of `exclude_queue_ids` are passed by (restricted queues the
+        user may not claim from, when claiming from every queue)."""
         with self._tx() as conn:
             self._expire_leases(conn)
             pick = select(items.c.id).where(
@@ -437,6 +442,8 @@ class Store:
             )
             if queue_id is not None:
                 pick = pick.where(items.c.queue_id == queue_id)
+            if exclude_queue_ids:
+                pick = pick.where(items.c.queue_id.not_in(sorted(exclude_queue_ids)))
             pick = (
                 pick.order_by(items.c.priority, items.c.received_at, items.c.id)
                 .limit(1)

@@ -6,7 +6,7 @@ them only from its database worker, never from the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,7 +32,11 @@ class StorePort(Protocol):
         detail: dict[str, Any] | None = ...,
     ) -> None: ...
     def claim_next(
-        self, user_id: int, queue_id: int | None = ..., lease_seconds: float = ...
+        self,
+        user_id: int,
+        queue_id: int | None = ...,
+        lease_seconds: float = ...,
+        exclude_queue_ids: Collection[int] = ...,
     ) -> Claim | None: ...
     def renew_lease(self, claim: Claim, lease_seconds: float = ...) -> Claim: ...
     def submit_decision(
