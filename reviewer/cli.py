@@ -178,6 +178,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from db.accounts import AccountsRepo
     from reviewer.demo import generate_demo
     from reviewer.review import Workstation
     from ui.app import run_app
@@ -190,7 +191,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
         ).added
 
     try:
-        return run_app(Workstation(store, media, seed_demo=seed), sys.argv[:1])
+        workstation = Workstation(store, media, seed_demo=seed, accounts=AccountsRepo(store))
+        return run_app(workstation, sys.argv[:1])
     finally:
         store.close()
 

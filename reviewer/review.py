@@ -1,4 +1,4 @@
-"""What the review screen asks of the rest of the system, for one signed-in moderator.
+"""What the screens ask of the rest of the system, for one signed-in person.
 
 Every method blocks (it talks to the database or the media store), so the UI calls
 them only from its database worker, never from the GUI thread.
@@ -10,9 +10,22 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Protocol
 
+from reviewer.accounts import (
+    AccessDenied,
+    Account,
+    AccountsPort,
+    DecisionSummary,
+    Permission,
+    Role,
+    SecuritySettings,
+    VettingStatus,
+    require,
+)
+from reviewer.admin import AdminService
 from reviewer.grading import Grading
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.vocabulary import SkipReason
+from wellbeing.clock import Clock, SystemClock
 
 DEFAULT_LEASE_SECONDS = 600
 
@@ -54,32 +67,102 @@ class MediaPort(Protocol):
 
 
 class ReviewService:
-    """One moderator's session at the workstation."""
+    """One signed-in person's session at the workstation.
+
+    Carries their Account and enforces its permissions itself (AccessDenied), whatever
+    the screens show: claiming needs Permission.REVIEW and a current vetting, and a
+    restricted queue needs access granted to the account. A refusal is audited."""
 
     def __init__(
         self,
         store: StorePort,
         media: MediaPort,
-        user: User,
+        account: Account,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        accounts: AccountsPort | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._media = media
-        self.user = user
+        self._accounts = accounts
+        self._clock = clock or SystemClock()
+        self.account = account
         self.lease_seconds = lease_seconds
 
+    @property
+    def user(self) -> User:
+        return User(self.account.id, self.account.name, self.account.role)
+
+    # -- permissions --------------------------------------------------------------------
+
+    def can(self, permission: Permission) -> bool:
+        """For screens deciding what to offer; the methods below check for themselves."""
+        return self.account.can(permission)
+
+    def _require(self, permission: Permission, attempted: str, material: bool = False) -> None:
+        try:
+            require(self.account, permission, self._clock.now() if material else None)
+        except AccessDenied as exc:
+            self._deny(permission, attempted, str(exc))
+            raise
+
+    def _deny(self, permission: Permission, attempted: str, why: str) -> None:
+        self._store.record_event(
+            self.account.id,
+            "access_denied",
+            detail={
+                "name": self.account.name,
+                "permission": permission.value,
+                "attempted": attempted,
+                "why": why,
+            },
+        )
+
+    def _refresh(self) -> None:
+        """Re-read the account: a role removed, vetting revoked or account disabled by an
+        admin since sign-in counts from the next claim on."""
+        if self._accounts is not None:
+            self.account = self._accounts.account(self.account.id)
+
+    def _blocked_queues(self) -> frozenset[int]:
+        """Restricted queues this account may not claim from."""
+        if self._accounts is None:
+            return frozenset()
+        return self._accounts.restricted_queue_ids() - self.account.queue_ids
+
+    def _needs_accounts(self) -> AccountsPort:
+        if self._accounts is None:
+            raise RuntimeError("this workstation was started without accounts")
+        return self._accounts
+
+    # -- the queue ----------------------------------------------------------------------
+
     def queues(self) -> list[QueueSummary]:
-        return self._store.queue_summaries()
+        """The queues this account may claim from (restricted ones only with access)."""
+        blocked = self._blocked_queues()
+        return [q for q in self._store.queue_summaries() if q.id not in blocked]
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
-        """Lease the next item; the claim is audited. None when the queue is empty."""
-        return self._store.claim_next(self.user.id, queue_id, self.lease_seconds)
+        """Lease the next item; the claim is audited. None when the queue is empty.
+
+        AccessDenied without REVIEW, without a current vetting, or for a restricted
+        queue this account has no access to; "All queues" passes such queues by."""
+        self._refresh()
+        self._require(Permission.REVIEW, "claim", material=True)
+        blocked = self._blocked_queues()
+        if queue_id is not None and queue_id in blocked:
+            why = f"{self.account.name} has no access to restricted queue {queue_id}."
+            self._deny(Permission.REVIEW, f"claim_from_queue_{queue_id}", why)
+            raise AccessDenied("This queue is restricted and your account has no access to it.")
+        return self._store.claim_next(
+            self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
+        )
 
     def open_item(self, claim: Claim) -> None:
         """The item is now on screen (protected). Claims rendered ahead are not 'opened'
         until the moderator actually moves to them."""
         self._store.record_event(
-            self.user.id, "item_opened", claim.item.id, {"claim_id": claim.claim_id}
+            self.account.id, "item_opened", claim.item.id, {"claim_id": claim.claim_id}
         )
 
     def media_bytes(self, claim: Claim) -> bytes:
@@ -90,7 +173,7 @@ class ReviewService:
 
     def record_reveal(self, claim: Claim, revealed: bool, area_fraction: float = 1.0) -> None:
         self._store.record_event(
-            self.user.id,
+            self.account.id,
             "reveal_on" if revealed else "reveal_off",
             claim.item.id,
             {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
@@ -99,8 +182,10 @@ class ReviewService:
     def submit(
         self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
     ) -> DecisionReceipt:
-        """Store the decision (raises GradingInvalid with what is missing, LeaseLost, or
-        StoreUnavailable; retrying with the same client_token never stores twice)."""
+        """Store the decision (raises GradingInvalid with what is missing, LeaseLost,
+        StoreUnavailable or AccessDenied; retrying with the same client_token never
+        stores twice)."""
+        self._require(Permission.REVIEW, "decision", material=True)
         return self._store.submit_decision(claim, grading.validated(), exposure, client_token)
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
@@ -109,9 +194,47 @@ class ReviewService:
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
         self._store.release(claim, exposure, why)
 
+    # -- history and QA -----------------------------------------------------------------
+
+    def my_history(self, limit: int = 200) -> list[DecisionSummary]:
+        """This account's own decisions, newest first."""
+        return self._needs_accounts().decision_history(self.account, self.account.id, limit)
+
+    def history_of(self, user_id: int, limit: int = 200) -> list[DecisionSummary]:
+        """Another person's decisions: needs SEE_TEAM_HISTORY (AccessDenied otherwise)."""
+        return self._needs_accounts().decision_history(self.account, user_id, limit)
+
+    def qa_grades(self, item_id: int | None = None) -> list[Any]:
+        """QA's blind re-grades before adjudication: needs SEE_QA_GRADES.
+
+        The hook for the QA screens: the check is enforced now; there are no QA grades
+        to return until QA re-grading is stored."""
+        self._require(Permission.SEE_QA_GRADES, "qa_grades")
+        return []
+
+    # -- administration and the idle lock ------------------------------------------------
+
+    def admin(self) -> AdminService:
+        """The account administration door; every call is checked by the repository."""
+        return AdminService(self._needs_accounts(), self.account)
+
+    def security_settings(self) -> SecuritySettings:
+        if self._accounts is None:
+            return SecuritySettings()
+        return self._accounts.security_settings()
+
+    def record_lock(self, idle_seconds: float) -> None:
+        self._store.record_event(
+            self.account.id, "screen_locked", detail={"idle_seconds": round(idle_seconds)}
+        )
+
+    def unlock(self, password: str) -> bool:
+        """True if `password` is this account's and it may still sign in (audited)."""
+        return self._needs_accounts().check_password(self.account.id, password)
+
 
 class Workstation:
-    """Before anyone signs in: profiles and the first-run demo queue."""
+    """Before anyone signs in: first-run enrolment, sign-in and the first-run demo queue."""
 
     def __init__(
         self,
@@ -119,21 +242,59 @@ class Workstation:
         media: MediaPort,
         seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        accounts: AccountsPort | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
         self._lease_seconds = lease_seconds
+        self._accounts = accounts
+        self._clock = clock or SystemClock()
+
+    def _service(self, account: Account) -> ReviewService:
+        return ReviewService(
+            self._store, self._media, account, self._lease_seconds, self._accounts, self._clock
+        )
+
+    def _needs_accounts(self) -> AccountsPort:
+        if self._accounts is None:
+            raise RuntimeError("this workstation was started without accounts")
+        return self._accounts
+
+    def needs_first_account(self) -> bool:
+        """True on first run: nobody can sign in yet, so the first account is created."""
+        return not self._needs_accounts().login_accounts_exist()
+
+    def enrol_first_admin(self, name: str, password: str) -> ReviewService:
+        """First run only: create the first account (admin and moderator, vetted by
+        first-run self-enrolment; audited) and sign it in."""
+        return self._service(self._needs_accounts().enrol_first_admin(name, password))
+
+    def log_in(self, name: str, password: str) -> ReviewService:
+        """Sign in with a password; LoginFailed (one message for every reason)."""
+        return self._service(self._needs_accounts().authenticate(name, password))
 
     def profiles(self) -> list[User]:
         return self._store.users()
 
     def sign_in(self, name: str) -> ReviewService:
-        """Choose (or create, on first run) a profile. Full accounts come later; every
-        event and decision already names its user."""
+        """Tests and scripted tools only, never the GUI (which uses log_in): a password-
+        less profile, created if need be, acting in its one stored role and treated as
+        vetted today. Every event and decision still names its user."""
         user = self._store.ensure_user(name)
         self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
-        return ReviewService(self._store, self._media, user, self._lease_seconds)
+        account = Account(
+            id=user.id,
+            name=user.name,
+            roles=frozenset({Role(user.role)}),
+            vetting=VettingStatus.VETTED,
+            vetted_on=self._clock.now().date(),
+        )
+        # No accounts port: the claim must not re-read the stored (unvetted) account.
+        return ReviewService(
+            self._store, self._media, account, self._lease_seconds, None, self._clock
+        )
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""
