@@ -96,6 +96,7 @@ class AccountsRepo(Repo):
             vetted_on=row.vetted_on,
             training=training,
             queue_ids=frozenset(int(q) for q in queue_ids),
+            has_password=row.password_hash is not None,
         )
 
     def _load(self, conn: Connection, user_id: int) -> Account | None:

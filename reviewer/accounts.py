@@ -114,6 +114,8 @@ class Account:
     vetted_on: date | None = None
     training: tuple[TrainingRecord, ...] = ()
     queue_ids: frozenset[int] = field(default_factory=frozenset)  # restricted queues allowed
+    # False for a profile from before accounts: it cannot sign in until given a password.
+    has_password: bool = False
 
     @property
     def role(self) -> str:

@@ -45,6 +45,7 @@ SUBMIT: Final = ("Ctrl+Return", "Ctrl+Enter")
 SKIP: Final = "Ctrl+K"
 SHORTCUTS_HELP: Final = "Ctrl+/"
 QUIT: Final = "Ctrl+Q"
+LOCK: Final = "Ctrl+Shift+L"
 
 
 def shortcut_table() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -78,5 +79,12 @@ def shortcut_table() -> list[tuple[str, list[tuple[str, str]]]]:
                 (SKIP, "Skip this item (choose a reason)"),
             ],
         ),
-        ("Window", [(SHORTCUTS_HELP, "This list"), (QUIT, "Quit (held items are released)")]),
+        (
+            "Window",
+            [
+                (SHORTCUTS_HELP, "This list"),
+                (LOCK, "Lock the screen now (the password unlocks it)"),
+                (QUIT, "Quit (held items are released)"),
+            ],
+        ),
     ]

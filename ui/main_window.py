@@ -1,8 +1,9 @@
-"""The main window: the review screen, a menu, and the keyboard map."""
+"""The main window: the review screen, the idle lock, the menus, and the keyboard map."""
 
 from __future__ import annotations
 
 import html
+import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -11,17 +12,24 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QMainWindow,
+    QMenu,
     QScrollArea,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from reviewer.accounts import Permission, SecuritySettings
 from reviewer.review import ReviewService
 from ui import keymap
+from ui.admin_users import SecuritySettingsDialog, UsersDialog
 from ui.events import AppEvents
+from ui.idle_lock import IdleLock, LockScreen, LockTimings
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
 from wellbeing.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
 
 
 class ShortcutsDialog(QDialog):
@@ -52,25 +60,117 @@ class ShortcutsDialog(QDialog):
 
 
 class MainWindow(QMainWindow):
-    """Hands back held items when it closes."""
+    """The review screen (or, while locked, the lock screen), the menus, and the Admin
+    screens for those allowed. Hands back held items when it closes."""
 
-    def __init__(self, review: ReviewScreen, user_name: str) -> None:
+    def __init__(
+        self,
+        review: ReviewScreen,
+        service: ReviewService,
+        tasks: Tasks,
+        clock: Clock,
+        lock: LockTimings | None = None,
+    ) -> None:
         super().__init__()
         self.review = review
-        self.setWindowTitle(f"Reviewer — {user_name}")
-        self.setCentralWidget(review)
+        self._service = service
+        self._tasks = tasks
+        self._clock = clock
+        account = service.account
+        self.setWindowTitle(f"Reviewer — {account.name}")
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
 
+        self.lock_screen = LockScreen(account.name)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(review)
+        self.pages.addWidget(self.lock_screen)
+        self.setCentralWidget(self.pages)
+        self.idle = IdleLock(clock, lock or LockTimings(), self)
+        self.idle.locked.connect(self._locked)
+        self.idle.release_due.connect(self._release_due)
+        self.lock_screen.unlock_requested.connect(self._try_unlock)
+
+        self.lock_action = QAction("&Lock screen", self)
+        self.lock_action.setShortcut(QKeySequence(keymap.LOCK))
+        self.lock_action.triggered.connect(lambda: self.idle.lock(0.0))
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence(keymap.QUIT))
         quit_action.triggered.connect(self.close)
         shortcuts_action = QAction("&Keyboard shortcuts", self)
         shortcuts_action.setShortcut(QKeySequence(keymap.SHORTCUTS_HELP))
         shortcuts_action.triggered.connect(self.show_shortcuts)
-        self.menuBar().addMenu("&File").addAction(quit_action)
-        self.menuBar().addMenu("&Help").addAction(shortcuts_action)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.lock_action)
+        file_menu.addAction(quit_action)
+
+        # Offered only to those allowed; the repository checks every call anyway.
+        self.admin_menu: QMenu | None = None
+        self.users_action: QAction | None = None
+        self.settings_action: QAction | None = None
+        if account.can(Permission.MANAGE_USERS) or account.can(Permission.MANAGE_SETTINGS):
+            self.admin_menu = self.menuBar().addMenu("&Admin")
+            if account.can(Permission.MANAGE_USERS):
+                self.users_action = self.admin_menu.addAction("&Users…")
+                self.users_action.triggered.connect(self.show_users)
+            if account.can(Permission.MANAGE_SETTINGS):
+                self.settings_action = self.admin_menu.addAction("&Idle lock…")
+                self.settings_action.triggered.connect(self.ask_security_settings)
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.addAction(shortcuts_action)
         self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.users_dialog: UsersDialog | None = None
+        self.settings_dialog: SecuritySettingsDialog | None = None
+        self.idle.start()
+
+    # -- the idle lock ------------------------------------------------------------------
+
+    def _locked(self, idle_seconds: float) -> None:
+        # Protect first, then hide: the review screen is never visible behind the lock.
+        self.review.lock()
+        self.pages.setCurrentWidget(self.lock_screen)
+        for dialog in (self.users_dialog, self.settings_dialog, self.shortcuts_dialog):
+            if dialog is not None:
+                dialog.hide()
+        self._set_menus_enabled(False)
+        self.lock_screen.reset()
+        self._tasks.db.submit(
+            self._service.record_lock, idle_seconds, on_done=_ignore, on_error=self._lock_failed
+        )
+
+    def _release_due(self) -> None:
+        self.review.release_held("idle_lock")
+        self.lock_screen.set_released(True)
+
+    def _try_unlock(self, password: str) -> None:
+        self._tasks.db.submit(
+            self._service.unlock,
+            password,
+            on_done=self._unlock_checked,
+            on_error=lambda exc: self.lock_screen.show_refusal(
+                f"Could not check the password ({type(exc).__name__}); try again."
+            ),
+        )
+
+    def _unlock_checked(self, ok: bool) -> None:
+        if not ok:
+            self.lock_screen.show_refusal("That is not the password of this account.")
+            return
+        self.pages.setCurrentWidget(self.review)
+        self._set_menus_enabled(True)
+        self.idle.unlock()
+        self.review.unlock()
+
+    def _lock_failed(self, exc: Exception) -> None:
+        log.warning("could not audit the screen lock: %r", exc)
+
+    def _set_menus_enabled(self, enabled: bool) -> None:
+        self.lock_action.setEnabled(enabled)
+        self.help_menu.setEnabled(enabled)
+        if self.admin_menu is not None:
+            self.admin_menu.setEnabled(enabled)
+
+    # -- dialogs ------------------------------------------------------------------------
 
     def show_shortcuts(self) -> None:
         if self.shortcuts_dialog is None:
@@ -78,9 +178,44 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.show()
         self.shortcuts_dialog.raise_()
 
+    def show_users(self) -> None:
+        if self.users_dialog is None:
+            self.users_dialog = UsersDialog(self._service.admin(), self._tasks, self._clock, self)
+        self.users_dialog.show()
+        self.users_dialog.raise_()
+        self.users_dialog.reload()
+
+    def ask_security_settings(self) -> None:
+        self._tasks.db.submit(
+            self._service.security_settings,
+            on_done=self._edit_security_settings,
+            on_error=lambda exc: self.review.status.setText(f"Could not load settings: {exc}"),
+        )
+
+    def _edit_security_settings(self, settings: SecuritySettings) -> None:
+        dialog = SecuritySettingsDialog(settings, self)
+        self.settings_dialog = dialog
+        admin = self._service.admin()
+        dialog.accepted.connect(
+            lambda: self._tasks.db.submit(
+                admin.set_security_settings,
+                dialog.chosen(),
+                on_done=lambda _none: self.review.status.setText(
+                    "Idle lock settings saved; they apply from the next sign-in."
+                ),
+                on_error=lambda exc: self.review.status.setText(f"Not saved: {exc}"),
+            )
+        )
+        dialog.open()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.idle.stop()
         self.review.close_session()
         super().closeEvent(event)
+
+
+def _ignore(_result: object) -> None:
+    """on_done for jobs whose only outcome of interest is an error."""
 
 
 def build_main_window(
@@ -89,7 +224,9 @@ def build_main_window(
     events: AppEvents | None = None,
     clock: Clock | None = None,
     timings: Timings | None = None,
+    lock: LockTimings | None = None,
 ) -> MainWindow:
-    """The window for a signed-in moderator; call `window.review.start()` once shown."""
-    review = ReviewScreen(service, tasks, events or AppEvents(), clock or SystemClock(), timings)
-    return MainWindow(review, service.user.name)
+    """The window for a signed-in person; call `window.review.start()` once shown."""
+    clock = clock or SystemClock()
+    review = ReviewScreen(service, tasks, events or AppEvents(), clock, timings)
+    return MainWindow(review, service, tasks, clock, lock)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reviewer.accounts import AccessDenied
 from reviewer.errors import LeaseLost, MediaMissing, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.media import MediaUnreadable
@@ -150,6 +151,9 @@ class ReviewScreen(QWidget):
         self._queues_loading = False
         self._queues_stale = False
         self._last_interaction = clock.monotonic()
+        self._locked = False  # the idle lock is on screen instead of this one
+        self._held_released = False  # ...and the items held went back meanwhile
+        self._denied = False  # the account may not claim: stop asking
 
         self.queue_picker = QComboBox()
         self.queue_picker.addItem("All queues")
@@ -234,11 +238,61 @@ class ReviewScreen(QWidget):
                 self._release(slot, Exposure(), "closed")
         self._current = self._ready = self._preparing = None
 
+    # -- the idle lock -----------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def lock(self) -> None:
+        """The window is locking: protect the image and stop taking new items. Held
+        items stay held (their leases renewed) until `release_held` or `unlock`."""
+        self._locked = True
+        self.view.protect()
+        self.setEnabled(False)
+
+    def release_held(self, why: str = "idle_lock") -> None:
+        """Hand every held item back (locked too long); the screen shows none until
+        unlocked. Claims still on their way are handed back as they arrive."""
+        exposure = self._take_exposure()
+        if self._current is not None and not self._busy:
+            self._release(self._current, exposure, why)
+            self._current = None
+        for slot in (self._ready, self._preparing):
+            if slot is not None:
+                self._release(slot, Exposure(), why)
+        self._ready = self._preparing = None
+        self._generation += 1
+        self._held_released = True
+        self.panel.clear()
+        self.context.show_item(None)
+        self.view.show_placeholder("Your items went back to the queue while the screen was locked.")
+
+    def unlock(self) -> None:
+        self._locked = False
+        self.setEnabled(True)
+        self._last_interaction = self._clock.monotonic()
+        if self._held_released:
+            self._held_released = False
+            self._exhausted = False
+            if self._current is None:
+                self._advance()
+        self._pump()
+        self.view.canvas.setFocus()
+
+    def _stale_why(self) -> str:
+        """Why a claim that arrived for an outdated request goes back."""
+        if self._closing.is_set():
+            return "closed"
+        return "idle_lock" if self._held_released else "queue_changed"
+
     # -- getting items ahead ------------------------------------------------------------
 
     def _pump(self) -> None:
         """Claim another item if fewer than two (on screen + ahead) are held."""
         if self._closing.is_set() or self._fetching or self._exhausted:
+            return
+        if self._locked or self._denied:
             return
         if self._preparing is not None:
             return
@@ -266,9 +320,8 @@ class ReviewScreen(QWidget):
             self._pump()
             return
         claim = fetched.claim
-        if self._closing.is_set() or generation != self._generation:
-            why = "closed" if self._closing.is_set() else "queue_changed"
-            self._release(_Slot(claim, generation), Exposure(), why)
+        if self._closing.is_set() or generation != self._generation or self._held_released:
+            self._release(_Slot(claim, generation), Exposure(), self._stale_why())
             self._pump()
             return
         self._events.announce(
@@ -289,6 +342,13 @@ class ReviewScreen(QWidget):
 
     def _fetch_failed(self, exc: Exception) -> None:
         self._fetching = False
+        if isinstance(exc, AccessDenied):
+            # Not a passing fault: no review work until an admin changes the account.
+            self._denied = True
+            self._say(f"You cannot review: {exc}", "warn")
+            if self._current is None:
+                self.view.show_placeholder(f"You cannot review items.\n\n{exc}")
+            return
         if isinstance(exc, StoreUnavailable):
             message = "Database unreachable: cannot get the next item."
         else:
@@ -319,7 +379,7 @@ class ReviewScreen(QWidget):
 
     def _prepared(self, slot: _Slot) -> None:
         if slot.generation != self._generation:
-            self._release(slot, Exposure(), "queue_changed")
+            self._release(slot, Exposure(), self._stale_why())
             self._pump()
             return
         self._ready = slot
@@ -501,8 +561,9 @@ class ReviewScreen(QWidget):
 
     def _renew_leases(self) -> None:
         idle = self._clock.monotonic() - self._last_interaction
-        if idle > self._timings.interaction_recent_s:
+        if idle > self._timings.interaction_recent_s and not self._locked:
             return  # away from the desk: let the holds run out and the items go back
+        # While the idle lock is on, holds are kept until it releases them (why=idle_lock).
         for slot in (self._current, self._ready, self._preparing):
             if slot is not None:
                 self._tasks.db.submit(

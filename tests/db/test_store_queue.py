@@ -71,6 +71,7 @@ def test_claim_passes_by_excluded_queues(store: Store, enqueue) -> None:
     again = store.claim_next(user.id)
     assert again is not None and again.item.id == restricted[0]
 
+
 def test_two_moderators_never_hold_the_same_item(store: Store, enqueue) -> None:
     a, b = store.ensure_user("a"), store.ensure_user("b")
     enqueue(store, 3)
