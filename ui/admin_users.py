@@ -438,7 +438,7 @@ class UsersDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
         layout.addWidget(self.status)
-        self.resize(1180, 520)
+        self.resize(1320, 520)
         self._update_buttons()
 
     # -- loading ------------------------------------------------------------------------

@@ -128,6 +128,8 @@ class LoginDialog(QDialog):
         self.set_busy(False)
         self.error.setText(message)
         self.error.show()
+        # Grow to fit the message rather than squeeze the fields.
+        self.adjustSize()
         self.password.clear()
         self.again.clear()
         self.password.setFocus()
