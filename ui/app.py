@@ -80,7 +80,13 @@ class Startup(QObject):
         if not isinstance(dialog, LoginDialog):
             self._fail(exc)
             return
-        if isinstance(exc, LoginFailed | AccessDenied | ValueError):
+        if dialog.first_run and isinstance(exc, AccessDenied):
+            # Someone else enrolled the first account meanwhile: sign in instead.
+            dialog.rejected.disconnect(self._login_cancelled)
+            dialog.close()
+            self._dialog = None
+            self.begin()
+        elif isinstance(exc, LoginFailed | AccessDenied | ValueError):
             dialog.show_refusal(str(exc))
         elif isinstance(exc, StoreUnavailable):
             dialog.show_refusal("The database cannot be reached; try again in a moment.")

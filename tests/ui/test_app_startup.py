@@ -85,3 +85,30 @@ def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window
         assert f"<b>{key}" in listed
     shortcuts.close()
     window.close()
+
+
+def test_first_run_enrolled_elsewhere_meanwhile_turns_into_sign_in(
+    qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks
+) -> None:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    accounts = AccountsRepo(store)
+    startup = Startup(app, Workstation(store, media, accounts=accounts), tasks, AppEvents())
+    startup.begin()
+    qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
+    first = startup.dialog
+    assert isinstance(first, LoginDialog) and first.first_run
+    accounts.enrol_first_admin("Someone Else", "someone's password")  # another workstation
+    qtbot.keyClicks(first.name, "Robin")
+    qtbot.keyClicks(first.password, "robin's password")
+    qtbot.keyClicks(first.again, "robin's password")
+    first.ok.click()
+    qtbot.waitUntil(
+        lambda: isinstance(startup.dialog, LoginDialog) and not startup.dialog.first_run,
+        timeout=10_000,
+    )
+    assert [u.name for u in store.users()] == ["Someone Else"]
+    # Closing it would end the application (QApplication.exit), and with it every
+    # event loop the later tests wait in.
+    startup.dialog.rejected.disconnect()
+    startup.dialog.close()
