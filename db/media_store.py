@@ -125,6 +125,16 @@ class MediaStore:
     def has(self, sha256: str) -> bool:
         return self._path(sha256).exists()
 
+    def discard(self, sha256: str) -> bool:
+        """Delete a blob (retention disposal); True if it was there. The caller checks
+        that no item still kept shares it: blobs are shared by identical uploads."""
+        path = self._path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def encrypt_plaintext_blobs(self) -> int:
         """Encrypt in place blobs stored in plaintext by an older version; returns how
         many. A file whose content hashes to its own name is plaintext (a ciphertext

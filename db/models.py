@@ -125,6 +125,10 @@ class MediaRow(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     unreadable_reason: Mapped[str | None] = mapped_column(Text)
     stored_at: Mapped[datetime]
+    # Issue 6 (migration 0007): computed at ingest; None for media ingested before it.
+    md5: Mapped[str | None] = mapped_column(String(32), index=True)
+    pdq: Mapped[str | None] = mapped_column(String(64))  # hex, as hash lists write it
+    pdq_quality: Mapped[int | None] = mapped_column(Integer)
 
 
 class ItemRow(Base):
@@ -148,6 +152,12 @@ class ItemRow(Base):
     upload_ip: Mapped[str | None] = mapped_column(String(64))
     upload_time: Mapped[datetime | None]
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Retention (issue 8, migration 0009): when it was reported (first referral
+    # exported), when erasure was asked for, and what has been disposed of.
+    reported_at: Mapped[datetime | None]
+    erasure_requested_at: Mapped[datetime | None]
+    media_disposed_at: Mapped[datetime | None]
+    personal_data_disposed_at: Mapped[datetime | None]
 
     __table_args__ = (
         # The claim query walks this index: next pending item by priority, then age.
@@ -219,6 +229,13 @@ class ExposureRow(Base):
     reveal_count: Mapped[int] = mapped_column(Integer, default=0)
     max_area_fraction: Mapped[float] = mapped_column(Float, default=0.0)
     full_unprotected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Migration 0006: how much and how little protected (see reviewer.model.Exposure).
+    area_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    min_blur_step: Mapped[int | None] = mapped_column(Integer)
+    colour_shown: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    least_mode: Mapped[str] = mapped_column(
+        String(10), default="protected", server_default="protected"
+    )
 
 
 class AuditRow(Base):
@@ -246,3 +263,212 @@ class AuditHeadRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+# -- QA sampling, golden set, adjudication (issue 7, migration 0008) ------------------
+
+
+class _GradingColumns:
+    """The grading fields of a decision, repeated wherever a grade is recorded."""
+
+    severity: Mapped[str] = mapped_column(String(20))
+    csea_related: Mapped[bool] = mapped_column(Boolean, default=False)
+    not_assessable_reason: Mapped[str | None] = mapped_column(String(30))
+    age_band: Mapped[str | None] = mapped_column(String(10))
+    age_confidence: Mapped[str | None] = mapped_column(String(10))
+    production_context: Mapped[str | None] = mapped_column(String(20))
+
+
+class QaSampleRow(Base):
+    """A decision sent to blind QA re-grading, and where it stands."""
+
+    __tablename__ = "qa_samples"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # reviewer.sampling.SampleReason values.
+    reason: Mapped[str] = mapped_column(String(20))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sampled_at: Mapped[datetime]
+    # pending -> claimed -> agreed | disputed -> adjudicated; claimed -> pending on
+    # release, skip or lease expiry.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    lease_expires_at: Mapped[datetime | None]
+    __table_args__ = (Index("ix_qa_samples_status", "status", "sampled_at"),)
+
+
+class QaGradeRow(_GradingColumns, Base):
+    """The blind re-grade of one sample (one per sample)."""
+
+    __tablename__ = "qa_grades"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("qa_samples.id"), unique=True)
+    qa_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The QA reviewer's claim: the exposure ledger row of this re-grade hangs off it.
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    client_token: Mapped[str] = mapped_column(String(36), unique=True)
+    actions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    graded_at: Mapped[datetime]
+
+
+class GoldItemRow(_GradingColumns, Base):
+    """A pre-graded synthetic item with a known answer, mixed into moderators' queues."""
+
+    __tablename__ = "gold_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    marked_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    marked_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GoldServeRow(Base):
+    """One serving of a gold item: a fresh item row (same media and context) claimed by
+    one moderator, so that it flows through the ordinary claim and decision path."""
+
+    __tablename__ = "gold_serves"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    gold_id: Mapped[int] = mapped_column(ForeignKey("gold_items.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), unique=True)
+    served_at: Mapped[datetime]
+    __table_args__ = (Index("ix_gold_serves_user_gold", "user_id", "gold_id"),)
+
+
+class AdjudicationRow(_GradingColumns, Base):
+    """A lead's final grade on a disputed sample, with the reason given to the moderator."""
+
+    __tablename__ = "adjudications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("qa_samples.id"), unique=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[datetime]
+    seen_by_moderator_at: Mapped[datetime | None]
+
+
+class QaSettingRow(Base):
+    """Admin-configurable QA settings (sampling policy, gold rate), one row per key."""
+
+    __tablename__ = "qa_settings"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ReferralRow(Base):
+    """A stored referral package (issue 8). `package` is the JSON (uk) or XML
+    (cybertip) text; it and `summary` are nulled when the personal data is disposed of."""
+
+    __tablename__ = "referrals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_ids: Mapped[list[Any]] = mapped_column(JSON)
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    complete: Mapped[bool] = mapped_column(Boolean)
+    missing: Mapped[list[Any] | None] = mapped_column(JSON)
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    package: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    exported_at: Mapped[datetime | None]
+    disposed_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint("kind IN ('uk', 'cybertip')", name="kind"),
+        Index("ix_referrals_urgent_created", "urgent", "created_at"),
+    )
+
+
+class LegalHoldRow(Base):
+    """A preservation order on one item: while not lifted, nothing of it is disposed."""
+
+    __tablename__ = "legal_holds"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime]
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lifted_at: Mapped[datetime | None]
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportingSettingsRow(Base):
+    """Who reports (the referral's reporter block) and the retention periods; one row."""
+
+    __tablename__ = "reporting_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(60))
+    report_hold_days: Mapped[int] = mapped_column(Integer)
+    non_illegal_dispose_days: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("report_hold_days >= 90", name="report_hold_min"),
+        CheckConstraint("non_illegal_dispose_days >= 0", name="dispose_days_min"),
+    )
+
+
+# --- Welfare (issue 5, migration 0006) -------------------------------------------------
+
+
+class WelfareDayRow(Base):
+    """One moderator's welfare counters for one day (wellbeing.policy.DayTotals), so a
+    restart resets no cap and no break."""
+
+    __tablename__ = "welfare_days"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    day: Mapped[date] = mapped_column(Date)
+    shift_started_at: Mapped[datetime | None]
+    shift_ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    active_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    ab_revealed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    revealed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    since_last_break_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    consecutive_a: Mapped[int] = mapped_column(Integer, default=0)
+    breaks_taken: Mapped[int] = mapped_column(Integer, default=0)
+    breaks_overridden: Mapped[int] = mapped_column(Integer, default=0)
+    break_started_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    __table_args__ = (Index("ix_welfare_days_user_day", "user_id", "day", unique=True),)
+
+
+class WelfareSettingsRow(Base):
+    """The admin's welfare settings (wellbeing.settings.WelfareSettings) as one JSON row."""
+
+    __tablename__ = "welfare_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class WelfareOptOutRow(Base):
+    """A moderator's opt-outs (wellbeing.policy.OptOuts.to_dict)."""
+
+    __tablename__ = "welfare_opt_outs"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class SupportRequestRow(Base):
+    """How many check-ins asked for support on a day. Deliberately no user and no
+    answers: check-ins are private to the moderator; leads see only this count."""
+
+    __tablename__ = "welfare_support_requests"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)

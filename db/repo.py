@@ -62,4 +62,4 @@ class Repo:
         item_id: int | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self.store._audit(conn, user_id, kind, item_id, detail)
+        self.store._audit(conn, _store._Event(user_id, kind, item_id, detail))

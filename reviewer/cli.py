@@ -3,6 +3,8 @@
     reviewer                          open the workstation (GUI)
     reviewer ingest MANIFEST.jsonl    ingest flagged items from a manifest
     reviewer demo --items N           generate and ingest N synthetic demo items
+    reviewer audit verify             check the tamper-evident audit chain (exit 1: broken)
+    reviewer audit export --since D   write audit events as JSON Lines for an inspector
 
 `--db URL` (or env REVIEWER_DB) chooses the database; the default is an SQLite file
 in the data directory (env REVIEWER_DATA_DIR moves it).
@@ -14,11 +16,14 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from reviewer import config
+from reviewer import cli_hashes, config
+from reviewer.cli_referrals import register as register_referrals
 from reviewer.ingest import IngestReport
+from reviewer.model import User
 
 GUI_DEMO_ITEMS = 30
 
@@ -42,7 +47,7 @@ def _secrets():  # -> db.keys.SecretSource
 def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep db lazy
     # Imported here so that `reviewer --help` and the GUI's import of this module stay
     # free of engine creation (no engine at import time).
-    from db.keys import MEDIA_KEY
+    from db.keys import AUDIT_KEY, MEDIA_KEY
     from db.media_store import MediaStore
     from db.store import Store
     from db.team import team_url
@@ -50,13 +55,14 @@ def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep
     # Keys first: a missing passphrase fails before anything is written.
     secrets = _secrets()
     media_key = secrets.get_or_create(MEDIA_KEY)
+    audit_key = secrets.get_or_create(AUDIT_KEY)
 
     url = (
         config.explicit_database_url(db)
         or team_url(config.settings_path(), secrets)
         or config.embedded_database_url()
     )
-    return Store.open(url), MediaStore(config.media_dir(), media_key)
+    return Store.open(url, audit_key=audit_key), MediaStore(config.media_dir(), media_key)
 
 
 def progress_bar(stream: TextIO = sys.stderr, label: str = "") -> Callable[[int, int], None]:
@@ -92,6 +98,7 @@ def _print_report(report: IngestReport, out: TextIO) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from reviewer.cli_hashes import ingest_hook
     from reviewer.ingest import ingest_manifest
 
     path = Path(args.manifest)
@@ -100,7 +107,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     store, media = _open(args.db)
     try:
-        report = ingest_manifest(store, media, path, progress_bar(label="ingest "))
+        report = ingest_manifest(
+            store, media, path, progress_bar(label="ingest "), on_new_item=ingest_hook(store)
+        )
     finally:
         store.close()
     _print_report(report, sys.stdout)
@@ -108,6 +117,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from reviewer.cli_hashes import ingest_hook
     from reviewer.demo import generate_demo
 
     if args.items < 1:
@@ -122,6 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             max_megapixels=args.max_mp,
             progress=progress_bar(label="demo "),
+            on_new_item=ingest_hook(store),
         )
     finally:
         store.close()
@@ -177,21 +188,99 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_store(db: str | None):  # -> Store; typed loosely to keep db lazy
+    """The store with this workstation's audit key, which must exist already: a fresh
+    key would make every event look forged."""
+    from db import audit
+    from db.store import Store
+    from db.team import team_url
+
+    secrets = _secrets()
+    try:
+        key = audit.load_key(secrets, create=False)
+    except LookupError as exc:
+        print(f"reviewer audit: {exc} (reviewer keys import)", file=sys.stderr)
+        raise SystemExit(2) from None  # not 1: that means "broken"
+    url = (
+        config.explicit_database_url(db)
+        or team_url(config.settings_path(), secrets)
+        or config.embedded_database_url()
+    )
+    return Store.open(url, audit_key=key)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    store = _audit_store(args.db)
+    try:
+        result = store.verify_audit()
+    finally:
+        store.close()
+    if result.ok:
+        print(result.message)
+        return 0
+    print(f"reviewer audit verify: BROKEN ({result.problem}): {result.message}")
+    print(f"({result.checked} events before it verified)")
+    return 1
+
+
+def _since(value: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a date (YYYY-MM-DD, or an ISO time such as 2026-03-01T09:00Z)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)  # a bare date means UTC
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    store = _audit_store(args.db)
+    try:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as out:
+                n = store.export_audit(args.since, out)
+        else:
+            n = store.export_audit(args.since, sys.stdout)
+    finally:
+        store.close()
+    print(f"exported {n} audit event(s) since {args.since.isoformat()}", file=sys.stderr)
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from db.accounts import AccountsRepo
+    from db.welfare import WelfareRepo
     from reviewer.demo import generate_demo
     from reviewer.review import Workstation
+    from reviewer.welfare import WelfareSession
     from ui.app import run_app
+    from wellbeing.clock import SystemClock
 
     store, media = _open(args.db)
+    welfare_repo = WelfareRepo(store)
+
+    def welfare(user: User) -> WelfareSession:
+        return WelfareSession(welfare_repo, user, SystemClock())
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return generate_demo(
-            store, media, GUI_DEMO_ITEMS, max_megapixels=12, progress=progress
+            store,
+            media,
+            GUI_DEMO_ITEMS,
+            max_megapixels=12,
+            progress=progress,
+            on_new_item=cli_hashes.ingest_hook(store),
         ).added
 
+    workstation = Workstation(
+        store,
+        media,
+        seed_demo=seed,
+        show_less_for=cli_hashes.show_less_for(store, media),
+        welfare=welfare,
+        accounts=AccountsRepo(store),
+    )
     try:
-        workstation = Workstation(store, media, seed_demo=seed, accounts=AccountsRepo(store))
         return run_app(workstation, sys.argv[:1])
     finally:
         store.close()
@@ -240,6 +329,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_keys.add_argument("file", nargs="?", help="with import: the file `keys export` wrote")
     p_keys.add_argument("--replace", action="store_true", help="import over a different key")
     p_keys.set_defaults(func=cmd_keys)
+    p_audit = sub.add_parser(
+        "audit", parents=[common], help="check or export the tamper-evident audit log"
+    )
+    audit_sub = p_audit.add_subparsers(dest="audit_command", required=True)
+    p_verify = audit_sub.add_parser(
+        "verify", parents=[common], help="check the hash chain: exit 0 intact, 1 broken"
+    )
+    p_verify.set_defaults(func=cmd_audit_verify)
+    p_export = audit_sub.add_parser(
+        "export", parents=[common], help="write audit events as JSON Lines for an inspector"
+    )
+    p_export.add_argument(
+        "--since", required=True, type=_since, metavar="DATE", help="YYYY-MM-DD (UTC) or ISO time"
+    )
+    p_export.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p_export.set_defaults(func=cmd_audit_export)
+    cli_hashes.register(sub, common)
+    register_referrals(sub, common)  # referral, retention, hold, erasure (issue 8)
     parser.set_defaults(func=cmd_gui)
     return parser
 

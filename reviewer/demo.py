@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from reviewer import synthetic
-from reviewer.ingest import Entry, IngestMedia, IngestReport, IngestStore, Progress, ingest_bytes
+from reviewer.ingest import (
+    Entry,
+    IngestMedia,
+    IngestReport,
+    IngestStore,
+    ItemHook,
+    Progress,
+    ingest_bytes,
+)
 from reviewer.vocabulary import Source
 
 # Roughly the mix a trust and safety team sees: most volume from classifiers and users.
@@ -47,6 +56,7 @@ def generate_demo(
     max_megapixels: float = 24.0,
     broken: bool = True,
     progress: Progress | None = None,
+    on_new_item: ItemHook | None = None,
 ) -> IngestReport:
     """Generate and ingest `n` synthetic flagged items (about one in twelve broken)."""
     rng = random.Random(seed)
@@ -82,9 +92,61 @@ def generate_demo(
             upload_ip=f"{rng.choice(_TEST_NETS)}.{rng.randrange(1, 255)}",
             upload_time=now - timedelta(minutes=rng.randrange(5, 3000)),
             report_text=_REPORTS[source],
-            extra={"demo": True, "synthetic": label},
+            extra={"demo": True, "synthetic": label, **_referral_context(seed, i, now)},
         )
-        ingest_bytes(store, media, entry, data, report)
+        ingest_bytes(store, media, entry, data, report, on_new_item)
         if progress:
             progress(i + 1, n)
     return report
+
+
+def _referral_context(seed: int, i: int, now: datetime) -> dict[str, Any]:
+    """Synthetic account and chat data for referrals: complete for one item in three,
+    with gaps (no phone, too few logins, no ports) for the next, none for the third.
+
+    A generator of its own, so the pictures and sources stay those of earlier versions.
+    Addresses are RFC 5737 documentation ranges; emails are @example.test."""
+    kind = i % 3
+    if kind == 2:
+        return {}
+    rng = random.Random(f"referral-context/{seed}/{i}")
+    user = f"user{rng.randrange(10_000, 99_999)}"
+
+    def ip() -> str:
+        return f"{rng.choice(_TEST_NETS)}.{rng.randrange(1, 255)}"
+
+    def at(minutes_ago: int) -> str:
+        t = now - timedelta(minutes=minutes_ago)
+        return t.isoformat().replace("+00:00", "Z")
+
+    upload_ip = ip()
+    uploaded = rng.randrange(5, 3000)
+    logins = 4 if kind == 0 else 2
+    subject: dict[str, Any] = {
+        "account_id": user,
+        "email": f"{user}@example.test",
+        "phone": f"+44 7700 900{rng.randrange(100, 999)}" if kind == 0 else None,
+        "linked_accounts": [f"alt-{user}"] if kind == 0 else [],
+        "device_ids": [f"android-{rng.getrandbits(32):08x}"] if kind == 0 else [],
+        "upload_ips": [
+            {
+                "ip": upload_ip,
+                "at": at(uploaded),
+                "port": rng.randrange(1024, 65535) if kind == 0 else None,
+            }
+        ],
+        "login_ips": [
+            {"ip": ip(), "at": at(uploaded + 60 * (n + 1)), "port": rng.randrange(1024, 65535)}
+            for n in range(logins)
+        ],
+    }
+    chat = [
+        {
+            "at": at(uploaded + 3 - n),
+            "sender": user if n % 2 == 0 else "other-account",
+            "ip": upload_ip if n % 2 == 0 else (ip() if kind == 0 else None),
+            "text": f"synthetic chat line {n + 1}",
+        }
+        for n in range(4)
+    ]
+    return {"subject": subject, "chat": chat}

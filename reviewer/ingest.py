@@ -19,6 +19,13 @@ from typing import Any, Protocol
 
 from reviewer.media import MediaUnreadable, probe
 from reviewer.model import NewItem
+from reviewer.referral_context import (
+    CHAT_KEY,
+    SUBJECT_KEY,
+    ContextInvalid,
+    parse_chat,
+    parse_subject,
+)
 from reviewer.vocabulary import Source
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
@@ -34,9 +41,15 @@ ALLOWED_KEYS = {
     "upload_time",
     "report_text",
     "extra",
+    # Referral context (issue 8): see reviewer/referral_context.py for the shape.
+    "subject",
+    "chat",
 }
 
 Progress = Callable[[int, int], None]
+# Called with (item id, media bytes) for each newly created item, e.g. to hash and
+# match it (reviewer.matching.HashIngest); runs wherever ingest runs, never the GUI.
+ItemHook = Callable[[int, bytes], None]
 
 
 class IngestStore(Protocol):
@@ -147,6 +160,7 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
     extra = obj.get("extra", {})
     if not isinstance(extra, dict):
         raise BadLine("'extra' must be an object")
+    extra = {**extra, **_referral_context(obj, extra)}
     entry = Entry(
         line=line_no,
         source=source,
@@ -160,6 +174,20 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
         extra=extra,
     )
     return entry, media
+
+
+def _referral_context(obj: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The validated `subject` and `chat`, to be kept in `extra` under the same keys."""
+    out: dict[str, Any] = {}
+    for key, parse in ((SUBJECT_KEY, parse_subject), (CHAT_KEY, parse_chat)):
+        if key in extra:
+            raise BadLine(f"give '{key}' at the top level of the line, not inside 'extra'")
+        if obj.get(key) is not None:
+            try:
+                out[key] = parse(obj[key])
+            except ContextInvalid as exc:
+                raise BadLine(str(exc)) from None
+    return out
 
 
 def _parse_time(value: object) -> datetime:
@@ -210,6 +238,7 @@ def ingest_lines(
     base_dir: Path,
     total: int = 0,
     progress: Progress | None = None,
+    on_new_item: ItemHook | None = None,
 ) -> IngestReport:
     report = IngestReport()
     for done, (line_no, raw) in enumerate(lines, start=1):
@@ -219,7 +248,7 @@ def ingest_lines(
         except BadLine as exc:
             report.errors.append(LineError(line_no, str(exc)))
         else:
-            ingest_bytes(store, media, entry, data, report)
+            ingest_bytes(store, media, entry, data, report, on_new_item)
         if progress:
             progress(done, total)
     return report
@@ -246,7 +275,12 @@ def _read_media(base_dir: Path, media_path: str) -> bytes:
 
 
 def ingest_bytes(
-    store: IngestStore, media: IngestMedia, entry: Entry, data: bytes, report: IngestReport
+    store: IngestStore,
+    media: IngestMedia,
+    entry: Entry,
+    data: bytes,
+    report: IngestReport,
+    on_new_item: ItemHook | None = None,
 ) -> None:
     """Store one item's media and enqueue it, counting the outcome in `report`."""
     try:
@@ -275,12 +309,20 @@ def ingest_bytes(
         report.item_ids.append(item_id)
         if unreadable:
             report.unreadable += 1
+        if on_new_item is not None:
+            on_new_item(item_id, data)
     else:
         report.duplicates += 1
 
 
 def ingest_manifest(
-    store: IngestStore, media: IngestMedia, path: Path, progress: Progress | None = None
+    store: IngestStore,
+    media: IngestMedia,
+    path: Path,
+    progress: Progress | None = None,
+    on_new_item: ItemHook | None = None,
 ) -> IngestReport:
     total = count_lines(path)
-    return ingest_lines(store, media, read_manifest(path), path.parent, total, progress)
+    return ingest_lines(
+        store, media, read_manifest(path), path.parent, total, progress, on_new_item
+    )

@@ -17,7 +17,14 @@ from typing import Final, Literal
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 Reason = Literal[
-    "empty", "unknown_format", "truncated", "decompression_bomb", "absurd_dimensions", "corrupt"
+    "empty",
+    "unknown_format",
+    "truncated",
+    "decompression_bomb",
+    "absurd_dimensions",
+    "corrupt",
+    "no_frames",
+    "timeout",
 ]
 
 MAX_PIXELS: Final = 100_000_000
@@ -39,6 +46,8 @@ _MESSAGES: Final[dict[str, str]] = {
     "decompression_bomb": "image would need too much memory to decode",
     "absurd_dimensions": "image shape is not plausible",
     "corrupt": "image data is damaged",
+    "no_frames": "the video has no frames that can be shown",
+    "timeout": "decoding took too long and was stopped",
 }
 
 

@@ -103,6 +103,14 @@ class Exposure:
     reveal_count: int = 0
     max_area_fraction: float = 0.0
     full_unprotected: bool = False
+    # Revealed area x seconds: a spotlight on a tenth of the image for 10 s is 1.0.
+    area_seconds: float = 0.0
+    # The least protection used: lowest blur step painted (0 = unblurred), whether
+    # colour was shown, and the most revealing mode that uncovered anything
+    # ("protected", "spotlight", "hold", "toggled"; see wellbeing.reveal.RevealMode).
+    min_blur_step: int | None = None
+    colour_shown: bool = False
+    least_mode: str = "protected"
 
     @property
     def viewed(self) -> bool:

@@ -6,8 +6,9 @@ them only from its database worker, never from the GUI thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from datetime import datetime
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from reviewer.accounts import (
@@ -22,12 +23,17 @@ from reviewer.accounts import (
     require,
 )
 from reviewer.admin import AdminService
+from reviewer.errors import LeaseLost
 from reviewer.grading import Grading
+from reviewer.matching import ShowLess
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.vocabulary import SkipReason
+from reviewer.welfare import WelfareSession
 from wellbeing.clock import Clock, SystemClock
 
 DEFAULT_LEASE_SECONDS = 600
+# Items of opted-out queues or kinds passed by in one claim before saying "none now".
+MAX_OPT_OUT_SKIPS = 50
 
 
 class StorePort(Protocol):
@@ -66,19 +72,37 @@ class MediaPort(Protocol):
     def get(self, sha256: str) -> bytes: ...
 
 
+def profile_account(user: User, today: date) -> Account:
+    """A password-less profile as an account, for tests and scripted tools only (never
+    the GUI, which signs in with a password): it acts in its one stored role and is
+    treated as vetted today."""
+    return Account(
+        id=user.id,
+        name=user.name,
+        roles=frozenset({Role(user.role)}),
+        vetting=VettingStatus.VETTED,
+        vetted_on=today,
+    )
+
+
 class ReviewService:
     """One signed-in person's session at the workstation.
 
     Carries their Account and enforces its permissions itself (AccessDenied), whatever
     the screens show: claiming needs Permission.REVIEW and a current vetting, and a
-    restricted queue needs access granted to the account. A refusal is audited."""
+    restricted queue needs access granted to the account. A refusal is audited.
+    (Given a bare User instead of an Account, as tools and tests from before accounts
+    do, it acts as `profile_account` says.)"""
 
     def __init__(
         self,
         store: StorePort,
         media: MediaPort,
-        account: Account,
+        account: Account | User,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        show_less: ShowLess | None = None,
+        welfare: WelfareSession | None = None,
+        *,
         accounts: AccountsPort | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -86,8 +110,15 @@ class ReviewService:
         self._media = media
         self._accounts = accounts
         self._clock = clock or SystemClock()
+        if isinstance(account, User):
+            account = profile_account(account, self._clock.now().date())
         self.account = account
         self.lease_seconds = lease_seconds
+        # Known matches and near-duplicate groups (issue 6); None where not wired.
+        self.show_less = show_less
+        # The welfare policy, enforced here and not only on screen (None: no limits,
+        # for tools and tests that exercise the queue alone).
+        self.welfare = welfare
 
     @property
     def user(self) -> User:
@@ -146,7 +177,12 @@ class ReviewService:
         """Lease the next item; the claim is audited. None when the queue is empty.
 
         AccessDenied without REVIEW, without a current vetting, or for a restricted
-        queue this account has no access to; "All queues" passes such queues by."""
+        queue this account has no access to; "All queues" passes such queues by.
+        Raises wellbeing.policy.ReviewLocked during a pause, a break, at a cap or after
+        the shift. Items of a queue or kind the moderator opted out of are passed by
+        (skipped as "opted out", which costs the moderator nothing).
+        TODO(welfare): the policy's `prefer_non_a` needs Store.claim_next to order by a
+        severity hint; until then it is shown to the moderator but not applied."""
         self._refresh()
         self._require(Permission.REVIEW, "claim", material=True)
         blocked = self._blocked_queues()
@@ -154,13 +190,24 @@ class ReviewService:
             why = f"{self.account.name} has no access to restricted queue {queue_id}."
             self._deny(Permission.REVIEW, f"claim_from_queue_{queue_id}", why)
             raise AccessDenied("This queue is restricted and your account has no access to it.")
-        return self._store.claim_next(
-            self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
-        )
+        welfare = self.welfare
+        if welfare is not None:
+            welfare.ensure_can_claim()
+        for _ in range(MAX_OPT_OUT_SKIPS):
+            claim = self._store.claim_next(
+                self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
+            )
+            if claim is None or welfare is None or welfare.allows(claim):
+                return claim
+            self._store.skip(claim, SkipReason.OPTED_OUT, "", Exposure())
+        return None
 
     def open_item(self, claim: Claim) -> None:
         """The item is now on screen (protected). Claims rendered ahead are not 'opened'
-        until the moderator actually moves to them."""
+        until the moderator actually moves to them. Raises ReviewLocked while review is
+        locked (an item claimed ahead waits)."""
+        if self.welfare is not None:
+            self.welfare.item_shown(claim)
         self._store.record_event(
             self.account.id, "item_opened", claim.item.id, {"claim_id": claim.claim_id}
         )
@@ -186,13 +233,32 @@ class ReviewService:
         StoreUnavailable or AccessDenied; retrying with the same client_token never
         stores twice)."""
         self._require(Permission.REVIEW, "decision", material=True)
-        return self._store.submit_decision(claim, grading.validated(), exposure, client_token)
+        grading = grading.validated()
+        receipt = self._store.submit_decision(claim, grading, exposure, client_token)
+        if self.welfare is not None and grading.severity is not None:
+            self.welfare.decision_recorded(grading.severity, exposure)
+        return receipt
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
-        self._store.skip(claim, reason, note, exposure)
+        with self._count_released(exposure):
+            self._store.skip(claim, reason, note, exposure)
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
-        self._store.release(claim, exposure, why)
+        with self._count_released(exposure):
+            self._store.release(claim, exposure, why)
+
+    @contextmanager
+    def _count_released(self, exposure: Exposure) -> Iterator[None]:
+        """What was seen counts once the ledger has it: on success, and on LeaseLost
+        (the store records the exposure then too), never on an unreachable store."""
+        try:
+            yield
+        except LeaseLost:
+            if self.welfare is not None:
+                self.welfare.item_released(exposure)
+            raise
+        if self.welfare is not None:
+            self.welfare.item_released(exposure)
 
     # -- history and QA -----------------------------------------------------------------
 
@@ -242,6 +308,8 @@ class Workstation:
         media: MediaPort,
         seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        show_less_for: Callable[[User], ShowLess] | None = None,
+        welfare: Callable[[User], WelfareSession] | None = None,
         accounts: AccountsPort | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -249,12 +317,27 @@ class Workstation:
         self._media = media
         self._seed_demo = seed_demo
         self._lease_seconds = lease_seconds
+        self._show_less_for = show_less_for
+        self._welfare = welfare
         self._accounts = accounts
         self._clock = clock or SystemClock()
 
-    def _service(self, account: Account) -> ReviewService:
+    def _service(self, account: Account, accounts: AccountsPort | None) -> ReviewService:
+        user = User(account.id, account.name, account.role)
+        show_less = None if self._show_less_for is None else self._show_less_for(user)
+        welfare = None
+        if self._welfare is not None:
+            welfare = self._welfare(user)
+            welfare.start_shift()
         return ReviewService(
-            self._store, self._media, account, self._lease_seconds, self._accounts, self._clock
+            self._store,
+            self._media,
+            account,
+            self._lease_seconds,
+            show_less=show_less,
+            welfare=welfare,
+            accounts=accounts,
+            clock=self._clock,
         )
 
     def _needs_accounts(self) -> AccountsPort:
@@ -269,11 +352,13 @@ class Workstation:
     def enrol_first_admin(self, name: str, password: str) -> ReviewService:
         """First run only: create the first account (admin and moderator, vetted by
         first-run self-enrolment; audited) and sign it in."""
-        return self._service(self._needs_accounts().enrol_first_admin(name, password))
+        accounts = self._needs_accounts()
+        return self._service(accounts.enrol_first_admin(name, password), accounts)
 
     def log_in(self, name: str, password: str) -> ReviewService:
         """Sign in with a password; LoginFailed (one message for every reason)."""
-        return self._service(self._needs_accounts().authenticate(name, password))
+        accounts = self._needs_accounts()
+        return self._service(accounts.authenticate(name, password), accounts)
 
     def profiles(self) -> list[User]:
         return self._store.users()
@@ -284,17 +369,8 @@ class Workstation:
         vetted today. Every event and decision still names its user."""
         user = self._store.ensure_user(name)
         self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
-        account = Account(
-            id=user.id,
-            name=user.name,
-            roles=frozenset({Role(user.role)}),
-            vetting=VettingStatus.VETTED,
-            vetted_on=self._clock.now().date(),
-        )
         # No accounts port: the claim must not re-read the stored (unvetted) account.
-        return ReviewService(
-            self._store, self._media, account, self._lease_seconds, None, self._clock
-        )
+        return self._service(profile_account(user, self._clock.now().date()), None)
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""

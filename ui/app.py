@@ -133,6 +133,8 @@ class Startup(QObject):
         window.resize(1600, 1000)
         window.show()
         window.review.start()
+        if window.welfare is not None:
+            window.welfare.offer_check_in()  # optional; private to the moderator
         self.window = window
         # From now on closing the main window ends the session.
         self._app.setQuitOnLastWindowClosed(True)

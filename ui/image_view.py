@@ -2,9 +2,12 @@
 
 Before anything is loaded the canvas paints neutral grey; an item's picture is painted
 from its protected raster (greyscale, tiny, smoothly scaled up so it reads as a blur).
-The unprotected picture appears only while the moderator holds a metered reveal, and
-goes away again on its own: after a spell without interaction, when the window loses
-focus or is minimised, and on every move to another item.
+The unprotected picture appears only as much as the moderator asks for, every bit of
+it metered: a spotlight under the cursor (S; radius with [ ] or Shift+wheel), a hold
+(H or the right mouse button), a toggle (Space or a click); in between, blur steps
+(- / =) and colour (G) on the protected picture, which can be zoomed (Ctrl+wheel,
+Ctrl+0 resets). It protects itself again after a spell without interaction, when the
+window loses focus or is minimised, and on every move to another item.
 
 Nothing here decodes an image: rasters arrive already decoded from the render pool,
 and this module only wraps their bytes in QImage and paints them.
@@ -12,32 +15,56 @@ and this module only wraps their bytes in QImage and paints them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
     QGuiApplication,
     QHideEvent,
     QImage,
+    QKeyEvent,
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPaintEvent,
     QPen,
     QShortcut,
+    QWheelEvent,
     QWindow,
 )
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from reviewer.model import Exposure
 from ui import keymap
 from ui.tasks import Tasks
 from wellbeing.clock import Clock
 from wellbeing.exposure import RevealMeter
-from wellbeing.render import Rendered, fit, render_protected, render_revealed
+from wellbeing.render import (
+    BLUR_STEPS,
+    DEFAULT_BLUR_STEP,
+    Rendered,
+    fit,
+    render_protected,
+    render_revealed,
+)
+from wellbeing.reveal import RevealMode, RevealState
 
 REPROTECT_AFTER_MS: Final = 10_000
 # Used to render ahead before the canvas has been laid out.
@@ -76,14 +103,19 @@ def raster_from(rendered: Rendered) -> Raster:
     return Raster(image.copy(), rendered.source_width, rendered.source_height, rendered.protected)
 
 
-def protected_raster(data: bytes, box: tuple[int, int]) -> Raster:
+def protected_raster(
+    data: bytes,
+    box: tuple[int, int],
+    blur_step: int = DEFAULT_BLUR_STEP,
+    colour: bool = False,
+) -> Raster:
     """Render pool job: the greyscale, blurred raster. Raises MediaUnreadable.
 
     The tiny raster is enlarged here in smooth doubling steps towards its display size:
     one 8x bilinear stretch at paint time would leave a visible grid of tiles, while
     repeated doubling reads as an even blur. It stays greyscale throughout.
     """
-    raster = raster_from(render_protected(data, box))
+    raster = raster_from(render_protected(data, box, blur_step, colour))
     display_w, _ = fit((raster.source_width, raster.source_height), box)
     image = raster.image
     while image.width() * 2 <= display_w:
@@ -102,12 +134,12 @@ def revealed_raster(data: bytes, box: tuple[int, int]) -> Raster:
 
 
 class _Canvas(QWidget):
-    """Paints the backdrop, then a raster or a message; nothing else, nothing more."""
+    """Paints the backdrop, then the picture (protected, with the revealed raster clipped
+    to the spotlight, or revealed whole) or a message; nothing else."""
 
     def __init__(self, view: ProtectedImageView) -> None:
         super().__init__(view)
         self._view = view
-        self._raster: Raster | None = None
         self._message = ""
         self._framed = False
         # Every pixel is painted by paintEvent, so Qt never shows stale content first.
@@ -115,31 +147,33 @@ class _Canvas(QWidget):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)  # the spotlight follows the cursor
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
 
-    def show_raster(self, raster: Raster) -> None:
-        self._raster, self._message = raster, ""
+    def show_picture(self) -> None:
+        self._message = ""
         # repaint, not update: a protect must not wait for the next event-loop turn.
         self.repaint()
 
     def show_message(self, text: str, framed: bool) -> None:
-        self._raster, self._message, self._framed = None, text, framed
+        self._message, self._framed = text, framed
         self.repaint()
 
     @property
     def painted_raster(self) -> Raster | None:
-        return self._raster
+        """The raster painted over the whole picture (None while a message is shown)."""
+        return None if self._message else self._view._whole_raster()
 
     @property
     def message(self) -> str:
         """The placeholder text on screen ('' while a picture is painted)."""
         return self._message
 
-    def picture_rect(self) -> QRectF:
-        """Where the picture goes: fitted and centred, never enlarged past its source."""
-        raster = self._raster
-        if raster is None:
+    def fitted_rect(self) -> QRectF:
+        """The picture fitted and centred, never enlarged past its source (zoom 1)."""
+        raster = self._view._base_raster()
+        if raster is None or self._message:
             return QRectF()
         dpr = self.devicePixelRatioF()
         sw, sh = raster.source_width, raster.source_height
@@ -147,13 +181,51 @@ class _Canvas(QWidget):
         w, h = sw * scale / dpr, sh * scale / dpr
         return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
 
+    def picture_rect(self) -> QRectF:
+        """Where the picture is painted: fitted, then zoomed and moved."""
+        rect = self.fitted_rect()
+        if rect.isEmpty():
+            return rect
+        zoom, pan = self._view.zoom, self._view._pan
+        centre = rect.center() + pan
+        w, h = rect.width() * zoom, rect.height() * zoom
+        return QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
+
+    def fraction_at(self, pos: QPointF) -> tuple[float, float] | None:
+        rect = self.picture_rect()
+        if rect.isEmpty():
+            return None
+        return ((pos.x() - rect.x()) / rect.width(), (pos.y() - rect.y()) / rect.height())
+
+    def spotlight_path(self) -> QPainterPath:
+        """The spotlight circle on screen, clipped to the picture."""
+        rect = self.picture_rect()
+        state = self._view.reveal_state
+        cx, cy = state.spotlight_centre
+        r = state.spotlight_radius * min(rect.width(), rect.height())
+        circle = QPainterPath()
+        centre = QPointF(rect.x() + cx * rect.width(), rect.y() + cy * rect.height())
+        circle.addEllipse(centre, r, r)
+        frame = QPainterPath()
+        frame.addRect(rect)
+        return circle.intersected(frame)
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKDROP)
-        if self._raster is not None:
+        whole = self.painted_raster
+        if whole is not None:
+            rect = self.picture_rect()
             # Smooth upscaling of the tiny protected raster is part of its blur.
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawImage(self.picture_rect(), self._raster.image)
+            painter.drawImage(rect, whole.image)
+            spot = self._view._spotlight_raster()
+            if spot is not None:
+                painter.save()
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+                painter.setClipPath(self.spotlight_path())
+                painter.drawImage(rect, spot.image)
+                painter.restore()
         elif self._message:
             box = QRectF(self.rect()).adjusted(40, 40, -40, -40)
             if self._framed:
@@ -170,16 +242,47 @@ class _Canvas(QWidget):
             )
         painter.end()
 
+    # -- the mouse: click toggles, the right button holds, the spotlight follows ----------
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._view.toggle_reveal()
+        elif event.button() == Qt.MouseButton.RightButton:
+            self._view.hold_start()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self._view.hold_end()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._view._pointer_moved(event.position())
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self._view._pointer_left()
+        super().leaveEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta()
+        steps = (delta.y() or delta.x()) / 120
+        mods = event.modifiers()
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            self._view.zoom_by(1.25**steps, event.position())
+        elif mods & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.AltModifier):
+            self._view.adjust_spotlight(0.02 * steps)
+        event.accept()
 
 
 class ProtectedImageView(QWidget):
-    """The canvas, a reveal button and a line saying what is on screen."""
+    """The canvas, the reveal tools and a line saying what is on screen.
 
-    # revealed: True once the unprotected picture is on screen, False once it is
-    # protected again. Emitted only on a change, so each is one audit event.
+    Every reveal goes through a wellbeing.reveal.RevealState, which meters it; this
+    widget only forwards input to it and paints what it says. A reveal asked for
+    before the unprotected raster has been rendered waits for it, so the meter counts
+    only what was actually painted.
+    """
+
+    # revealed: True once any part of the picture is unprotected on screen, False once
+    # all of it is protected again. Emitted only on a change, so each is one audit event.
     reveal_changed = Signal(bool)
 
     def __init__(
@@ -192,66 +295,110 @@ class ProtectedImageView(QWidget):
         super().__init__(parent)
         self._tasks = tasks
         self._clock = clock
-        self._meter = RevealMeter(clock)
+        self.reveal_state = RevealState(
+            clock, RevealMeter(clock), reprotect_after_seconds=reprotect_after_ms / 1000
+        )
         self._data: bytes | None = None
-        self._protected: Raster | None = None
+        self._rasters: dict[tuple[int, bool], Raster] = {}  # protected, per (step, colour)
+        self._default_key = (DEFAULT_BLUR_STEP, False)
         self._revealed: Raster | None = None  # rendered on first reveal, kept for the item
+        self._revealed_loading = False
+        self._pending: Callable[[], None] | None = None  # a reveal waiting for its raster
         self._showing_revealed = False
-        self._reveal_wanted = False
         self._reveal_enabled = True
-        self._serial = 0  # bumps per item, so a late reveal render for another is dropped
+        self._spotlight_tool = False
+        self.reveal_area = 0.0  # the unprotected fraction when last revealed
+        self.zoom = 1.0
+        self._pan = QPointF()
+        self._serial = 0  # bumps per item, so a late render for another is dropped
 
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
         self.canvas = _Canvas(self)
-        self.reveal_button = QPushButton()
-        # Keyboard focus stays on the canvas; Space is a window shortcut anyway.
-        self.reveal_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.reveal_button.clicked.connect(self.toggle_reveal)
+        self.reveal_button = self._tool_button(self.toggle_reveal)
+        self.spotlight_button = self._tool_button(self.toggle_spotlight_tool, checkable=True)
+        self.less_blur_button = self._tool_button(lambda: self.step_blur(-1))
+        self.more_blur_button = self._tool_button(lambda: self.step_blur(+1))
+        self.colour_button = self._tool_button(self.toggle_colour, checkable=True)
         self._hint = QLabel()
         self._hint.setObjectName("revealHint")
+        self._hint.setWordWrap(True)
         bar = QHBoxLayout()
-        bar.addWidget(self.reveal_button)
-        bar.addWidget(self._hint, 1)
+        for button in (
+            self.reveal_button,
+            self.spotlight_button,
+            self.less_blur_button,
+            self.more_blur_button,
+            self.colour_button,
+        ):
+            bar.addWidget(button)
+        bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas, 1)
         layout.addLayout(bar)
+        layout.addWidget(self._hint)
 
         self._idle = QTimer(self)
         self._idle.setSingleShot(True)
         self._idle.setInterval(reprotect_after_ms)
-        self._idle.timeout.connect(self.protect)
-        shortcut = QShortcut(QKeySequence(keymap.REVEAL), self)
-        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        shortcut.activated.connect(self.toggle_reveal)
+        self._idle.timeout.connect(lambda: self._auto_protect())
+        for key, slot in (
+            (keymap.REVEAL, self.toggle_reveal),
+            (keymap.SPOTLIGHT, self.toggle_spotlight_tool),
+            (keymap.SPOTLIGHT_SMALLER, lambda: self.adjust_spotlight(-0.02)),
+            (keymap.SPOTLIGHT_LARGER, lambda: self.adjust_spotlight(+0.02)),
+            (keymap.LESS_BLUR, lambda: self.step_blur(-1)),
+            (keymap.MORE_BLUR, lambda: self.step_blur(+1)),
+            (keymap.MORE_BLUR_ALT, lambda: self.step_blur(+1)),
+            (keymap.COLOUR, self.toggle_colour),
+            (keymap.ZOOM_RESET, self.reset_zoom),
+        ):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(slot)
         app = QGuiApplication.instance()
         assert isinstance(app, QGuiApplication)
         app.applicationStateChanged.connect(self._application_state_changed)
         app.focusWindowChanged.connect(self._focus_window_changed)
+        # The hold key is watched for press AND release, which shortcuts cannot do.
+        app.installEventFilter(self)
         self.show_placeholder("Loading…")
+
+    def _tool_button(self, slot: Callable[[], None], checkable: bool = False) -> QPushButton:
+        button = QPushButton()
+        # Keyboard focus stays on the canvas; the keys are window shortcuts anyway.
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.setCheckable(checkable)
+        button.clicked.connect(lambda _checked=False: slot())
+        return button
 
     # -- what is shown ------------------------------------------------------------------
 
     @property
     def revealed(self) -> bool:
-        """True while the unprotected picture is on screen."""
+        """True while any part of the unprotected picture is on screen."""
         return self._showing_revealed
 
     @property
     def can_reveal(self) -> bool:
         return self._reveal_enabled and self._data is not None
 
+    @property
+    def spotlight_tool(self) -> bool:
+        return self._spotlight_tool
+
     def set_reveal_enabled(self, enabled: bool) -> None:
-        """Allow or refuse reveals (refused while the item's decision is being stored)."""
+        """Allow or refuse reveals (refused while a decision is stored or review is
+        locked)."""
         self._reveal_enabled = enabled
-        if not enabled:
-            self.protect()
-        self.reveal_button.setEnabled(self.can_reveal)
+        self._pending = None
+        self.reveal_state.set_enabled(enabled)
+        self._sync()
 
     def exposure(self) -> Exposure:
         """What the moderator has seen of the current item so far."""
-        return self._meter.snapshot()
+        return self.reveal_state.exposure()
 
     def render_box(self) -> tuple[int, int]:
         """The canvas size in device pixels: the size to render pictures for."""
@@ -261,132 +408,325 @@ class ProtectedImageView(QWidget):
 
     def show_placeholder(self, text: str) -> None:
         """No item: a neutral message (loading, queue empty)."""
-        self._begin_item()
+        self._begin_item((1, 1))
         self.canvas.show_message(text, framed=False)
-        self._update_controls("")
+        self._sync()
 
     def show_item(self, protected: Raster, data: bytes) -> None:
         """A new item: its protected raster now, and its encoded bytes (memory only)
         to render a reveal from on demand."""
         if not protected.protected:
             raise ValueError("show_item needs the protected raster")
-        self._begin_item()
-        self._protected, self._data = protected, data
-        self.canvas.show_raster(protected)
-        self._update_controls("Protected: greyscale and blurred.")
+        self._begin_item((protected.source_width, protected.source_height))
+        self._data = data
+        self._rasters[self._default_key] = protected
+        self.canvas.show_picture()
+        self._sync()
 
     def show_unreadable(self, reason: str) -> None:
         """A new item whose file cannot be shown: say so, and offer no reveal."""
-        self._begin_item()
+        self._begin_item((1, 1))
         self.canvas.show_message(
             f"This file cannot be displayed: {reason}.\n\nGrade it Not assessable.", framed=True
         )
-        self._update_controls("Nothing to reveal.")
+        self._sync()
 
-    def _begin_item(self) -> None:
-        self.protect()
+    def _begin_item(self, size: tuple[int, int]) -> None:
+        # Protect (closing the old item's meter) before anything of the new one exists.
+        self._pending = None
+        self.reveal_state.item_changed(RevealMeter(self._clock), size)
+        self._sync(repaint=False)
         self._serial += 1
-        self._meter = RevealMeter(self._clock)
-        self._data = self._protected = self._revealed = None
+        self._data = self._revealed = None
+        self._rasters = {}
+        self._revealed_loading = False
+        self.zoom, self._pan = 1.0, QPointF()
+        if not self._reveal_enabled:
+            self.reveal_state.set_enabled(False)
+
+    # -- rasters for the painter --------------------------------------------------------
+
+    def _base_raster(self) -> Raster | None:
+        """The protected raster at the chosen blur and colour, or (while that one is
+        rendered) the default one."""
+        state = self.reveal_state
+        return self._rasters.get((state.blur_step, state.colour)) or self._rasters.get(
+            self._default_key
+        )
+
+    def _whole_raster(self) -> Raster | None:
+        if self.reveal_state.mode in (RevealMode.HOLD, RevealMode.TOGGLED) and self._revealed:
+            return self._revealed
+        return self._base_raster()
+
+    def _spotlight_raster(self) -> Raster | None:
+        if self.reveal_state.mode is RevealMode.SPOTLIGHT:
+            return self._revealed
+        return None
 
     # -- reveal -------------------------------------------------------------------------
 
     def toggle_reveal(self) -> None:
-        if self._showing_revealed or self._reveal_wanted:
+        """The whole picture on, or everything protected again."""
+        if self.reveal_state.mode is RevealMode.TOGGLED or self._pending is not None:
             self.protect()
         else:
-            self.reveal()
+            self._with_revealed(self.reveal_state.toggle)
 
     def reveal(self) -> None:
-        """Show the unprotected picture (rendered off-thread on first use)."""
-        data = self._data
-        if data is None or not self._reveal_enabled or self._showing_revealed:
+        """Show the whole unprotected picture (rendered off-thread on first use)."""
+        if self.reveal_state.mode is not RevealMode.TOGGLED:
+            self._with_revealed(self.reveal_state.toggle)
+
+    def hold_start(self) -> None:
+        """The hold key or right button went down: the whole picture until released."""
+        self._with_revealed(self.reveal_state.hold_start)
+
+    def hold_end(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+        self.reveal_state.hold_end()
+        self._sync()
+
+    def toggle_spotlight_tool(self) -> None:
+        """The spotlight follows the cursor over the picture while this tool is on."""
+        self._spotlight_tool = not self._spotlight_tool
+        if not self._spotlight_tool:
+            self._pending = None
+            self.reveal_state.spotlight_off()
+        self._sync()
+
+    def spotlight_at(self, x: float, y: float) -> None:
+        """Spotlight centred at (x, y), fractions of the picture."""
+        self._with_revealed(lambda: self.reveal_state.spotlight_at(x, y))
+
+    def adjust_spotlight(self, delta: float) -> None:
+        self.reveal_state.adjust_spotlight_radius(delta)
+        self._sync()
+
+    def step_blur(self, delta: int) -> None:
+        """More or less blur, between step 1 and 4 (unblurred is a reveal: use one)."""
+        step = min(BLUR_STEPS, max(1, self.reveal_state.blur_step + delta))
+        self.reveal_state.set_blur_step(step)
+        self._ensure_protected_raster()
+        self._sync()
+
+    def toggle_colour(self) -> None:
+        if self.can_reveal or self.reveal_state.colour:
+            self.reveal_state.set_colour(not self.reveal_state.colour)
+            self._ensure_protected_raster()
+        self._sync()
+
+    def zoom_by(self, factor: float, at: QPointF | None = None) -> None:
+        """Zoom the picture (protected or not) keeping the point under `at` still."""
+        new = min(8.0, max(1.0, self.zoom * factor))
+        rect = self.canvas.picture_rect()
+        if rect.isEmpty():
+            return
+        at = at if at is not None else rect.center()
+        scale = new / self.zoom
+        centre = rect.center()
+        new_centre = at + (centre - at) * scale
+        self.zoom = new
+        self._pan = new_centre - self.canvas.fitted_rect().center() if new > 1.0 else QPointF()
+        self.reveal_state.interaction()
+        self._sync()
+
+    def reset_zoom(self) -> None:
+        self.zoom, self._pan = 1.0, QPointF()
+        self._sync()
+
+    def protect(self) -> None:
+        """Everything protected again (the moderator's own choice); closes the meter."""
+        self._pending = None
+        self.reveal_state.protect()
+        self._sync()
+
+    def _auto_protect(self) -> None:
+        """Idle, focus lost, minimised, hidden: protect without counting it as input."""
+        self._pending = None
+        self.reveal_state.focus_lost()
+        self._sync()
+
+    def _with_revealed(self, action: Callable[[], None]) -> None:
+        """Run a reveal `action` once the unprotected raster exists (render it first)."""
+        if not self.can_reveal:
             return
         if self._revealed is not None:
-            self._show_revealed()
+            action()
+            self._sync()
             return
-        self._reveal_wanted = True
-        self._update_controls("Revealing…")
+        self._pending = action
+        self._sync()
+        if self._revealed_loading:
+            return
+        self._revealed_loading = True
         serial = self._serial
         self._tasks.render.submit(
             revealed_raster,
-            data,
+            self._data,
             self.render_box(),
             on_done=lambda raster: self._revealed_ready(serial, raster),
-            on_error=lambda exc: self._reveal_failed(serial, exc),
+            on_error=lambda exc: self._render_failed(serial, exc),
         )
-
-    def protect(self) -> None:
-        """Back to the protected picture; closes the metered reveal."""
-        if not self._showing_revealed:
-            if self._reveal_wanted:  # asked for, not yet painted: just cancel it
-                self._reveal_wanted = False
-                self._update_controls("Protected: greyscale and blurred.")
-            return
-        self._showing_revealed = False
-        self._meter.protect()
-        self._idle.stop()
-        app = QGuiApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
-        if self._protected is not None:
-            self.canvas.show_raster(self._protected)
-        self._update_controls("Protected again.")
-        self.reveal_changed.emit(False)
 
     def _revealed_ready(self, serial: int, raster: Raster) -> None:
         if serial != self._serial:
             return
+        self._revealed_loading = False
         self._revealed = raster
-        if self._reveal_wanted:
-            self._show_revealed()
+        pending, self._pending = self._pending, None
+        if pending is not None and self.can_reveal:
+            pending()
+        self._sync()
 
-    def _reveal_failed(self, serial: int, exc: Exception) -> None:
-        if serial == self._serial:
-            self._reveal_wanted = False
-            self._update_controls(f"Could not reveal: {exc}")
-
-    def _show_revealed(self) -> None:
-        assert self._revealed is not None
-        self._reveal_wanted = False
-        self._showing_revealed = True
-        self.canvas.show_raster(self._revealed)
-        self._meter.reveal(1.0)
-        self._idle.start()
-        app = QGuiApplication.instance()
-        assert app is not None
-        app.installEventFilter(self)
-        seconds = self._idle.interval() / 1000
-        self._update_controls(
-            f"REVEALED: counted as exposure. Re-protects after {seconds:g} s idle."
+    def _ensure_protected_raster(self) -> None:
+        key = (self.reveal_state.blur_step, self.reveal_state.colour)
+        if self._data is None or key in self._rasters:
+            return
+        serial = self._serial
+        self._tasks.render.submit(
+            protected_raster,
+            self._data,
+            self.render_box(),
+            key[0],
+            key[1],
+            on_done=lambda raster: self._protected_ready(serial, key, raster),
+            on_error=lambda exc: self._render_failed(serial, exc),
         )
-        self.reveal_changed.emit(True)
 
-    def _update_controls(self, hint: str) -> None:
-        showing = self._showing_revealed or self._reveal_wanted
-        self.reveal_button.setText(f"{'Protect' if showing else 'Reveal'}  ({keymap.REVEAL})")
+    def _protected_ready(self, serial: int, key: tuple[int, bool], raster: Raster) -> None:
+        if serial == self._serial:
+            self._rasters[key] = raster
+            self._sync()
+
+    def _render_failed(self, serial: int, exc: Exception) -> None:
+        if serial == self._serial:
+            self._pending = None
+            self._revealed_loading = False
+            self._hint.setText(f"Could not render: {exc}")
+
+    def _pointer_moved(self, pos: QPointF) -> None:
+        if not self._spotlight_tool:
+            return
+        at = self.canvas.fraction_at(pos)
+        if at is None:
+            return
+        x, y = at
+        if -0.2 <= x <= 1.2 and -0.2 <= y <= 1.2:
+            self.spotlight_at(x, y)
+        else:
+            self._pointer_left()
+
+    def _pointer_left(self) -> None:
+        if self.reveal_state.mode is RevealMode.SPOTLIGHT or self._pending is not None:
+            self._pending = None
+            self.reveal_state.spotlight_off()
+            self._sync()
+
+    # -- keeping the screen in step with the model --------------------------------------
+
+    def _sync(self, repaint: bool = True) -> None:
+        """Announce a change of protected/unprotected, arm the idle re-protect, repaint."""
+        state = self.reveal_state
+        unprotected = state.is_unprotected()
+        changed = unprotected != self._showing_revealed
+        self._showing_revealed = unprotected
+        if unprotected and state.mode is not RevealMode.HOLD:
+            self._idle.start()
+        else:
+            self._idle.stop()
+        if changed and unprotected:
+            self.reveal_area = state.area_fraction()
+        if repaint:
+            self.canvas.repaint()
+        self._update_controls()
+        if changed:
+            self.reveal_changed.emit(unprotected)
+
+    def _update_controls(self) -> None:
+        state = self.reveal_state
+        whole = state.mode in (RevealMode.TOGGLED, RevealMode.HOLD)
+        self.reveal_button.setText(f"{'Protect' if whole else 'Reveal'}  ({keymap.REVEAL})")
         self.reveal_button.setEnabled(self.can_reveal)
-        self._hint.setText(hint)
+        self.spotlight_button.setText(f"Spotlight ({keymap.SPOTLIGHT})")
+        self.spotlight_button.setChecked(self._spotlight_tool)
+        self.spotlight_button.setEnabled(self.can_reveal)
+        self.less_blur_button.setText(f"Blur − ({keymap.LESS_BLUR})")
+        self.more_blur_button.setText(f"Blur + ({keymap.MORE_BLUR})")
+        self.colour_button.setText(f"Colour ({keymap.COLOUR})")
+        self.colour_button.setChecked(state.colour)
+        for button in (self.less_blur_button, self.more_blur_button, self.colour_button):
+            button.setEnabled(self._data is not None)
+        if self.canvas.message:
+            self._hint.setText("Nothing to reveal." if self._data is None else "")
+            return
+        looks = f"blur {state.blur_step}/{BLUR_STEPS}, {'colour' if state.colour else 'greyscale'}"
+        if self.zoom > 1.0:
+            looks += f", zoom {self.zoom:.0%}"
+        seconds = self._idle.interval() / 1000
+        if self._pending is not None:
+            text = "Revealing…"
+        elif state.mode is RevealMode.SPOTLIGHT:
+            text = (
+                f"SPOTLIGHT: {state.area_fraction():.0%} of the picture unprotected, counted"
+                f" as exposure. Re-protects after {seconds:g} s idle."
+            )
+        elif whole:
+            text = "REVEALED: counted as exposure."
+            if state.mode is RevealMode.TOGGLED:
+                text += f" Re-protects after {seconds:g} s idle."
+        elif self._spotlight_tool:
+            text = f"Protected ({looks}). Spotlight on: move over the picture."
+        else:
+            text = f"Protected ({looks})."
+        self._hint.setText(text)
 
     # -- automatic re-protection --------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        # Installed on the application only while revealed.
-        if isinstance(watched, QWidget) and watched.window() is self.window():
-            if event.type() in _INTERACTION:
-                self._idle.start()
-            elif event.type() == QEvent.Type.WindowStateChange and watched.isMinimized():
-                self.protect()
+        if not (isinstance(watched, QWidget) and watched.window() is self.window()):
+            return False
+        kind = event.type()
+        focus = QApplication.focusWidget()
+        if (
+            kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease)
+            and isinstance(event, QKeyEvent)
+            and event.key() == HOLD_KEY
+            and not _typing_into(focus)
+        ):
+            # Each key event reaches the filter once per widget it visits; act on the
+            # one addressed to the focus widget, and swallow it so nothing else sees H.
+            if watched is focus and not event.isAutoRepeat():
+                if kind == QEvent.Type.KeyPress:
+                    self.hold_start()
+                else:
+                    self.hold_end()
+            return watched is focus
+        if self._showing_revealed:
+            if kind in _INTERACTION:
+                self.reveal_state.interaction()
+                if self.reveal_state.mode is not RevealMode.HOLD:
+                    self._idle.start()
+            elif kind == QEvent.Type.WindowStateChange and watched.isMinimized():
+                self._auto_protect()
         return False
 
     def _application_state_changed(self, state: Qt.ApplicationState) -> None:
         if state != Qt.ApplicationState.ApplicationActive:
-            self.protect()
+            self._auto_protect()
 
     def _focus_window_changed(self, window: QWindow | None) -> None:
         if window is None or window is not self.window().windowHandle():
-            self.protect()
+            self._auto_protect()
 
     def hideEvent(self, event: QHideEvent) -> None:
-        self.protect()
+        self._auto_protect()
         super().hideEvent(event)
+
+
+HOLD_KEY: Final = Qt.Key.Key_H
+
+
+def _typing_into(widget: QWidget | None) -> bool:
+    return isinstance(widget, QLineEdit | QTextEdit | QPlainTextEdit | QAbstractSpinBox)

@@ -39,6 +39,16 @@ ACTION_KEYS: Final[dict[Action, str]] = {a: f"Ctrl+{i + 1}" for i, a in enumerat
 SKIP_REASON_KEYS: Final[dict[SkipReason, str]] = {r: str(i + 1) for i, r in enumerate(SkipReason)}
 
 REVEAL: Final = "Space"
+HOLD: Final = "H"  # held down (ui.image_view watches press and release)
+SPOTLIGHT: Final = "S"
+SPOTLIGHT_SMALLER: Final = "["
+SPOTLIGHT_LARGER: Final = "]"
+LESS_BLUR: Final = "-"
+MORE_BLUR: Final = "="
+MORE_BLUR_ALT: Final = "+"
+COLOUR: Final = "G"
+ZOOM_RESET: Final = "Ctrl+0"
+SUPPORT: Final = "F12"
 NOTE: Final = "Ctrl+L"
 LEAVE_FIELD: Final = "Esc"
 SUBMIT: Final = ("Ctrl+Return", "Ctrl+Enter")
@@ -54,7 +64,14 @@ def shortcut_table() -> list[tuple[str, list[tuple[str, str]]]]:
         (
             "Image",
             [
-                (REVEAL, "Reveal / protect the image (also a click on it); metered and audited"),
+                (REVEAL, "Reveal / protect the whole image (also a click on it); metered"),
+                (f"{HOLD} (held)", "Reveal while held (also the right mouse button)"),
+                (SPOTLIGHT, "Spotlight tool: reveal only a circle under the cursor"),
+                (f"{SPOTLIGHT_SMALLER} / {SPOTLIGHT_LARGER}", "Smaller / larger spotlight"),
+                ("Shift+wheel", "Smaller / larger spotlight"),
+                (f"{LESS_BLUR} / {MORE_BLUR}", "Less / more blur (steps 1 to 4)"),
+                (COLOUR, "Colour on / off on the protected image"),
+                ("Ctrl+wheel / " + ZOOM_RESET, "Zoom the image / back to fit"),
                 ("", "Re-protects after 10 s idle, on focus loss and on every new item"),
             ],
         ),
@@ -84,6 +101,7 @@ def shortcut_table() -> list[tuple[str, list[tuple[str, str]]]]:
             [
                 (SHORTCUTS_HELP, "This list"),
                 (LOCK, "Lock the screen now (the password unlocks it)"),
+                (SUPPORT, "Support and counselling"),
                 (QUIT, "Quit (held items are released)"),
             ],
         ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -29,17 +30,21 @@ from PySide6.QtWidgets import (
 from reviewer.accounts import AccessDenied
 from reviewer.errors import LeaseLost, MediaMissing, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
+from reviewer.matching import DupGroup, KnownMatch, Propagated
 from reviewer.media import MediaUnreadable
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.review import ReviewService
 from reviewer.vocabulary import NotAssessableReason, SkipReason
 from ui import keymap, text
 from ui.context_panel import ContextPanel
+from ui.dup_group import DupGroupGrid
 from ui.events import AppEvents, Change, ChangeSet
 from ui.grading_panel import GradingPanel
 from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster, protected_raster
+from ui.known_match import KnownMatchPanel, grade_text
 from ui.tasks import Tasks
 from wellbeing.clock import Clock
+from wellbeing.policy import ReviewLocked
 
 UNREACHABLE: Final = (
     f"Database unreachable — your grading is kept on screen; press {keymap.SUBMIT[0]} to retry"
@@ -67,6 +72,8 @@ class Fetched:
     claim: Claim
     data: bytes | None
     unreadable: str | None
+    # Graded known matches (issue 6): the item goes to the confirm-known-match flow.
+    matches: tuple[KnownMatch, ...] = ()
 
 
 def fetch_next(
@@ -82,14 +89,20 @@ def fetch_next(
         # The screen closed while this claim was being made: nobody will show it.
         service.release(claim, Exposure(), "closed")
         return None
+    matches: tuple[KnownMatch, ...] = ()
+    if service.show_less is not None:
+        try:
+            matches = tuple(service.show_less.graded_matches(claim.item.id))
+        except Exception:  # the item must still reach the screen: grade it normally
+            matches = ()
     media = claim.item.media
     if not media.readable:
-        return Fetched(claim, None, _plain_reason(media.unreadable_reason or "unknown"))
+        return Fetched(claim, None, _plain_reason(media.unreadable_reason or "unknown"), matches)
     try:
-        return Fetched(claim, service.media_bytes(claim), None)
+        return Fetched(claim, service.media_bytes(claim), None, matches)
     except (MediaMissing, OSError) as exc:
         # The claim must reach the screen even so, or nobody would release it.
-        return Fetched(claim, None, str(exc))
+        return Fetched(claim, None, str(exc), matches)
 
 
 def _plain_reason(reason: str) -> str:
@@ -110,6 +123,7 @@ class _Slot:
     data: bytes | None = None
     raster: Raster | None = None
     unreadable: str | None = None
+    matches: tuple[KnownMatch, ...] = ()
     # Sent with every submit attempt for this item, so a retry is never stored twice.
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -151,9 +165,17 @@ class ReviewScreen(QWidget):
         self._queues_loading = False
         self._queues_stale = False
         self._last_interaction = clock.monotonic()
-        self._locked = False  # the idle lock is on screen instead of this one
+        self._last_grade = ""
+        # Welfare lock (pause, break, cap; see ui.welfare_view): nothing is claimed,
+        # opened or revealed while it holds.
+        self._locked = False
+        # Called just before the next item is put on screen, so that a pause or break
+        # the last decision brought about is up first (ui.welfare_view sets it).
+        self.before_next: Callable[[], None] = lambda: None
+        # Idle lock (ui.idle_lock): the lock screen is up instead of this one.
+        self._idle_locked = False
         self._held_released = False  # ...and the items held went back meanwhile
-        self._denied = False  # the account may not claim: stop asking
+        self._denied = False  # the account may not claim (AccessDenied): stop asking
 
         self.queue_picker = QComboBox()
         self.queue_picker.addItem("All queues")
@@ -163,6 +185,14 @@ class ReviewScreen(QWidget):
         self.context = ContextPanel(clock)
         self.panel = GradingPanel()
         self.panel.set_home(self.view.canvas)
+        self.known = KnownMatchPanel()
+        self.known.hide()
+        self.group_grid: DupGroupGrid | None = None
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.known)
+        side_layout.addWidget(self.panel)
         self.status = QLabel("Loading the first item…")
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
@@ -176,7 +206,7 @@ class ReviewScreen(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(_scrolling(self.context))
         splitter.addWidget(self.view)
-        splitter.addWidget(self.panel)
+        splitter.addWidget(side)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 760, 540])
         splitter.setChildrenCollapsible(False)
@@ -196,6 +226,8 @@ class ReviewScreen(QWidget):
         self.view.reveal_changed.connect(self._reveal_changed)
         self.panel.submitted.connect(self._submit)
         self.panel.skip_chosen.connect(self._skip)
+        self.known.confirmed.connect(self._confirm_known)
+        self.known.rejected.connect(self._reject_known)
         events.changed.connect(self._changed)
 
     # -- state, for the window and for tests ---------------------------------------------
@@ -238,61 +270,13 @@ class ReviewScreen(QWidget):
                 self._release(slot, Exposure(), "closed")
         self._current = self._ready = self._preparing = None
 
-    # -- the idle lock -----------------------------------------------------------------
-
-    @property
-    def locked(self) -> bool:
-        return self._locked
-
-    def lock(self) -> None:
-        """The window is locking: protect the image and stop taking new items. Held
-        items stay held (their leases renewed) until `release_held` or `unlock`."""
-        self._locked = True
-        self.view.protect()
-        self.setEnabled(False)
-
-    def release_held(self, why: str = "idle_lock") -> None:
-        """Hand every held item back (locked too long); the screen shows none until
-        unlocked. Claims still on their way are handed back as they arrive."""
-        exposure = self._take_exposure()
-        if self._current is not None and not self._busy:
-            self._release(self._current, exposure, why)
-            self._current = None
-        for slot in (self._ready, self._preparing):
-            if slot is not None:
-                self._release(slot, Exposure(), why)
-        self._ready = self._preparing = None
-        self._generation += 1
-        self._held_released = True
-        self.panel.clear()
-        self.context.show_item(None)
-        self.view.show_placeholder("Your items went back to the queue while the screen was locked.")
-
-    def unlock(self) -> None:
-        self._locked = False
-        self.setEnabled(True)
-        self._last_interaction = self._clock.monotonic()
-        if self._held_released:
-            self._held_released = False
-            self._exhausted = False
-            if self._current is None:
-                self._advance()
-        self._pump()
-        self.view.canvas.setFocus()
-
-    def _stale_why(self) -> str:
-        """Why a claim that arrived for an outdated request goes back."""
-        if self._closing.is_set():
-            return "closed"
-        return "idle_lock" if self._held_released else "queue_changed"
-
     # -- getting items ahead ------------------------------------------------------------
 
     def _pump(self) -> None:
         """Claim another item if fewer than two (on screen + ahead) are held."""
-        if self._closing.is_set() or self._fetching or self._exhausted:
+        if self._closing.is_set() or self._fetching or self._exhausted or self._locked:
             return
-        if self._locked or self._denied:
+        if self._idle_locked or self._denied:
             return
         if self._preparing is not None:
             return
@@ -327,7 +311,9 @@ class ReviewScreen(QWidget):
         self._events.announce(
             Change.ITEM_CLAIMED, item_id=claim.item.id, queue_id=claim.item.queue_id
         )
-        slot = _Slot(claim, generation, fetched.data, unreadable=fetched.unreadable)
+        slot = _Slot(
+            claim, generation, fetched.data, unreadable=fetched.unreadable, matches=fetched.matches
+        )
         if fetched.data is None:
             self._prepared(slot)
             return
@@ -342,6 +328,8 @@ class ReviewScreen(QWidget):
 
     def _fetch_failed(self, exc: Exception) -> None:
         self._fetching = False
+        if isinstance(exc, ReviewLocked):
+            return  # the welfare screen says why; unlocking pumps again
         if isinstance(exc, AccessDenied):
             # Not a passing fault: no review work until an admin changes the account.
             self._denied = True
@@ -396,6 +384,8 @@ class ReviewScreen(QWidget):
 
     def _advance(self) -> None:
         """Put the item rendered ahead on screen (or a placeholder until one arrives)."""
+        if self._locked or self._idle_locked:
+            return  # it waits, claimed and rendered, until the lock lifts
         slot, self._ready = self._ready, None
         self._current = slot
         self.panel.clear()
@@ -414,6 +404,7 @@ class ReviewScreen(QWidget):
         else:
             self.view.show_unreadable(slot.unreadable or "unknown reason")
             self.panel.suggest_not_assessable(NotAssessableReason.UNREADABLE)
+        self._show_known(slot)
         self.view.canvas.setFocus()
         self._say(f"Showing item #{item.id}.")
         self._tasks.db.submit(
@@ -442,7 +433,7 @@ class ReviewScreen(QWidget):
                 self._service.record_reveal,
                 slot.claim,
                 revealed,
-                1.0,
+                self.view.reveal_area,
                 on_done=_ignore,
                 on_error=self._background_failed,
             )
@@ -450,12 +441,14 @@ class ReviewScreen(QWidget):
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.panel.set_busy(busy)
+        self.known.set_busy(busy)
         self.view.set_reveal_enabled(not busy)
 
     def _submit(self, grading: Grading) -> None:
         slot = self._current
         if slot is None or self._busy:
             return
+        self._last_grade = _grade_label(grading)
         exposure = self._take_exposure()
         self._set_busy(True)
         self._say(f"Storing your decision on item #{slot.claim.item.id}…")
@@ -480,6 +473,103 @@ class ReviewScreen(QWidget):
             queue_id=slot.claim.item.queue_id,
         )
         self.decision_recorded.emit(receipt)
+        self._offer_group(receipt.item_id)
+
+    # -- known matches and near-duplicate groups (issue 6) -----------------------------
+
+    def _show_known(self, slot: _Slot) -> None:
+        """A graded known match replaces the form with the confirm flow."""
+        if slot.matches:
+            self.known.show_matches(list(slot.matches))
+            self.panel.hide()
+            self.known.show()
+        else:
+            self.known.hide()
+            self.panel.show()
+
+    def _confirm_known(self, match: KnownMatch) -> None:
+        slot = self._current
+        show_less = self._service.show_less
+        if slot is None or self._busy or show_less is None:
+            return
+        exposure = self._take_exposure()
+        self._last_grade = grade_text(match)
+        self._set_busy(True)
+        self._say(f"Confirming the known match for item #{slot.claim.item.id}…")
+        self._tasks.db.submit(
+            show_less.confirm,
+            slot.claim,
+            match,
+            exposure,
+            slot.token,
+            on_done=lambda receipt: self._decided(slot, receipt),
+            on_error=lambda exc: self._submit_failed(slot, exc),
+        )
+
+    def _reject_known(self, match: KnownMatch) -> None:
+        slot = self._current
+        show_less = self._service.show_less
+        if slot is None or self._busy or show_less is None:
+            return
+        slot.matches = ()
+        self._show_known(slot)
+        self._say("Known match rejected: grade the item yourself.")
+        self._tasks.db.submit(
+            show_less.reject,
+            slot.claim,
+            match,
+            on_done=_ignore,
+            on_error=self._background_failed,
+        )
+
+    def _offer_group(self, item_id: int) -> None:
+        show_less = self._service.show_less
+        if show_less is None or self._closing.is_set():
+            return
+        self._tasks.db.submit(
+            show_less.group_after,
+            item_id,
+            on_done=lambda group: self._group_found(item_id, group),
+            on_error=self._background_failed,
+        )
+
+    def _group_found(self, item_id: int, group: DupGroup | None) -> None:
+        show_less = self._service.show_less
+        if group is None or show_less is None or self._closing.is_set():
+            return
+        grid = DupGroupGrid(
+            group, item_id, self._last_grade, self._tasks, show_less.member_bytes, self
+        )
+        grid.decided.connect(
+            lambda ticked, unticked: self._group_decided(group, item_id, ticked, unticked)
+        )
+        self.group_grid = grid
+        grid.open()
+
+    def _group_decided(
+        self, group: DupGroup, item_id: int, ticked: list[int], unticked: list[int]
+    ) -> None:
+        show_less = self._service.show_less
+        if show_less is None:
+            return
+
+        def run() -> Propagated:
+            show_less.detach(group.id, unticked)
+            return show_less.propagate(group.id, item_id, ticked)
+
+        self._tasks.db.submit(
+            run,
+            on_done=lambda done: self._propagated(group, done),
+            on_error=self._background_failed,
+        )
+
+    def _propagated(self, group: DupGroup, done: Propagated) -> None:
+        held = f"; {len(done.skipped)} held elsewhere, left alone" if done.skipped else ""
+        self._say(
+            f"Grade applied to {len(done.decided)} near-duplicate(s) without viewing{held}."
+            f"{self._now_showing()}"
+        )
+        self._events.announce(Change.DECISION_RECORDED, Change.QUEUE_CHANGED)
 
     def _submit_failed(self, slot: _Slot, exc: Exception) -> None:
         self._set_busy(False)
@@ -545,7 +635,84 @@ class ReviewScreen(QWidget):
     def _move_on(self, slot: _Slot) -> None:
         if self._current is slot and not self._closing.is_set():
             self._current = None
+            self.before_next()
             self._advance()
+
+    # -- welfare lock -------------------------------------------------------------------
+
+    def set_locked(self, locked: bool) -> None:
+        """Lock (protect, refuse input, claim and open nothing) or unlock (bring the
+        next item). The lock itself is enforced by the service; this only follows it."""
+        if locked == self._locked:
+            return
+        self._locked = locked
+        self.view.set_reveal_enabled(not locked and not self._busy)
+        self.panel.setEnabled(not locked and not self._busy)
+        if not locked:
+            self._exhausted = False
+            if self._current is None:
+                self._advance()
+            else:
+                self._pump()
+
+    def release_held(self, why: str) -> None:
+        """Hand back every item held (on screen and ahead), e.g. before a lease would run
+        out during a break; the exposure so far is recorded with the one on screen."""
+        if self._current is not None and not self._busy:
+            self._release(self._current, self._take_exposure(), why)
+            self._current = None
+            self.panel.clear()
+            self.context.show_item(None)
+            self.view.show_placeholder("Review is paused.")
+        if self._ready is not None:
+            self._release(self._ready, Exposure(), why)
+            self._ready = None
+
+    # -- idle lock ----------------------------------------------------------------------
+
+    @property
+    def idle_locked(self) -> bool:
+        return self._idle_locked
+
+    def idle_lock(self) -> None:
+        """The window is locking (ui.idle_lock): protect the image and take, open and
+        show nothing. Held items stay held, their leases renewed, until
+        `release_idle_held` or `idle_unlock`."""
+        self._idle_locked = True
+        self.view.protect()
+        self.setEnabled(False)
+
+    def release_idle_held(self) -> None:
+        """Locked too long: hand every held item back (why="idle_lock"), including
+        claims still being prepared or on their way."""
+        self.release_held("idle_lock")
+        if self._preparing is not None:
+            self._release(self._preparing, Exposure(), "idle_lock")
+            self._preparing = None
+        self._generation += 1
+        self._held_released = True
+        self.panel.clear()
+        self.context.show_item(None)
+        self.view.show_placeholder("Your items went back to the queue while the screen was locked.")
+
+    def idle_unlock(self) -> None:
+        self._idle_locked = False
+        self.setEnabled(True)
+        self._last_interaction = self._clock.monotonic()
+        if self._held_released:
+            self._held_released = False
+            self._exhausted = False
+        if self._current is None and not self._busy:
+            self._advance()
+        else:
+            self._pump()
+        self.view.canvas.setFocus()
+
+    def _stale_why(self) -> str:
+        """Why a claim that arrived for an outdated request goes back."""
+        if self._closing.is_set():
+            return "closed"
+        return "idle_lock" if self._held_released else "queue_changed"
 
     # -- leases -------------------------------------------------------------------------
 
@@ -561,9 +728,9 @@ class ReviewScreen(QWidget):
 
     def _renew_leases(self) -> None:
         idle = self._clock.monotonic() - self._last_interaction
-        if idle > self._timings.interaction_recent_s and not self._locked:
+        if idle > self._timings.interaction_recent_s and not self._idle_locked:
             return  # away from the desk: let the holds run out and the items go back
-        # While the idle lock is on, holds are kept until it releases them (why=idle_lock).
+        # While the idle lock is up, holds are kept until it hands them back itself.
         for slot in (self._current, self._ready, self._preparing):
             if slot is not None:
                 self._tasks.db.submit(
@@ -602,7 +769,7 @@ class ReviewScreen(QWidget):
         )
 
     def _background_failed(self, exc: Exception) -> None:
-        if isinstance(exc, LeaseLost):
+        if isinstance(exc, LeaseLost | ReviewLocked):
             return  # already reported where it mattered; the store kept the exposure
         self._say(f"A background save failed ({type(exc).__name__}: {exc}).", "warn")
 
@@ -675,6 +842,12 @@ class ReviewScreen(QWidget):
         # Dynamic properties need a re-polish before the style sheet sees them.
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)
+
+
+def _grade_label(grading: Grading) -> str:
+    sev = grading.severity.value if grading.severity else "?"
+    band = f" · youngest {grading.age_band.value}" if grading.age_band else ""
+    return f"{sev}{band}"
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:

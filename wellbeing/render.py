@@ -33,7 +33,7 @@ DEFAULT_BLUR_STEP: Final = 2
 _STEP_FACTORS: Final[dict[int, int]] = {0: 1, 1: 4, 2: 8, 3: 16, 4: 32}
 # Gaussian radius in raster pixels: rounds off the blocks the reduction leaves, so
 # no edge survives smooth upscaling.
-_BLUR_RADIUS: Final = 1.0
+BLUR_RADIUS: Final = 1.0
 # Transparent areas are shown on neutral grey, as a viewer would show them, rather
 # than revealing whatever colour hides under alpha 0.
 _BACKDROP: Final = 128
@@ -103,7 +103,7 @@ def render_protected(
     mode = "RGB" if colour else "L"
     img, oriented = _render(data, lambda src: raster_size(src, box, blur_step), mode)
     if blur_step > 0:
-        img = img.filter(ImageFilter.GaussianBlur(_BLUR_RADIUS))
+        img = img.filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
     return _pack(img, oriented, protected=blur_step > 0, blur_step=blur_step)
 
 

@@ -14,10 +14,12 @@ whatever the aspect ratio.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from enum import StrEnum
 from itertools import pairwise
 from typing import Any, Final
 
+from reviewer.model import Exposure
 from wellbeing.clock import Clock
 from wellbeing.exposure import RevealMeter
 from wellbeing.render import BLUR_STEPS, DEFAULT_BLUR_STEP
@@ -133,6 +135,18 @@ class RevealState:
             "colour": self._least_colour,
             "least_mode": self._least_mode.value,
         }
+
+    def exposure(self) -> Exposure:
+        """The item's exposure record so far: the meter's totals plus area-seconds and
+        the least protection used (what the ledger stores with the decision)."""
+        least = self.least_protection()
+        return replace(
+            self._meter.snapshot(),
+            area_seconds=self._meter.area_seconds,
+            min_blur_step=least["min_blur_step"],
+            colour_shown=least["colour"],
+            least_mode=least["least_mode"],
+        )
 
     def reprotect_due_in(self) -> float | None:
         """Seconds until `tick()` re-protects (for a single-shot UI timer); None when

@@ -6,6 +6,7 @@ import multiprocessing as mp
 import uuid
 from collections import Counter
 
+from db import audit
 from db.store import Store
 from reviewer.grading import Grading
 from reviewer.model import Exposure
@@ -17,8 +18,9 @@ GRADE = Grading(
 )
 
 
-def _worker(url: str, name: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    store = Store.open(url, migrate=False)
+def _worker(url: str, name: str, key: bytes, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    # A spawned process has no test keyring: it gets the audit key from the parent.
+    store = Store.open(url, migrate=False, audit_key=key)
     user = store.ensure_user(name)
     got = []
     while (claim := store.claim_next(user.id, lease_seconds=600)) is not None:
@@ -33,7 +35,10 @@ def test_two_processes_claim_1000_items_without_a_double(db_url: str, enqueue) -
     ids = set(enqueue(store, N_ITEMS))
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    procs = [ctx.Process(target=_worker, args=(db_url, f"mod{i}", out)) for i in range(2)]
+    procs = [
+        ctx.Process(target=_worker, args=(db_url, f"mod{i}", audit.load_key(), out))
+        for i in range(2)
+    ]
     for p in procs:
         p.start()
     results = [out.get(timeout=240) for _ in procs]

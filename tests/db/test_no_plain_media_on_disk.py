@@ -99,7 +99,7 @@ def test_nothing_readable_on_disk_after_ingest_and_review(
     audit_key = secrets.get_or_create(AUDIT_KEY)
     secrets.set("db-password", DB_PASSWORD)
 
-    store = Store.open(db_url)
+    store = Store.open(db_url, audit_key=audit_key)
     try:
         media = MediaStore(config.media_dir(), media_key)
         recording = RecordingMedia(media)

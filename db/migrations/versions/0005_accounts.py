@@ -1,7 +1,7 @@
 """accounts, roles, vetting, training, per-queue access, idle-lock settings (issue 4)
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-23 14:00:00
 
 Users gain a password (argon2id hash), a set of roles (JSON list; `users.role` stays as
@@ -20,7 +20,7 @@ from alembic import op
 import db.models
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

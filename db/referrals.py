@@ -1,0 +1,292 @@
+"""Referral packages and the reporting settings, in the database (issue 8).
+
+Each public method is one transaction; every state change carries its audit event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+
+from db.models import (
+    DecisionRow,
+    ExposureRow,
+    ItemRow,
+    ReferralRow,
+    ReportingSettingsRow,
+    UserRow,
+)
+from db.repo import Repo, translate_errors
+from reviewer.errors import NotFound
+from reviewer.grading import Grading
+from reviewer.referral_service import (
+    DecisionFacts,
+    NewReferral,
+    Referral,
+    ReferralKind,
+    ReferralSource,
+    ReportingSettings,
+)
+from reviewer.retention import MIN_REPORT_HOLD_DAYS
+from reviewer.vocabulary import (
+    Action,
+    AgeBand,
+    AgeConfidence,
+    NotAssessableReason,
+    ProductionContext,
+    Severity,
+)
+
+items = ItemRow.__table__
+decisions = DecisionRow.__table__
+exposures = ExposureRow.__table__
+referrals_t = ReferralRow.__table__
+settings_t = ReportingSettingsRow.__table__
+users_t = UserRow.__table__
+
+_SETTING_LIMITS = {"organisation": 200, "contact_name": 200, "contact_email": 200}
+
+
+def grading_of(r: Any) -> Grading:
+    """A decision row back into the Grading it was stored from."""
+    return Grading(
+        severity=Severity(r.severity),
+        csea_related=bool(r.csea_related),
+        not_assessable_reason=(
+            NotAssessableReason(r.not_assessable_reason) if r.not_assessable_reason else None
+        ),
+        age_band=AgeBand(r.age_band) if r.age_band else None,
+        age_confidence=AgeConfidence(r.age_confidence) if r.age_confidence else None,
+        production_context=(
+            ProductionContext(r.production_context) if r.production_context else None
+        ),
+        actions=frozenset(Action(a) for a in (r.actions or ()) if a in Action._value2member_map_),
+        note=r.note or "",
+    )
+
+
+def read_settings(conn: Connection) -> ReportingSettings:
+    r = conn.execute(select(settings_t).where(settings_t.c.id == 1)).first()
+    if r is None:
+        return ReportingSettings()
+    return ReportingSettings(
+        organisation=r.organisation,
+        contact_name=r.contact_name,
+        contact_email=r.contact_email,
+        contact_phone=r.contact_phone,
+        report_hold_days=r.report_hold_days,
+        non_illegal_dispose_days=r.non_illegal_dispose_days,
+    )
+
+
+class ReferralRepo(Repo):
+    # -- settings ------------------------------------------------------------------------
+
+    @translate_errors
+    def settings(self) -> ReportingSettings:
+        with self.read() as conn:
+            return read_settings(conn)
+
+    @translate_errors
+    def update_settings(self, user_id: int | None, **changes: Any) -> ReportingSettings:
+        """Change the reporter details and/or retention periods (audited with old → new)."""
+        allowed = set(ReportingSettings.__dataclass_fields__)
+        unknown = sorted(set(changes) - allowed)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        hold = changes.get("report_hold_days")
+        if hold is not None and (not isinstance(hold, int) or hold < MIN_REPORT_HOLD_DAYS):
+            raise ValueError(f"report_hold_days must be at least {MIN_REPORT_HOLD_DAYS}")
+        days = changes.get("non_illegal_dispose_days")
+        if days is not None and (not isinstance(days, int) or days < 0):
+            raise ValueError("non_illegal_dispose_days must be 0 or more")
+        for name, limit in _SETTING_LIMITS.items():
+            v = changes.get(name)
+            if v is not None and (not isinstance(v, str) or len(v) > limit):
+                raise ValueError(f"{name} must be text of at most {limit} characters")
+        with self.write() as conn:
+            before = read_settings(conn)
+            values = {k: v for k, v in changes.items() if v is not None}
+            if not values:
+                return before
+            conn.execute(
+                update(settings_t)
+                .where(settings_t.c.id == 1)
+                .values(**values, updated_by=user_id, updated_at=self.now())
+            )
+            after = read_settings(conn)
+            diff = {
+                k: {"from": getattr(before, k), "to": getattr(after, k)}
+                for k in values
+                if getattr(before, k) != getattr(after, k)
+            }
+            if diff:
+                self.audit(conn, user_id, "reporting_settings_changed", None, diff)
+            return after
+
+    # -- what a referral is built from -----------------------------------------------------
+
+    def current_time(self) -> datetime:
+        with self.read() as conn:
+            return self.now_value(conn)
+
+    @translate_errors
+    def source(self, item_id: int) -> ReferralSource:
+        item = self.store.item(item_id)  # raises NotFound
+        with self.read() as conn:
+            row = conn.execute(
+                select(items.c.media_id, items.c.personal_data_disposed_at).where(
+                    items.c.id == item_id
+                )
+            ).one()
+            reported = None
+            for d in conn.execute(
+                select(decisions).where(decisions.c.item_id == item_id).order_by(decisions.c.id)
+            ):
+                if Action.REPORT.value in (d.actions or ()):
+                    reported = DecisionFacts(d.id, d.user_id, d.decided_at, grading_of(d))
+            # A file is viewed when any person revealed it: this item or another with the
+            # same bytes. Only real reveals count; a claim with none is not "viewed".
+            same_media = select(items.c.id).where(items.c.media_id == row.media_id)
+            first_reveal = conn.execute(
+                select(func.min(exposures.c.recorded_at)).where(
+                    exposures.c.item_id.in_(same_media),
+                    or_(
+                        exposures.c.reveal_count > 0,
+                        exposures.c.seconds_revealed > 0,
+                        exposures.c.full_unprotected.is_(True),
+                    ),
+                )
+            ).scalar()
+            if isinstance(first_reveal, str):  # SQLite aggregates lose the column type
+                first_reveal = datetime.fromisoformat(first_reveal)
+            if first_reveal is not None and first_reveal.tzinfo is None:
+                first_reveal = first_reveal.replace(tzinfo=UTC)
+            return ReferralSource(
+                item=item,
+                decision=reported,
+                viewed_by_company=first_reveal is not None,
+                viewed_at=first_reveal,
+                personal_data_disposed=row.personal_data_disposed_at is not None,
+                reporting=read_settings(conn),
+            )
+
+    # -- stored packages ---------------------------------------------------------------------
+
+    @translate_errors
+    def save(self, new: NewReferral, user_id: int | None) -> Referral:
+        with self.write() as conn:
+            rid = conn.execute(
+                insert(referrals_t)
+                .values(
+                    reference=new.reference,
+                    kind=new.kind.value,
+                    item_ids=list(new.item_ids),
+                    decision_id=new.decision_id,
+                    created_by=user_id,
+                    created_at=new.created_at,
+                    complete=new.complete,
+                    missing=list(new.missing),
+                    urgent=new.urgent,
+                    package=new.package,
+                    summary=new.summary,
+                )
+                .returning(referrals_t.c.id)
+            ).scalar_one()
+            for item_id in new.item_ids:
+                self.audit(
+                    conn,
+                    user_id,
+                    "referral_created",
+                    item_id,
+                    {
+                        "referral_id": rid,
+                        "reference": new.reference,
+                        "kind": new.kind.value,
+                        "complete": new.complete,
+                        "missing": len(new.missing),
+                        "urgent": new.urgent,
+                        "decision_id": new.decision_id,
+                    },
+                )
+            return self._get(conn, rid)
+
+    def _query(self) -> Any:
+        return select(referrals_t, users_t.c.name.label("creator")).outerjoin(
+            users_t, users_t.c.id == referrals_t.c.created_by
+        )
+
+    def _get(self, conn: Connection, referral_id: int) -> Referral:
+        r = conn.execute(self._query().where(referrals_t.c.id == referral_id)).first()
+        if r is None:
+            raise NotFound(f"referral {referral_id}")
+        return _referral(r)
+
+    @translate_errors
+    def get(self, referral_id: int) -> Referral:
+        with self.read() as conn:
+            return self._get(conn, referral_id)
+
+    @translate_errors
+    def referrals(self) -> list[Referral]:
+        """Urgent escalations (child at immediate risk) first, then newest first."""
+        q = self._query().order_by(
+            referrals_t.c.urgent.desc(), referrals_t.c.created_at.desc(), referrals_t.c.id.desc()
+        )
+        with self.read() as conn:
+            return [_referral(r) for r in conn.execute(q)]
+
+    @translate_errors
+    def mark_exported(
+        self, referral_id: int, user_id: int | None, folder: str, files: Sequence[str]
+    ) -> Referral:
+        """Audit an export; the first one starts the report hold of its items."""
+        with self.write() as conn:
+            ref = self._get(conn, referral_id)
+            conn.execute(
+                update(referrals_t)
+                .where(referrals_t.c.id == referral_id, referrals_t.c.exported_at.is_(None))
+                .values(exported_at=self.now())
+            )
+            conn.execute(
+                update(items)
+                .where(and_(items.c.id.in_(ref.item_ids), items.c.reported_at.is_(None)))
+                .values(reported_at=self.now())
+            )
+            for item_id in ref.item_ids:
+                self.audit(
+                    conn,
+                    user_id,
+                    "referral_exported",
+                    item_id,
+                    {
+                        "referral_id": referral_id,
+                        "reference": ref.reference,
+                        "folder": folder,
+                        "files": list(files),
+                    },
+                )
+            return self._get(conn, referral_id)
+
+
+def _referral(r: Row[Any]) -> Referral:
+    m = r._mapping
+    return Referral(
+        id=m["id"],
+        reference=m["reference"],
+        kind=ReferralKind(m["kind"]),
+        item_ids=tuple(int(i) for i in m["item_ids"] or ()),
+        created_by=m["created_by"],
+        created_by_name=m["creator"],
+        created_at=m["created_at"],
+        complete=bool(m["complete"]),
+        missing=tuple(m["missing"] or ()),
+        urgent=bool(m["urgent"]),
+        package=m["package"],
+        summary=m["summary"],
+        exported_at=m["exported_at"],
+        disposed_at=m["disposed_at"],
+    )

@@ -1,0 +1,178 @@
+"""`reviewer hashlist ...`: import and export known-hash lists, list versions, re-match,
+and the lead's list of near-duplicate groups graded inconsistently.
+
+    reviewer hashlist import FILE --name N --source ORG   new version of list N
+    reviewer hashlist list                                 every version, with provenance
+    reviewer hashlist rematch                              match pending items again
+    reviewer hashlist export --format csv|jsonl --out FILE [--source ORG]
+    reviewer hashlist flags                                groups flagged for a lead
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from reviewer.hashing import PDQ_MATCH_DISTANCE
+
+DEFAULT_EXPORT_SOURCE = "Reviewer export"
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the `hashlist` command (called once from reviewer.cli.build_parser)."""
+    p = subparsers.add_parser(
+        "hashlist", parents=[common], help="import/export known-hash lists (PDQ, MD5, SHA-256)"
+    )
+    sub = p.add_subparsers(dest="hash_action", required=True)
+    p_imp = sub.add_parser("import", parents=[common], help="import a CSV or JSON Lines list")
+    p_imp.add_argument("file", help="the list (CSV with a header row, or JSON Lines)")
+    p_imp.add_argument("--name", required=True, help="list name; re-importing makes a new version")
+    p_imp.add_argument("--source", required=True, help="organisation that supplied the list")
+    p_imp.add_argument(
+        "--radius",
+        type=int,
+        default=PDQ_MATCH_DISTANCE,
+        help=f"PDQ match distance (default {PDQ_MATCH_DISTANCE})",
+    )
+    p_imp.set_defaults(func=cmd_import)
+    p_list = sub.add_parser("list", parents=[common], help="every list version, with provenance")
+    p_list.set_defaults(func=cmd_list)
+    p_re = sub.add_parser("rematch", parents=[common], help="match pending items again")
+    p_re.set_defaults(func=cmd_rematch)
+    p_exp = sub.add_parser(
+        "export", parents=[common], help="hashes of confirmed (Category A/B/C) items"
+    )
+    p_exp.add_argument("--format", choices=["csv", "jsonl"], required=True)
+    p_exp.add_argument("--out", required=True, help="file to write (refuses to overwrite)")
+    p_exp.add_argument(
+        "--source", default=DEFAULT_EXPORT_SOURCE, help="our organisation's name in the rows"
+    )
+    p_exp.set_defaults(func=cmd_export)
+    p_flags = sub.add_parser(
+        "flags", parents=[common], help="near-duplicate groups graded differently (for a lead)"
+    )
+    p_flags.set_defaults(func=cmd_flags)
+
+
+def _open(args: argparse.Namespace):  # -> tuple[Store, HashRepo]
+    from db.hashes import HashRepo
+    from reviewer.cli import _open as open_store
+
+    store, _media = open_store(args.db)
+    return store, HashRepo(store)
+
+
+def ingest_hook(store: Any) -> Any:
+    """The ingest hook that hashes, matches and groups each new item."""
+    from db.hashes import HashRepo
+    from reviewer.matching import HashIngest
+
+    return HashIngest(HashRepo(store))
+
+
+def show_less_for(store: Any, media: Any) -> Any:
+    """For the GUI: each signed-in moderator's known-match and group service."""
+    from db.hashes import HashRepo
+    from reviewer.matching import ShowLess
+
+    repo = HashRepo(store)
+    return lambda user: ShowLess(repo, store, user.id, media.get)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from reviewer.matching import import_hash_list
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"reviewer hashlist import: no such file: {path}", file=sys.stderr)
+        return 2
+    store, repo = _open(args)
+    try:
+        report = import_hash_list(
+            repo, path.read_bytes(), args.name, args.source, path.name, radius=args.radius
+        )
+    except ValueError as exc:
+        print(f"reviewer hashlist import: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    info = report.hash_list
+    replaced = f", replacing version {report.replaced_version}" if report.replaced_version else ""
+    print(
+        f"imported {info.name} version {info.version} from {info.source_org}{replaced}: "
+        f"{info.entry_count} hash(es), {info.rejected_count} row(s) rejected; "
+        f"{report.rematched_items} pending item(s) re-matched, {report.matches} match(es)"
+    )
+    for err in report.errors:
+        where = f"line {err.line}" if err.line else "file"
+        print(f"  {where}: {err.reason}")
+    return 0 if info.rejected_count == 0 else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store, repo = _open(args)
+    try:
+        lists = repo.lists()
+    finally:
+        store.close()
+    if not lists:
+        print("no hash lists imported")
+    for v in lists:
+        state = "active" if v.active else "superseded"
+        print(
+            f"{v.name} v{v.version} [{state}] {v.source_org}: {v.entry_count} hashes, "
+            f"{v.rejected_count} rejected; {v.file_name} sha256 {v.file_sha256[:16]}…, "
+            f"imported {v.imported_at:%Y-%m-%d %H:%M} UTC"
+        )
+    return 0
+
+
+def cmd_rematch(args: argparse.Namespace) -> int:
+    from reviewer.matching import rematch_pending
+
+    store, repo = _open(args)
+    try:
+        items, matches = rematch_pending(repo)
+    finally:
+        store.close()
+    print(f"re-matched {items} pending item(s): {matches} match(es)")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from reviewer.matching import export_confirmed
+
+    out = Path(args.out)
+    if out.exists():
+        print(f"reviewer hashlist export: {out} exists; choose another name", file=sys.stderr)
+        return 2
+    store, repo = _open(args)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as f:
+            items, rows = export_confirmed(repo, f, args.format, args.source)
+        tmp.replace(out)  # a half-written export never carries the final name
+    except ValueError as exc:
+        tmp.unlink(missing_ok=True)
+        print(f"reviewer hashlist export: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(f"wrote {rows} row(s) for {items} confirmed item(s) to {out}")
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    store, repo = _open(args)
+    try:
+        repo.flag_disagreements()  # sweep first: lists every disagreement, however made
+        flags = repo.group_flags()
+    finally:
+        store.close()
+    if not flags:
+        print("no near-duplicate groups flagged")
+    for f in flags:
+        print(f"group {f.group_id}, item #{f.item_id} ({f.flagged_at:%Y-%m-%d %H:%M}): {f.reason}")
+    return 0

@@ -1,0 +1,504 @@
+"""Show less: known-hash matching and near-duplicate groups (no Qt, no SQL).
+
+- At ingest every item's media is hashed (SHA-256, MD5, PDQ) and matched against the
+  active versions of all imported hash lists: exact digests by lookup, PDQ within
+  `radius` bits (only for PDQ quality >= PDQ_MIN_QUALITY, as Meta advises).
+- Items with no graded known match and a usable PDQ are placed in near-duplicate
+  groups: an item joins the group of the nearest representative within `radius`; if
+  the nearest undecided item is not yet grouped, the two start a group with the older
+  one as representative. Only representatives and ungrouped items are searched, so a
+  member is always within `radius` of its representative (no chaining).
+- A match whose entry carries a complete grade goes to the "confirm known match" flow;
+  a grade given to one item of a group is offered to the group's other pending members.
+
+The repository behind `HashPort` (db/hashes.py) does every write in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, TextIO
+
+import numpy as np
+
+from reviewer.grading import Grading
+from reviewer.hash_index import DigestIndex, PdqIndex
+from reviewer.hashing import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY, MediaHashes, compute_hashes
+from reviewer.hashlists import (
+    ConfirmedItem,
+    Format,
+    HashListEntry,
+    HashType,
+    ParseError,
+    export_rows,
+    parse_hash_list,
+)
+from reviewer.model import Claim, DecisionReceipt, Exposure
+from reviewer.vocabulary import (
+    Action,
+    AgeBand,
+    AgeConfidence,
+    ProductionContext,
+    Severity,
+)
+
+MatchKind = Literal["exact", "pdq"]
+
+
+def complete_grade(category: Severity | None, age_band: AgeBand | None) -> bool:
+    """A list entry's grade is complete enough to confirm without a fresh assessment:
+    a category, and for Category A/B/C a child's age band."""
+    if category is None or category is Severity.NOT_ASSESSABLE:
+        return False
+    if category.is_category:
+        return age_band is not None and age_band is not AgeBand.ADULT
+    return True
+
+
+# -- immutable data handed to services and the UI ------------------------------------
+
+
+@dataclass(frozen=True)
+class HashListInfo:
+    """One imported version of a list: its provenance."""
+
+    id: int
+    name: str
+    source_org: str
+    version: int
+    active: bool
+    imported_at: datetime
+    imported_by: int | None
+    file_name: str
+    file_sha256: str
+    entry_count: int
+    rejected_count: int
+
+
+@dataclass(frozen=True)
+class KnownMatch:
+    """An item's match against one list entry, with the list's grade and provenance."""
+
+    item_id: int
+    entry_id: int
+    kind: MatchKind
+    hash_type: HashType
+    distance: int
+    category: Severity | None
+    age_band: AgeBand | None
+    entry_source: str
+    line: int
+    hash_list: HashListInfo
+
+    @property
+    def exact(self) -> bool:
+        return self.kind == "exact"
+
+    @property
+    def graded(self) -> bool:
+        return complete_grade(self.category, self.age_band)
+
+    def describe(self) -> str:
+        """'SHA-256 exact match' / 'PDQ perceptual match, 12 of 256 bits differ'."""
+        if self.exact:
+            return f"{self.hash_type.value.upper().replace('SHA256', 'SHA-256')} exact match"
+        return f"PDQ perceptual match, {self.distance} of 256 bits differ"
+
+    def provenance(self) -> str:
+        lst = self.hash_list
+        return f"{lst.name} v{lst.version} ({lst.source_org}), line {self.line}"
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    item_id: int
+    distance: int
+    status: str
+    media_sha256: str
+    representative: bool = False
+
+
+@dataclass(frozen=True)
+class DupGroup:
+    id: int
+    representative_item_id: int
+    max_distance: int
+    members: tuple[GroupMember, ...]
+
+    def pending_except(self, item_id: int) -> tuple[GroupMember, ...]:
+        return tuple(m for m in self.members if m.item_id != item_id and m.status == "pending")
+
+
+@dataclass(frozen=True)
+class GroupFlag:
+    id: int
+    group_id: int
+    item_id: int
+    decision_id: int
+    flagged_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Propagated:
+    decided: tuple[int, ...]
+    # Members no longer pending (claimed by someone, or already decided): left alone.
+    skipped: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    hash_list: HashListInfo
+    errors: tuple[ParseError, ...]
+    replaced_version: int | None
+    rematched_items: int
+    matches: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One match found in memory, before it is stored."""
+
+    entry_id: int
+    kind: MatchKind
+    distance: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new item goes: joins `group_id`, or starts a group with `partner`."""
+
+    distance: int
+    group_id: int | None = None
+    partner_item_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    id: int
+    hash_type: HashType
+    value: str
+    graded: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An undecided item near-duplicates may attach to (a representative or a single)."""
+
+    item_id: int
+    pdq: bytes
+    group_id: int | None
+
+
+class HashPort(Protocol):
+    """What db/hashes.HashRepo offers the services."""
+
+    def active_entries(self) -> list[StoredEntry]: ...
+    def group_candidates(self) -> list[Candidate]: ...
+    def record_item_hashes(
+        self, item_id: int, hashes: MediaHashes, hits: Sequence[Hit], placement: Placement | None
+    ) -> int | None: ...
+    def import_list(
+        self,
+        name: str,
+        source_org: str,
+        file_name: str,
+        file_sha256: str,
+        entries: Sequence[HashListEntry],
+        rejected: int,
+        user_id: int | None,
+    ) -> tuple[HashListInfo, int | None]: ...
+    def pending_item_hashes(self) -> list[tuple[int, MediaHashes]]: ...
+    def replace_pending_matches(self, hits: dict[int, list[Hit]], user_id: int | None) -> int: ...
+    def lists(self, name: str | None = None) -> list[HashListInfo]: ...
+    def known_matches(self, item_id: int) -> list[KnownMatch]: ...
+    def group_of(self, item_id: int) -> DupGroup | None: ...
+    def propagate_grade(
+        self, user_id: int, group_id: int, from_item_id: int, item_ids: Sequence[int]
+    ) -> Propagated: ...
+    def detach(self, user_id: int, group_id: int, item_ids: Sequence[int]) -> None: ...
+    def flag_disagreements(self) -> int: ...
+    def group_flags(self, unresolved_only: bool = True) -> list[GroupFlag]: ...
+    def confirmed_items(self) -> tuple[list[ConfirmedItem], int]: ...
+    def record_export(self, user_id: int | None, detail: dict[str, object]) -> None: ...
+
+
+class DecisionPort(Protocol):
+    def submit_decision(
+        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+    ) -> DecisionReceipt: ...
+    def record_event(
+        self,
+        user_id: int | None,
+        kind: str,
+        item_id: int | None = ...,
+        detail: dict[str, object] | None = ...,
+    ) -> None: ...
+
+
+# -- matching in memory ---------------------------------------------------------------
+
+
+class Matcher:
+    """The active list entries, indexed: exact digests by lookup, PDQ by radius."""
+
+    def __init__(self, entries: Iterable[StoredEntry], radius: int = PDQ_MATCH_DISTANCE) -> None:
+        self.radius = radius
+        self._exact = {HashType.MD5: DigestIndex(), HashType.SHA256: DigestIndex()}
+        self._pdq = PdqIndex()
+        pdq_hashes: list[bytes] = []
+        pdq_ids: list[int] = []
+        for e in entries:
+            if e.hash_type is HashType.PDQ:
+                pdq_hashes.append(bytes.fromhex(e.value))
+                pdq_ids.append(e.id)
+            else:
+                self._exact[e.hash_type].add(bytes.fromhex(e.value), e.id)
+        if pdq_ids:
+            self._pdq.add(pdq_hashes, np.asarray(pdq_ids, np.int64))
+            self._pdq.build()
+
+    def match(self, hashes: MediaHashes) -> list[Hit]:
+        hits = [
+            Hit(i, "exact", 0)
+            for i in self._exact[HashType.SHA256].lookup(bytes.fromhex(hashes.sha256))
+        ]
+        hits += [
+            Hit(i, "exact", 0) for i in self._exact[HashType.MD5].lookup(bytes.fromhex(hashes.md5))
+        ]
+        if usable_pdq(hashes) and len(self._pdq):
+            assert hashes.pdq is not None
+            hits += [Hit(i, "pdq", d) for i, d in self._pdq.search(hashes.pdq, self.radius)]
+        return hits
+
+
+def usable_pdq(hashes: MediaHashes) -> bool:
+    """Low-quality PDQ (flat, featureless pictures) matches unrelated pictures."""
+    return hashes.pdq is not None and (hashes.pdq_quality or 0) >= PDQ_MIN_QUALITY
+
+
+class Grouper:
+    """Undecided representatives and ungrouped items, for placing new near-duplicates.
+
+    Exact nearest search over the candidates: the index answers every candidate within
+    `radius`, and the nearest wins (ties: the older item)."""
+
+    def __init__(self, candidates: Iterable[Candidate], radius: int = PDQ_MATCH_DISTANCE) -> None:
+        self.radius = radius
+        self._index = PdqIndex()
+        self._group: dict[int, int | None] = {}
+        for c in candidates:
+            self.add(c.item_id, c.pdq, c.group_id)
+
+    def add(self, item_id: int, pdq: bytes, group_id: int | None) -> None:
+        self._index.add([pdq], np.asarray([item_id], np.int64))
+        self._group[item_id] = group_id
+
+    def place(self, item_id: int, pdq: bytes) -> Placement | None:
+        found = [(d, i) for i, d in self._index.search(pdq, self.radius) if i != item_id]
+        if not found:
+            return None
+        distance, nearest = min(found)
+        group_id = self._group[nearest]
+        if group_id is not None:
+            return Placement(distance, group_id=group_id)
+        return Placement(distance, partner_item_id=nearest)
+
+    def placed(
+        self, item_id: int, pdq: bytes, placement: Placement | None, group_id: int | None
+    ) -> None:
+        """Record the outcome: a single stays searchable; a new group's partner becomes
+        its representative; joining members are not searched (no chaining)."""
+        if placement is None:
+            self.add(item_id, pdq, None)
+        elif placement.partner_item_id is not None:
+            self._group[placement.partner_item_id] = group_id
+
+
+# -- services -------------------------------------------------------------------------
+
+
+class HashIngest:
+    """The ingest hook: hash one new item, match it, place it in a group.
+
+    Call as `hook(item_id, data)` from reviewer.ingest (the CLI or the database worker,
+    never the GUI thread). Lists and candidates are loaded once per ingest run."""
+
+    def __init__(self, repo: HashPort, radius: int = PDQ_MATCH_DISTANCE) -> None:
+        self._repo = repo
+        self._radius = radius
+        self._matcher: Matcher | None = None
+        self._grouper: Grouper | None = None
+        self._graded: set[int] = set()
+
+    def __call__(self, item_id: int, data: bytes) -> None:
+        if self._matcher is None or self._grouper is None:
+            entries = self._repo.active_entries()
+            self._graded = {e.id for e in entries if e.graded}
+            self._matcher = Matcher(entries, self._radius)
+            self._grouper = Grouper(self._repo.group_candidates(), self._radius)
+        hashes = compute_hashes(data)
+        hits = self._matcher.match(hashes)
+        placement = None
+        groupable = usable_pdq(hashes) and not any(h.entry_id in self._graded for h in hits)
+        if groupable:
+            assert hashes.pdq is not None
+            placement = self._grouper.place(item_id, hashes.pdq)
+        group_id = self._repo.record_item_hashes(item_id, hashes, hits, placement)
+        if groupable:
+            assert hashes.pdq is not None
+            self._grouper.placed(item_id, hashes.pdq, placement, group_id)
+
+
+def import_hash_list(
+    repo: HashPort,
+    data: bytes,
+    name: str,
+    source_org: str,
+    file_name: str,
+    user_id: int | None = None,
+    radius: int = PDQ_MATCH_DISTANCE,
+) -> ImportReport:
+    """Import a list as the next version of `name` (replacing the active version
+    atomically; old versions stay for provenance), then re-match pending items.
+
+    Raises ValueError if no row is valid: an empty or wrong file must not replace a
+    working list."""
+    name, source_org = name.strip(), source_org.strip()
+    if not name or not source_org:
+        raise ValueError("a hash list needs a name and a source organisation")
+    entries, errors = parse_hash_list(data)
+    if not entries:
+        detail = "; ".join(f"line {e.line}: {e.reason}" for e in errors[:5])
+        raise ValueError(f"no valid rows in {file_name}; nothing imported ({detail})")
+    rejected = sum(1 for e in errors if e.skipped)
+    info, replaced = repo.import_list(
+        name, source_org, file_name, hashlib.sha256(data).hexdigest(), entries, rejected, user_id
+    )
+    rematched, matches = rematch_pending(repo, user_id, radius)
+    return ImportReport(info, tuple(errors), replaced, rematched, matches)
+
+
+def rematch_pending(
+    repo: HashPort, user_id: int | None = None, radius: int = PDQ_MATCH_DISTANCE
+) -> tuple[int, int]:
+    """Match every pending item against the active lists again; (items, matches)."""
+    matcher = Matcher(repo.active_entries(), radius)
+    hits = {item_id: matcher.match(h) for item_id, h in repo.pending_item_hashes()}
+    stored = repo.replace_pending_matches(hits, user_id)
+    return len(hits), stored
+
+
+def export_confirmed(
+    repo: HashPort, out: TextIO, fmt: Format, source: str, user_id: int | None = None
+) -> tuple[int, int]:
+    """Write confirmed (Category A/B/C) items' hashes; (items, rows). Audited."""
+    items, missing = repo.confirmed_items()
+    rows = export_rows(items, out, fmt, source)
+    repo.record_export(
+        user_id,
+        {
+            "format": fmt,
+            "items": len(items),
+            "rows": rows,
+            "source": source,
+            "skipped_without_hashes": missing,
+        },
+    )
+    return len(items), rows
+
+
+CONFIRM_ACTIONS = frozenset({Action.REMOVE, Action.REPORT})
+
+
+def grading_for(match: KnownMatch) -> Grading:
+    """The decision a confirmed known match stores: the list's grade, the age band the
+    list gives (confidence 'probable': the list's owner assessed it, not us), production
+    context unknown, and a note naming the list and the match."""
+    if not match.graded or match.category is None:
+        raise ValueError("this match carries no complete grade to confirm")
+    actions = CONFIRM_ACTIONS if match.category.is_category else frozenset({Action.REMOVE})
+    category_ok = match.category.is_category
+    return Grading(
+        severity=match.category,
+        age_band=match.age_band,
+        age_confidence=AgeConfidence.PROBABLE if match.age_band else None,
+        production_context=ProductionContext.UNKNOWN if category_ok else None,
+        actions=actions if category_ok else frozenset(),
+        note=(
+            f"Confirmed known match without a fresh assessment: {match.describe()}; "
+            f"list {match.provenance()}."
+        ),
+    ).validated()
+
+
+@dataclass
+class ShowLess:
+    """What the review screen asks about known matches and groups, for one moderator.
+
+    Every method blocks: call it from the database worker only."""
+
+    repo: HashPort
+    store: DecisionPort
+    user_id: int
+    # Reads a member's encoded media by SHA-256, for the group grid's thumbnails.
+    media_bytes: Callable[[str], bytes] | None = None
+
+    def graded_matches(self, item_id: int) -> list[KnownMatch]:
+        """Matches that could decide the item, nearest and exact first."""
+        found = [m for m in self.repo.known_matches(item_id) if m.graded and m.hash_list.active]
+        return sorted(found, key=lambda m: (not m.exact, m.distance, m.entry_id))
+
+    def confirm(
+        self, claim: Claim, match: KnownMatch, exposure: Exposure, client_token: str
+    ) -> DecisionReceipt:
+        """Store the list's grade as this moderator's decision (one transaction: decision,
+        exposure, audit with the match's provenance in the note, lease closed)."""
+        if match.item_id != claim.item.id:
+            raise ValueError("the match belongs to another item")
+        return self.store.submit_decision(claim, grading_for(match), exposure, client_token)
+
+    def reject(self, claim: Claim, match: KnownMatch, reason: str = "") -> None:
+        """The moderator does not accept the list's grade: audited; grade as usual."""
+        self.store.record_event(
+            self.user_id,
+            "known_match_rejected",
+            claim.item.id,
+            {
+                "claim_id": claim.claim_id,
+                "entry_id": match.entry_id,
+                "kind": match.kind,
+                "distance": match.distance,
+                "list_id": match.hash_list.id,
+                "reason": reason,
+            },
+        )
+
+    def group_after(self, item_id: int) -> DupGroup | None:
+        """After a decision on `item_id`: its group if other members are still pending."""
+        group = self.repo.group_of(item_id)
+        if group is None or not group.pending_except(item_id):
+            return None
+        return group
+
+    def propagate(self, group_id: int, from_item_id: int, item_ids: Sequence[int]) -> Propagated:
+        return self.repo.propagate_grade(self.user_id, group_id, from_item_id, item_ids)
+
+    def detach(self, group_id: int, item_ids: Sequence[int]) -> None:
+        """Members the moderator did not confirm leave the group, to be graded alone."""
+        if item_ids:
+            self.repo.detach(self.user_id, group_id, item_ids)
+
+    def member_bytes(self, member: GroupMember) -> bytes:
+        if self.media_bytes is None:
+            raise RuntimeError("no media store was given")
+        return self.media_bytes(member.media_sha256)
+
+    def flags(self) -> list[GroupFlag]:
+        """Groups whose members were graded differently, for a lead (sweeps first, so a
+        disagreement is listed however the second decision was made)."""
+        self.repo.flag_disagreements()
+        return self.repo.group_flags()

@@ -1,0 +1,276 @@
+"""QA services: the sampling hook on a moderator's session, the QA reviewer's blind
+re-grade session, and what leads, admins and moderators may do with QA results.
+
+Every rule is enforced here with reviewer.accounts.require, not by hiding controls:
+- a QA reviewer's session returns items (reviewer.model.Claim), never the first grade;
+- a moderator sees the outcome for their own decisions only once a lead adjudicated;
+- QA grades before adjudication need SEE_QA_GRADES (leads).
+
+Sampling runs as a post-decision hook in its own transaction (Store.submit_decision is
+not ours to change). If the hook fails, submit raises, the review screen keeps the
+grading and offers a retry; the retry's client token returns the stored decision and
+runs the hook again, so a decision is not left unconsidered by a dropped connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from reviewer.accounts import AccessDenied, Account, Permission, require
+from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
+from reviewer.grading import Grading
+from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
+from reviewer.qa_model import CalibrationNote, Dispute, GoldItem, QaSettings
+from reviewer.review import DEFAULT_LEASE_SECONDS, MediaPort, ReviewService, StorePort
+from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed, golden_mix
+from reviewer.vocabulary import SkipReason
+from wellbeing.clock import Clock
+
+
+class QaPort(Protocol):
+    """The subset of db.qa.QaRepo the services use."""
+
+    def record_event(
+        self, user_id: int | None, kind: str, item_id: int | None, detail: dict[str, Any]
+    ) -> None: ...
+    def settings(self) -> QaSettings: ...
+    def set_settings(self, user_id: int, new: QaSettings) -> None: ...
+    def sample_decision(
+        self, decision_id: int, sampler: Sampler, requested_by: int | None = ...
+    ) -> SampleReason | None: ...
+    def qa_queue(self, qa_user_id: int) -> QueueSummary: ...
+    def claim_sample(self, qa_user_id: int, lease_seconds: float) -> Claim | None: ...
+    def renew_sample(self, claim: Claim, lease_seconds: float) -> Claim: ...
+    def submit_qa_grade(
+        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+    ) -> DecisionReceipt: ...
+    def release_sample(
+        self,
+        claim: Claim,
+        exposure: Exposure,
+        why: str,
+        skip_reason: SkipReason | None = ...,
+        note: str = ...,
+    ) -> None: ...
+    def disputes(self) -> list[Dispute]: ...
+    def qa_grade_of(self, sample_id: int) -> Grading | None: ...
+    def adjudicate(self, sample_id: int, lead_id: int, final: Grading, reason: str) -> None: ...
+    def calibration_notes(self, moderator_id: int) -> list[CalibrationNote]: ...
+    def mark_notes_seen(self, moderator_id: int, sample_ids: list[int]) -> int: ...
+    def qa_pairs(self, since: datetime, until: datetime) -> list[GradePair]: ...
+    def gold_pairs(self, since: datetime, until: datetime) -> list[GradePair]: ...
+    def mark_gold(self, item_id: int, expected: Grading, admin_id: int) -> int: ...
+    def unmark_gold(self, gold_id: int, admin_id: int) -> None: ...
+    def gold_items(self) -> list[GoldItem]: ...
+    def serve_gold(
+        self, user_id: int, queue_id: int | None, lease_seconds: float, mix: GoldenMix
+    ) -> Claim | None: ...
+
+
+def _per_user(seed: Seed, user_id: int) -> bytes:
+    """Each moderator gets their own gold schedule from the team seed."""
+    raw = seed if isinstance(seed, bytes) else str(seed).encode()
+    return raw + b":user:" + str(user_id).encode()
+
+
+class CalibratedReviewService(ReviewService):
+    """A moderator's session with QA wired in: gold serves mixed into the claims, and
+    every stored decision offered to the sampler."""
+
+    def __init__(
+        self,
+        store: StorePort,
+        media: MediaPort,
+        user: Account | User,
+        qa: QaPort,
+        seed: Seed,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        super().__init__(store, media, user, lease_seconds)
+        self._qa = qa
+        self._seed = seed
+
+    def claim_next(self, queue_id: int | None = None) -> Claim | None:
+        rate = self._qa.settings().gold_rate
+        if rate > 0:
+            mix = golden_mix(_per_user(self._seed, self.user.id), rate)
+            claim = self._qa.serve_gold(self.user.id, queue_id, self.lease_seconds, mix)
+            if claim is not None:
+                return claim
+        return super().claim_next(queue_id)
+
+    def submit(
+        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+    ) -> DecisionReceipt:
+        receipt = super().submit(claim, grading, exposure, client_token)
+        sampler = Sampler(self._qa.settings().policy, self._seed)
+        self._qa.sample_decision(receipt.decision_id, sampler)
+        return receipt
+
+
+class QaReviewSession:
+    """A QA reviewer's blind re-grade session. It has the shape of ReviewService, so the
+    review screen (protected image, grading panel, metered reveal, leases, prefetch)
+    serves QA unchanged; every method checks QA_REGRADE and a current vetting."""
+
+    def __init__(
+        self,
+        qa: QaPort,
+        media: MediaPort,
+        account: Account,
+        clock: Clock,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        self._qa = qa
+        self._media = media
+        self._account = account
+        self._clock = clock
+        self.lease_seconds = lease_seconds
+        self.user = User(account.id, account.name, account.role)
+        # The review screen asks for these on any service. QA re-grades blind: no
+        # known-match shortcut (it would show the list's grade), and welfare limits come
+        # from the reviewer's own session when it is wired (None: not enforced here).
+        self.show_less = None
+        self.welfare = None
+
+    def _require(self) -> None:
+        require(self._account, Permission.QA_REGRADE, self._clock.now())
+
+    def queues(self) -> list[QueueSummary]:
+        self._require()
+        return [self._qa.qa_queue(self.user.id)]
+
+    def claim_next(self, queue_id: int | None = None) -> Claim | None:
+        self._require()
+        return self._qa.claim_sample(self.user.id, self.lease_seconds)
+
+    def open_item(self, claim: Claim) -> None:
+        self._qa.record_event(
+            self.user.id, "qa_item_opened", claim.item.id, {"claim_id": claim.claim_id}
+        )
+
+    def media_bytes(self, claim: Claim) -> bytes:
+        self._require()
+        return self._media.get(claim.item.media.sha256)
+
+    def renew_lease(self, claim: Claim) -> Claim:
+        return self._qa.renew_sample(claim, self.lease_seconds)
+
+    def record_reveal(self, claim: Claim, revealed: bool, area_fraction: float = 1.0) -> None:
+        self._qa.record_event(
+            self.user.id,
+            "reveal_on" if revealed else "reveal_off",
+            claim.item.id,
+            {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
+        )
+
+    def submit(
+        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+    ) -> DecisionReceipt:
+        """Store the blind re-grade. The receipt says it was stored, not whether it
+        agreed: the outcome goes to a lead, so the reviewer's next grade stays blind."""
+        self._require()
+        return self._qa.submit_qa_grade(claim, grading.validated(), exposure, client_token)
+
+    def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
+        self._qa.release_sample(claim, exposure, "skip", reason, note)
+
+    def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
+        self._qa.release_sample(claim, exposure, why)
+
+
+@dataclass(frozen=True)
+class AgreementSummary:
+    """Agreement over [since, until), per moderator and for the team, with the QA
+    re-grades and the gold answers apart and together."""
+
+    since: datetime
+    until: datetime
+    qa: dict[int, AgreementReport]
+    gold: dict[int, AgreementReport]
+    combined: dict[int, AgreementReport]
+    team: AgreementReport
+
+
+class QaService:
+    """QA results for one signed-in person; each method checks its own permission."""
+
+    def __init__(self, qa: QaPort, account: Account, clock: Clock, seed: Seed) -> None:
+        self._qa = qa
+        self.account = account
+        self._clock = clock
+        self._seed = seed
+
+    # -- admins -------------------------------------------------------------------------
+
+    def settings(self) -> QaSettings:
+        return self._qa.settings()
+
+    def set_settings(self, new: QaSettings) -> None:
+        require(self.account, Permission.MANAGE_SETTINGS)
+        self._qa.set_settings(self.account.id, new)
+
+    def mark_gold(self, item_id: int, expected: Grading) -> int:
+        require(self.account, Permission.MANAGE_SETTINGS)
+        return self._qa.mark_gold(item_id, expected, self.account.id)
+
+    def unmark_gold(self, gold_id: int) -> None:
+        require(self.account, Permission.MANAGE_SETTINGS)
+        self._qa.unmark_gold(gold_id, self.account.id)
+
+    def gold_items(self) -> list[GoldItem]:
+        require(self.account, Permission.MANAGE_SETTINGS)
+        return self._qa.gold_items()
+
+    # -- leads --------------------------------------------------------------------------
+
+    def request_sample(self, decision_id: int) -> SampleReason | None:
+        """A lead sends a decision to QA on demand (audited with their name)."""
+        require(self.account, Permission.SEE_TEAM_HISTORY)
+        sampler = Sampler(self._qa.settings().policy, self._seed)
+        return self._qa.sample_decision(decision_id, sampler, requested_by=self.account.id)
+
+    def disputes(self) -> list[Dispute]:
+        require(self.account, Permission.ADJUDICATE)
+        return self._qa.disputes()
+
+    def qa_grade(self, sample_id: int) -> Grading | None:
+        """A QA grade before adjudication: leads only."""
+        require(self.account, Permission.SEE_QA_GRADES)
+        return self._qa.qa_grade_of(sample_id)
+
+    def adjudicate(self, sample_id: int, final: Grading, reason: str) -> None:
+        require(self.account, Permission.ADJUDICATE)
+        if not reason.strip():
+            raise ValueError("Say why: the moderator will read this as calibration.")
+        self._qa.adjudicate(sample_id, self.account.id, final, reason.strip())
+
+    def agreement(self, since: datetime, until: datetime) -> AgreementSummary:
+        if not (
+            self.account.can(Permission.SEE_TEAM_HISTORY)
+            or self.account.can(Permission.SEE_QA_GRADES)
+        ):
+            raise AccessDenied(f"{self.account.name} ({self.account.role}) may not see agreement.")
+        qa = self._qa.qa_pairs(since, until)
+        gold = self._qa.gold_pairs(since, until)
+        return AgreementSummary(
+            since,
+            until,
+            agreement_by_moderator(qa),
+            agreement_by_moderator(gold),
+            agreement_by_moderator(qa + gold),
+            agreement(qa + gold),
+        )
+
+    # -- moderators ---------------------------------------------------------------------
+
+    def my_calibration(self) -> list[CalibrationNote]:
+        """Adjudicated outcomes of my own decisions (nothing before adjudication)."""
+        require(self.account, Permission.SEE_OWN_HISTORY)
+        return self._qa.calibration_notes(self.account.id)
+
+    def acknowledge(self, sample_ids: list[int]) -> int:
+        require(self.account, Permission.SEE_OWN_HISTORY)
+        return self._qa.mark_notes_seen(self.account.id, sample_ids)

@@ -1,0 +1,346 @@
+"""Referral packages for reported decisions: build, store, list, export to a folder.
+
+The pure builders are in reviewer/referral.py; this service feeds them from the store
+(the item and its context, the decision with the "report" action, the exposure
+ledger) and the media store (MD5 and PDQ are computed from the bytes in memory; the
+bytes never go into a package), and hands the result to the repository, which stores
+it with its audit event in one transaction.
+
+Whether the company viewed a file comes from the exposure ledger only: viewed when
+any person revealed it (in any claim, of any item with the same bytes); the time is
+that of the first ledger entry with a reveal. The ledger records reveals per claim,
+so that time is when the claim in which the file was first revealed ended (at most a
+lease after the reveal itself). A file never revealed is reported as not viewed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from reviewer.errors import MediaMissing, NotFound
+from reviewer.grading import Grading
+from reviewer.model import ItemView
+from reviewer.referral import (
+    ReferralCase,
+    ReferralIncomplete,
+    ReferralItem,
+    Reporter,
+    build_cybertip_xml,
+    build_uk_referral,
+    missing_fields,
+)
+from reviewer.referral_context import chat_from, subject_from
+from reviewer.vocabulary import Action
+
+__all__ = [
+    "DecisionFacts",
+    "NewReferral",
+    "NotReportable",
+    "Referral",
+    "ReferralIncomplete",
+    "ReferralKind",
+    "ReferralService",
+    "ReferralSource",
+    "ReportingSettings",
+]
+
+
+class ReferralKind(StrEnum):
+    UK = "uk"  # UK police: JSON + readable summary, no images
+    CYBERTIP = "cybertip"  # NCMEC CyberTipline-style XML
+
+    @property
+    def label(self) -> str:
+        return "UK police" if self is ReferralKind.UK else "CyberTipline-style"
+
+
+class NotReportable(ValueError):
+    """The item has no decision with the "report" action (or no longer has its data)."""
+
+
+@dataclass(frozen=True)
+class ReportingSettings:
+    """Who reports, and how long reported / non-illegal material is kept."""
+
+    organisation: str = ""
+    contact_name: str = ""
+    contact_email: str = ""
+    contact_phone: str | None = None
+    report_hold_days: int = 90
+    non_illegal_dispose_days: int = 30
+
+    @property
+    def reporter(self) -> Reporter:
+        return Reporter(
+            self.organisation, self.contact_name, self.contact_email, self.contact_phone
+        )
+
+
+@dataclass(frozen=True)
+class DecisionFacts:
+    decision_id: int
+    user_id: int
+    decided_at: datetime
+    grading: Grading
+
+
+@dataclass(frozen=True)
+class ReferralSource:
+    """Everything the store holds that one item's referral is built from."""
+
+    item: ItemView
+    decision: DecisionFacts | None  # the latest decision with the "report" action
+    viewed_by_company: bool  # from the exposure ledger, never assumed
+    viewed_at: datetime | None
+    personal_data_disposed: bool
+    reporting: ReportingSettings
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    reference: str
+    kind: ReferralKind
+    item_ids: tuple[int, ...]
+    decision_id: int | None
+    created_at: datetime
+    complete: bool
+    missing: tuple[str, ...]
+    urgent: bool
+    package: str  # JSON (uk) or XML (cybertip)
+    summary: str | None  # the readable text (uk only)
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A stored package. `package` and `summary` are None once personal data is disposed."""
+
+    id: int
+    reference: str
+    kind: ReferralKind
+    item_ids: tuple[int, ...]
+    created_by: int | None
+    created_by_name: str | None
+    created_at: datetime
+    complete: bool
+    missing: tuple[str, ...]
+    urgent: bool
+    package: str | None
+    summary: str | None
+    exported_at: datetime | None
+    disposed_at: datetime | None
+
+    @property
+    def file_names(self) -> tuple[str, ...]:
+        if self.kind is ReferralKind.UK:
+            return (f"{self.reference}.json", f"{self.reference}.txt")
+        return (f"{self.reference}.xml",)
+
+
+class ReferralRepository(Protocol):
+    def source(self, item_id: int) -> ReferralSource: ...
+    def current_time(self) -> datetime: ...
+    def save(self, new: NewReferral, user_id: int | None) -> Referral: ...
+    def get(self, referral_id: int) -> Referral: ...
+    def referrals(self) -> list[Referral]: ...
+    def mark_exported(
+        self, referral_id: int, user_id: int | None, folder: str, files: Sequence[str]
+    ) -> Referral: ...
+
+
+class MediaReader(Protocol):
+    def get(self, sha256: str) -> bytes: ...
+
+
+class _At:
+    """A clock stopped at the time the store gave, so the package and its row agree."""
+
+    def __init__(self, t: datetime) -> None:
+        self._t = t
+
+    def now(self) -> datetime:
+        return self._t
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+class ReferralService:
+    def __init__(self, repo: ReferralRepository, media: MediaReader | None) -> None:
+        self.repo = repo
+        self.media = media
+
+    # -- building ----------------------------------------------------------------------
+
+    def case_for(self, item_id: int, reference: str = "") -> ReferralCase:
+        """The referral case for one reported item (no checks for completeness)."""
+        return self._case(item_id, reference)[0]
+
+    def _case(self, item_id: int, reference: str) -> tuple[ReferralCase, DecisionFacts]:
+        src = self.repo.source(item_id)
+        if src.decision is None:
+            raise NotReportable(
+                f"item {item_id} has no decision with the 'report' action; "
+                "grade it and choose 'Report to authority' first"
+            )
+        if src.personal_data_disposed:
+            raise NotReportable(
+                f"item {item_id}'s personal data was disposed of under the retention rules; "
+                "a referral can no longer be built"
+            )
+        item = src.item
+        md5, pdq = self._hashes(item.media.sha256)
+        referral_item = ReferralItem(
+            item_id=item.id,
+            grading=src.decision.grading,
+            sha256=item.media.sha256,
+            md5=md5,
+            pdq=pdq,
+            file_name=_file_name(item),
+            file_size=item.media.size_bytes,
+            file_format=item.media.format,
+            viewed_by_company=src.viewed_by_company,
+            viewed_at=src.viewed_at if src.viewed_by_company else None,
+            chat=chat_from(item.extra),
+        )
+        narrative = f"Flag source: {item.source.label}."
+        if item.report_text.strip():
+            narrative += f" Flag text: {item.report_text.strip()}"
+        case = ReferralCase(
+            reference=reference,
+            reporter=src.reporting.reporter,
+            subject=subject_from(
+                item.extra, item.reported_accounts, item.upload_ip, item.upload_time
+            ),
+            items=(referral_item,),
+            urgent=item.imminent_risk,
+            narrative=narrative,
+        )
+        return case, src.decision
+
+    def missing(self, item_id: int) -> list[str]:
+        """What a referral for this item would lack (empty: it is complete)."""
+        return missing_fields(self.case_for(item_id, "check"))
+
+    def build(
+        self,
+        item_id: int,
+        kind: ReferralKind,
+        user_id: int | None,
+        *,
+        allow_incomplete: bool = False,
+    ) -> Referral:
+        """Build, store and audit a package. Raises ReferralIncomplete (with `.missing`)
+        unless allow_incomplete, NotReportable without a "report" decision."""
+        now = self.repo.current_time()
+        reference = f"{kind.value.upper()}-{now:%Y%m%d}-{item_id}-{secrets.token_hex(3)}"
+        case, decision = self._case(item_id, reference)
+        clock = _At(now)
+        if kind is ReferralKind.UK:
+            uk = build_uk_referral(case, clock, allow_incomplete=allow_incomplete)
+            package, summary = uk.json(), uk.summary()
+            complete, missing = uk.complete, uk.missing
+        else:
+            missing = tuple(missing_fields(case))
+            if missing and not allow_incomplete:
+                raise ReferralIncomplete(list(missing))
+            package = build_cybertip_xml(case, clock, allow_incomplete=True).decode("utf-8")
+            summary, complete = None, not missing
+        new = NewReferral(
+            reference=reference,
+            kind=kind,
+            item_ids=(item_id,),
+            decision_id=decision.decision_id,
+            created_at=now,
+            complete=complete,
+            missing=tuple(missing),
+            urgent=case.is_urgent,
+            package=package,
+            summary=summary,
+        )
+        return self.repo.save(new, user_id)
+
+    def _hashes(self, sha256: str) -> tuple[str | None, str | None]:
+        """MD5 and PDQ of the media, computed in memory; (None, None) when it is gone."""
+        if self.media is None:
+            return None, None
+        try:
+            data = self.media.get(sha256)
+        except MediaMissing:
+            return None, None
+        from reviewer.hashing import compute_hashes  # numpy/pdqhash only when needed
+
+        h = compute_hashes(data)
+        return h.md5, h.pdq_hex
+
+    # -- listing and export --------------------------------------------------------------
+
+    def referrals(self) -> list[Referral]:
+        """Every stored package, urgent escalations first, then newest first."""
+        return self.repo.referrals()
+
+    def get(self, referral_id: int) -> Referral:
+        return self.repo.get(referral_id)
+
+    def export(self, referral_id: int, folder: Path, user_id: int | None) -> list[Path]:
+        """Write the package into `folder` (chosen by the user) and nowhere else.
+
+        Existing files are never overwritten; on any failure the files this call wrote
+        are removed again. The export is audited and, the first time, marks the items
+        as reported (the start of the report hold)."""
+        ref = self.repo.get(referral_id)
+        if ref.package is None:
+            raise NotReportable(
+                f"referral {ref.reference}: its personal data was disposed of on "
+                f"{ref.disposed_at:%Y-%m-%d}; there is nothing left to export"
+            )
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise NotFound(f"no such folder: {folder}")
+        contents = [ref.package]
+        if ref.kind is ReferralKind.UK:
+            contents.append(ref.summary or "")
+        written: list[Path] = []
+        try:
+            for name, text in zip(ref.file_names, contents, strict=True):
+                path = folder / name
+                with open(path, "x", encoding="utf-8") as f:
+                    written.append(path)
+                    f.write(text)
+        except FileExistsError as exc:
+            _remove(written)
+            raise FileExistsError(
+                f"{exc.filename} already exists; choose another folder or move it away"
+            ) from None
+        except OSError:
+            _remove(written)
+            raise
+        try:
+            self.repo.mark_exported(referral_id, user_id, str(folder), [p.name for p in written])
+        except Exception:
+            _remove(written)  # not audited, so not exported: leave no trace on disk
+            raise
+        return written
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+def _file_name(item: ItemView) -> str:
+    """The uploaded file's name if the manifest gave one, else one made from the hash."""
+    given = item.extra.get("file_name")
+    if isinstance(given, str) and given.strip():
+        return given.strip()
+    ext = (item.media.format or "bin").lower().replace("jpeg", "jpg")
+    return f"{item.media.sha256}.{ext}"
+
+
+def reportable(grading: Grading) -> bool:
+    return Action.REPORT in grading.actions

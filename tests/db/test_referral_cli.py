@@ -1,0 +1,82 @@
+"""Issue 8: the referral, retention, hold and erasure commands end to end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from referral_fixtures import FULL_CHAT, FULL_SUBJECT, REPORT_B, REVEALED
+
+from db.store import Store
+from reviewer.cli import main
+from reviewer.synthetic import encode, make_image
+
+
+def _manifest(tmp_path: Path, subject: dict | None) -> Path:
+    (tmp_path / "up").mkdir(exist_ok=True)
+    name = f"up/{uuid.uuid4().hex}.jpg"
+    (tmp_path / name).write_bytes(encode(make_image(64, 48, seed=1, label="SYNTHETIC"), "JPEG"))
+    line = {"media": name, "source": "ngo", "upload_ip": "192.0.2.10"}
+    if subject:
+        line |= {"subject": subject, "chat": FULL_CHAT}
+    path = tmp_path / f"m-{uuid.uuid4().hex}.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    return path
+
+
+def _decide(url: str) -> int:
+    store = Store.open(url)
+    try:
+        uid = store.ensure_user("mod").id
+        claim = store.claim_next(uid)
+        assert claim is not None
+        store.submit_decision(claim, REPORT_B, REVEALED, str(uuid.uuid4()))
+        return claim.item.id
+    finally:
+        store.close()
+
+
+def test_build_export_hold_erasure_and_retention_from_the_command_line(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--db", db_url]
+    assert main(["ingest", str(_manifest(tmp_path, FULL_SUBJECT)), *db]) == 0
+    item = _decide(db_url)
+    capsys.readouterr()
+
+    # No reporter details yet: refused, with the list of what is missing.
+    assert main(["referral", "build", str(item), "--kind", "uk", *db]) == 1
+    err = capsys.readouterr().err
+    assert "reporter organisation" in err and "--allow-incomplete" in err
+
+    reporter = ["--org", "Example Ltd", "--contact-name", "Lead"]
+    reporter += ["--contact-email", "lead@example.test"]
+    assert main(["referral", "reporter", *reporter, *db]) == 0
+    out_dir = tmp_path / "chosen"
+    out_dir.mkdir()
+    assert main(["referral", "build", str(item), "--kind", "uk", "--out", str(out_dir), *db]) == 0
+    out = capsys.readouterr().out
+    assert "complete" in out and "wrote" in out
+    files = sorted(p.suffix for p in out_dir.iterdir())
+    assert files == [".json", ".txt"]
+    assert main(["referral", "build", str(item), "--kind", "cybertip", *db]) == 0
+    assert main(["referral", "list", *db]) == 0
+    assert "CyberTipline-style" in capsys.readouterr().out
+
+    assert main(["hold", "place", str(item), "--reason", "PO-7 (synthetic)", *db]) == 0
+    assert main(["erasure", "request", str(item), *db]) == 0
+    capsys.readouterr()
+    assert main(["retention", "run", "--dry-run", *db]) == 0
+    out = capsys.readouterr().out
+    assert f"would keep item {item}: under legal hold" in out
+    assert main(["hold", "lift", str(item), "--reason", "done", *db]) == 0
+    assert main(["retention", "run", *db]) == 0
+    out = capsys.readouterr().out
+    assert f"keep item {item}" in out and "held 90 days" in out
+
+    assert main(["retention", "settings", "--report-hold-days", "30", *db]) == 2
+    assert "at least 90" in capsys.readouterr().err
+    assert main(["retention", "settings", "--report-hold-days", "365", *db]) == 0
+    assert main(["hold", "place", "999999", "--reason", "x", *db]) == 2
