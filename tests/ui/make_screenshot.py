@@ -66,7 +66,7 @@ def login(app: QApplication, output: Path) -> None:
 
 def users(app: QApplication, output: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(f"sqlite:///{tmp}/reviewer.db")
+        store = Store.open(f"sqlite:///{tmp}/reviewer.db", audit_key=os.urandom(32))
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
         generate_demo(store, media, 2, seed=4, max_megapixels=0.3)
         repo = AccountsRepo(store)
@@ -114,7 +114,7 @@ def main(output: Path) -> None:
     app = QApplication(sys.argv[:1])
     apply_theme(app)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(f"sqlite:///{tmp}/reviewer.db")
+        store = Store.open(f"sqlite:///{tmp}/reviewer.db", audit_key=os.urandom(32))
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
         generate_demo(store, media, 12, seed=4, max_megapixels=5)
         tasks = Tasks()
