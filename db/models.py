@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -70,8 +71,19 @@ class UserRow(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    # The primary (most senior) of `roles`, kept for readers that predate roles.
     role: Mapped[str] = mapped_column(String(20), default="moderator")
     created_at: Mapped[datetime]
+    # Accounts (issue 4, migration 0005). No hash: the user cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    vetting_status: Mapped[str] = mapped_column(
+        String(10), default="pending", server_default=text("'pending'")
+    )
+    vetted_on: Mapped[date | None] = mapped_column(Date)
+    # [{"course": ..., "completed_on": "YYYY-MM-DD"}, ...]
+    training: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class QueueRow(Base):
@@ -80,6 +92,27 @@ class QueueRow(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     target_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
     created_at: Mapped[datetime]
+    # Only users granted access in queue_access may claim from a restricted queue.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class QueueAccessRow(Base):
+    """Who may claim from a restricted queue."""
+
+    __tablename__ = "queue_access"
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    granted_at: Mapped[datetime]
+
+
+class SecuritySettingsRow(Base):
+    """The admin's idle-lock settings: one row (id 1), JSON validated by
+    reviewer.accounts.SecuritySettings."""
+
+    __tablename__ = "security_settings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
 
 class MediaRow(Base):

@@ -11,8 +11,9 @@ parameters: see `_Sql`. tests/bench/bench_claims.py measures it under load.
 from __future__ import annotations
 
 import functools
+import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, ParamSpec, TextIO, TypeVar
@@ -234,27 +235,33 @@ class _Sql:
         item = bindparam("p_item", type_=BigInteger())
         claim = bindparam("p_claim", type_=BigInteger())
 
-        # -- claim: pick the most urgent pending item this user has not skipped.
-        def pick(by_queue: bool) -> Select[Any]:
+        # -- claim: pick the most urgent pending item this user has not skipped (and,
+        # when `excluding`, not in a queue of p_exclude: restricted queues the user may
+        # not claim from; a variant of its own so the usual statement stays as it was).
+        def pick(by_queue: bool, excluding: bool) -> Select[Any]:
             q = select(items.c.id).where(
                 items.c.status == _PENDING,
                 ~exists().where(skips.c.item_id == items.c.id, skips.c.user_id == user),
             )
             if by_queue:
                 q = q.where(items.c.queue_id == bindparam("p_queue", type_=Integer()))
+            if excluding:
+                q = q.where(items.c.queue_id.not_in(bindparam("p_exclude", expanding=True)))
             # LIMIT as a literal too: with a bound limit PostgreSQL judged the generic plan
             # too dear and re-planned the pick on every call (~0.3 ms of server CPU).
             order = (items.c.priority, items.c.received_at, items.c.id)
             return q.order_by(*order).limit(literal_column("1", Integer()))
 
         claim_cols = ["item_id", "user_id", "claimed_at", "expires_at"]
-        self.take: dict[bool, Any] = {}
-        for by_queue in (False, True):
+        self.take: dict[tuple[bool, bool], Any] = {}
+        for by_queue, excluding in itertools.product((False, True), repeat=2):
             if pg:
                 # One round trip: lock the pick (SKIP LOCKED lets 50 workstations pass
                 # each other), open the claim, lease the item with the claim's id, and
                 # read the item view from what the UPDATE returned.
-                picked = pick(by_queue).with_for_update(skip_locked=True).cte("picked")
+                picked = (
+                    pick(by_queue, excluding).with_for_update(skip_locked=True).cte("picked")
+                )
                 opened = (
                     insert(claims)
                     .from_select(claim_cols, select(picked.c.id, user, now, expires))
@@ -273,7 +280,7 @@ class _Sql:
                     .returning(*items.c)
                     .cte("leased")
                 )
-                self.take[by_queue] = (
+                self.take[by_queue, excluding] = (
                     select(*_view_columns(leased), leased.c.claim_id, leased.c.lease_expires_at)
                     .join_from(leased, media_t, media_t.c.id == leased.c.media_id)
                     .join(queues_t, queues_t.c.id == leased.c.queue_id)
@@ -281,8 +288,8 @@ class _Sql:
             else:
                 # SQLite holds the write lock from BEGIN IMMEDIATE: open the claim on the
                 # picked item, then lease the item and read its view (claim_next).
-                chosen = pick(by_queue).add_columns(user, now, expires)
-                self.take[by_queue] = (
+                chosen = pick(by_queue, excluding).add_columns(user, now, expires)
+                self.take[by_queue, excluding] = (
                     insert(claims)
                     .from_select(claim_cols, chosen)
                     .returning(claims.c.id, claims.c.item_id, claims.c.expires_at)
@@ -786,14 +793,17 @@ class Store:
             self._audit(conn, *events)
             return n
 
-    def _take(self, conn: Connection, params: dict[str, Any], by_queue: bool) -> _Taken | None:
-        """Open a claim on the next item and lease it; None if nothing is claimable."""
+    def _take(
+        self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool]
+    ) -> _Taken | None:
+        """Open a claim on the next item and lease it; None if nothing is claimable.
+        `kind` is (from one queue, excluding queues) and picks the prepared statement."""
         if self._pg:
-            row = conn.execute(self._sql.take[by_queue], params).mappings().first()
+            row = conn.execute(self._sql.take[kind], params).mappings().first()
             if row is None:
                 return None
             return _Taken(row["claim_id"], row["lease_expires_at"], row)
-        opened = conn.execute(self._sql.take[by_queue], params).first()
+        opened = conn.execute(self._sql.take[kind], params).first()
         if opened is None:
             return None
         claim_id, item_id, expires_at = opened
@@ -803,9 +813,15 @@ class Store:
 
     @_translate_errors
     def claim_next(
-        self, user_id: int, queue_id: int | None = None, lease_seconds: float = 600
+        self,
+        user_id: int,
+        queue_id: int | None = None,
+        lease_seconds: float = 600,
+        exclude_queue_ids: Collection[int] = (),
     ) -> Claim | None:
-        """Lease the most urgent pending item (priority, then age) to `user_id`.
+        """Lease the most urgent pending item (priority, then age) to `user_id`, passing
+        by the queues in `exclude_queue_ids` (restricted queues the user may not claim
+        from, when claiming from every queue).
 
         The pick takes the row with FOR UPDATE SKIP LOCKED on PostgreSQL, under the write
         lock taken at BEGIN IMMEDIATE on SQLite, so two workstations never hold the same
@@ -814,17 +830,19 @@ class Store:
         a second behind fresher pending ones, but is never reported missing."""
         stamp = self._stamp(lease_seconds)
         params = {**stamp, "p_user": user_id, "p_queue": queue_id}
-        by_queue = queue_id is not None
+        kind = (queue_id is not None, bool(exclude_queue_ids))
+        if exclude_queue_ids:
+            params["p_exclude"] = sorted(exclude_queue_ids)
         with self._tx() as conn:
             events: list[_Event] = []
             swept = self._sweep_due()
             if swept:
                 events = self._expire_leases(conn, stamp)[1]
-            taken = self._take(conn, params, by_queue)
+            taken = self._take(conn, params, kind)
             if taken is None and not swept:
                 requeued, events = self._expire_leases(conn, stamp)
                 if requeued:
-                    taken = self._take(conn, params, by_queue)
+                    taken = self._take(conn, params, kind)
             if taken is not None:
                 item_id = taken.view["id"]
                 events.append(_Event(user_id, "claim", item_id, {"claim_id": taken.claim_id}))

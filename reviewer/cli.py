@@ -260,6 +260,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from db.accounts import AccountsRepo
     from db.welfare import WelfareRepo
     from reviewer.demo import generate_demo
     from reviewer.review import Workstation
@@ -292,6 +293,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         show_less_for=cli_hashes.show_less_for(store, media),
         welfare=welfare,
         videos=videos,
+        accounts=AccountsRepo(store),
     )
     try:
         return run_app(workstation, sys.argv[:1])

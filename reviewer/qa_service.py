@@ -83,7 +83,7 @@ class CalibratedReviewService(ReviewService):
         self,
         store: StorePort,
         media: MediaPort,
-        user: User,
+        user: Account | User,
         qa: QaPort,
         seed: Seed,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,

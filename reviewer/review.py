@@ -1,4 +1,4 @@
-"""What the review screen asks of the rest of the system, for one signed-in moderator.
+"""What the screens ask of the rest of the system, for one signed-in person.
 
 Every method blocks (it talks to the database or the media store), so the UI calls
 them only from its database worker, never from the GUI thread.
@@ -7,11 +7,23 @@ them only from its database worker, never from the GUI thread.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
+from reviewer.accounts import (
+    AccessDenied,
+    Account,
+    AccountsPort,
+    DecisionSummary,
+    Permission,
+    Role,
+    SecuritySettings,
+    VettingStatus,
+    require,
+)
+from reviewer.admin import AdminService
 from reviewer.errors import LeaseLost
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import ShowLess
@@ -20,6 +32,7 @@ from reviewer.segments import Segment
 from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare import WelfareSession
+from wellbeing.clock import Clock, SystemClock
 
 DEFAULT_LEASE_SECONDS = 600
 # Items of opted-out queues or kinds passed by in one claim before saying "none now".
@@ -41,7 +54,11 @@ class StorePort(Protocol):
         detail: dict[str, Any] | None = ...,
     ) -> None: ...
     def claim_next(
-        self, user_id: int, queue_id: int | None = ..., lease_seconds: float = ...
+        self,
+        user_id: int,
+        queue_id: int | None = ...,
+        lease_seconds: float = ...,
+        exclude_queue_ids: Collection[int] = ...,
     ) -> Claim | None: ...
     def renew_lease(self, claim: Claim, lease_seconds: float = ...) -> Claim: ...
     def submit_decision(
@@ -58,22 +75,48 @@ class MediaPort(Protocol):
     def get(self, sha256: str) -> bytes: ...
 
 
+def profile_account(user: User, today: date) -> Account:
+    """A password-less profile as an account, for tests and scripted tools only (never
+    the GUI, which signs in with a password): it acts in its one stored role and is
+    treated as vetted today."""
+    return Account(
+        id=user.id,
+        name=user.name,
+        roles=frozenset({Role(user.role)}),
+        vetting=VettingStatus.VETTED,
+        vetted_on=today,
+    )
+
+
 class ReviewService:
-    """One moderator's session at the workstation."""
+    """One signed-in person's session at the workstation.
+
+    Carries their Account and enforces its permissions itself (AccessDenied), whatever
+    the screens show: claiming needs Permission.REVIEW and a current vetting, and a
+    restricted queue needs access granted to the account. A refusal is audited.
+    (Given a bare User instead of an Account, as tools and tests from before accounts
+    do, it acts as `profile_account` says.)"""
 
     def __init__(
         self,
         store: StorePort,
         media: MediaPort,
-        user: User,
+        account: Account | User,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         show_less: ShowLess | None = None,
         welfare: WelfareSession | None = None,
         videos: VideoPort | None = None,
+        *,
+        accounts: AccountsPort | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._media = media
-        self.user = user
+        self._accounts = accounts
+        self._clock = clock or SystemClock()
+        if isinstance(account, User):
+            account = profile_account(account, self._clock.now().date())
+        self.account = account
         self.lease_seconds = lease_seconds
         # Known matches and near-duplicate groups (issue 6); None where not wired.
         self.show_less = show_less
@@ -82,8 +125,59 @@ class ReviewService:
         self.welfare = welfare
         self._videos = videos
 
+    @property
+    def user(self) -> User:
+        return User(self.account.id, self.account.name, self.account.role)
+
+    # -- permissions --------------------------------------------------------------------
+
+    def can(self, permission: Permission) -> bool:
+        """For screens deciding what to offer; the methods below check for themselves."""
+        return self.account.can(permission)
+
+    def _require(self, permission: Permission, attempted: str, material: bool = False) -> None:
+        try:
+            require(self.account, permission, self._clock.now() if material else None)
+        except AccessDenied as exc:
+            self._deny(permission, attempted, str(exc))
+            raise
+
+    def _deny(self, permission: Permission, attempted: str, why: str) -> None:
+        self._store.record_event(
+            self.account.id,
+            "access_denied",
+            detail={
+                "name": self.account.name,
+                "permission": permission.value,
+                "attempted": attempted,
+                "why": why,
+            },
+        )
+
+    def _refresh(self) -> None:
+        """Re-read the account: a role removed, vetting revoked or account disabled by an
+        admin since sign-in counts from the next claim on."""
+        if self._accounts is not None:
+            self.account = self._accounts.account(self.account.id)
+
+    def _blocked_queues(self) -> frozenset[int]:
+        """Restricted queues this account may not claim from."""
+        if self._accounts is None:
+            return frozenset()
+        return self._accounts.restricted_queue_ids() - self.account.queue_ids
+
+    def _needs_accounts(self) -> AccountsPort:
+        if self._accounts is None:
+            raise RuntimeError("this workstation was started without accounts")
+        return self._accounts
+
+    # -- the queue ----------------------------------------------------------------------
+
     def queues(self) -> list[QueueSummary]:
-        queues = self._store.queue_summaries()
+        """The queues this account may claim from (restricted ones only with access),
+        with how many livestream captures wait in each."""
+        blocked = self._blocked_queues()
+        queues = [q for q in self._store.queue_summaries() if q.id not in blocked]
         if self._videos is None:
             return queues
         live = self._videos.livestream_waiting()
@@ -96,16 +190,27 @@ class ReviewService:
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
         """Lease the next item; the claim is audited. None when the queue is empty.
 
+        AccessDenied without REVIEW, without a current vetting, or for a restricted
+        queue this account has no access to; "All queues" passes such queues by.
         Raises wellbeing.policy.ReviewLocked during a pause, a break, at a cap or after
         the shift. Items of a queue or kind the moderator opted out of are passed by
         (skipped as "opted out", which costs the moderator nothing).
         TODO(welfare): the policy's `prefer_non_a` needs Store.claim_next to order by a
         severity hint; until then it is shown to the moderator but not applied."""
+        self._refresh()
+        self._require(Permission.REVIEW, "claim", material=True)
+        blocked = self._blocked_queues()
+        if queue_id is not None and queue_id in blocked:
+            why = f"{self.account.name} has no access to restricted queue {queue_id}."
+            self._deny(Permission.REVIEW, f"claim_from_queue_{queue_id}", why)
+            raise AccessDenied("This queue is restricted and your account has no access to it.")
         welfare = self.welfare
         if welfare is not None:
             welfare.ensure_can_claim()
         for _ in range(MAX_OPT_OUT_SKIPS):
-            claim = self._store.claim_next(self.user.id, queue_id, self.lease_seconds)
+            claim = self._store.claim_next(
+                self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
+            )
             if claim is None or welfare is None or welfare.allows(claim):
                 return claim
             self._store.skip(claim, SkipReason.OPTED_OUT, "", Exposure())
@@ -118,7 +223,7 @@ class ReviewService:
         if self.welfare is not None:
             self.welfare.item_shown(claim)
         self._store.record_event(
-            self.user.id, "item_opened", claim.item.id, {"claim_id": claim.claim_id}
+            self.account.id, "item_opened", claim.item.id, {"claim_id": claim.claim_id}
         )
 
     def media_bytes(self, claim: Claim) -> bytes:
@@ -129,7 +234,7 @@ class ReviewService:
 
     def record_reveal(self, claim: Claim, revealed: bool, area_fraction: float = 1.0) -> None:
         self._store.record_event(
-            self.user.id,
+            self.account.id,
             "reveal_on" if revealed else "reveal_off",
             claim.item.id,
             {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
@@ -152,11 +257,13 @@ class ReviewService:
         client_token: str,
         segments: Sequence[Segment] = (),
     ) -> DecisionReceipt:
-        """Store the decision (raises GradingInvalid with what is missing, LeaseLost, or
-        StoreUnavailable; retrying with the same client_token never stores twice).
+        """Store the decision (raises GradingInvalid with what is missing, LeaseLost,
+        StoreUnavailable or AccessDenied; retrying with the same client_token never
+        stores twice).
 
         A video's `segments` must roll up to the grading's severity; they are staged
         under `client_token` just before the decision (see db/video.py)."""
+        self._require(Permission.REVIEW, "decision", material=True)
         grading = grading.validated()
         if segments:
             if self._videos is None:
@@ -192,9 +299,47 @@ class ReviewService:
         if self.welfare is not None:
             self.welfare.item_released(exposure)
 
+    # -- history and QA -----------------------------------------------------------------
+
+    def my_history(self, limit: int = 200) -> list[DecisionSummary]:
+        """This account's own decisions, newest first."""
+        return self._needs_accounts().decision_history(self.account, self.account.id, limit)
+
+    def history_of(self, user_id: int, limit: int = 200) -> list[DecisionSummary]:
+        """Another person's decisions: needs SEE_TEAM_HISTORY (AccessDenied otherwise)."""
+        return self._needs_accounts().decision_history(self.account, user_id, limit)
+
+    def qa_grades(self, item_id: int | None = None) -> list[Any]:
+        """QA's blind re-grades before adjudication: needs SEE_QA_GRADES.
+
+        The hook for the QA screens: the check is enforced now; there are no QA grades
+        to return until QA re-grading is stored."""
+        self._require(Permission.SEE_QA_GRADES, "qa_grades")
+        return []
+
+    # -- administration and the idle lock ------------------------------------------------
+
+    def admin(self) -> AdminService:
+        """The account administration door; every call is checked by the repository."""
+        return AdminService(self._needs_accounts(), self.account)
+
+    def security_settings(self) -> SecuritySettings:
+        if self._accounts is None:
+            return SecuritySettings()
+        return self._accounts.security_settings()
+
+    def record_lock(self, idle_seconds: float) -> None:
+        self._store.record_event(
+            self.account.id, "screen_locked", detail={"idle_seconds": round(idle_seconds)}
+        )
+
+    def unlock(self, password: str) -> bool:
+        """True if `password` is this account's and it may still sign in (audited)."""
+        return self._needs_accounts().check_password(self.account.id, password)
+
 
 class Workstation:
-    """Before anyone signs in: profiles and the first-run demo queue."""
+    """Before anyone signs in: first-run enrolment, sign-in and the first-run demo queue."""
 
     def __init__(
         self,
@@ -205,6 +350,8 @@ class Workstation:
         show_less_for: Callable[[User], ShowLess] | None = None,
         welfare: Callable[[User], WelfareSession] | None = None,
         videos: VideoPort | None = None,
+        accounts: AccountsPort | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
         self._media = media
@@ -213,15 +360,11 @@ class Workstation:
         self._show_less_for = show_less_for
         self._welfare = welfare
         self._videos = videos
+        self._accounts = accounts
+        self._clock = clock or SystemClock()
 
-    def profiles(self) -> list[User]:
-        return self._store.users()
-
-    def sign_in(self, name: str) -> ReviewService:
-        """Choose (or create, on first run) a profile. Full accounts come later; every
-        event and decision already names its user."""
-        user = self._store.ensure_user(name)
-        self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
+    def _service(self, account: Account, accounts: AccountsPort | None) -> ReviewService:
+        user = User(account.id, account.name, account.role)
         show_less = None if self._show_less_for is None else self._show_less_for(user)
         welfare = None
         if self._welfare is not None:
@@ -230,12 +373,46 @@ class Workstation:
         return ReviewService(
             self._store,
             self._media,
-            user,
+            account,
             self._lease_seconds,
             show_less=show_less,
             welfare=welfare,
             videos=self._videos,
+            accounts=accounts,
+            clock=self._clock,
         )
+
+    def _needs_accounts(self) -> AccountsPort:
+        if self._accounts is None:
+            raise RuntimeError("this workstation was started without accounts")
+        return self._accounts
+
+    def needs_first_account(self) -> bool:
+        """True on first run: nobody can sign in yet, so the first account is created."""
+        return not self._needs_accounts().login_accounts_exist()
+
+    def enrol_first_admin(self, name: str, password: str) -> ReviewService:
+        """First run only: create the first account (admin and moderator, vetted by
+        first-run self-enrolment; audited) and sign it in."""
+        accounts = self._needs_accounts()
+        return self._service(accounts.enrol_first_admin(name, password), accounts)
+
+    def log_in(self, name: str, password: str) -> ReviewService:
+        """Sign in with a password; LoginFailed (one message for every reason)."""
+        accounts = self._needs_accounts()
+        return self._service(accounts.authenticate(name, password), accounts)
+
+    def profiles(self) -> list[User]:
+        return self._store.users()
+
+    def sign_in(self, name: str) -> ReviewService:
+        """Tests and scripted tools only, never the GUI (which uses log_in): a password-
+        less profile, created if need be, acting in its one stored role and treated as
+        vetted today. Every event and decision still names its user."""
+        user = self._store.ensure_user(name)
+        self._store.record_event(user.id, "profile_chosen", detail={"name": user.name})
+        # No accounts port: the claim must not re-read the stored (unvetted) account.
+        return self._service(profile_account(user, self._clock.now().date()), None)
 
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""

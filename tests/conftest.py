@@ -120,6 +120,21 @@ def memory_keyring() -> Iterator[InMemoryKeyring]:
         keyring.set_keyring(previous)
 
 
+# ------------------------------------------------------------------ password hashing
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autouse: argon2id with tiny costs, so the many accounts tests make stay quick.
+
+    The production parameters are checked in tests/unit/test_account_rules.py."""
+    from argon2 import PasswordHasher
+
+    import reviewer.accounts
+
+    monkeypatch.setattr(
+        reviewer.accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 # ------------------------------------------------------------------------ data dir
 @pytest.fixture(autouse=True)
 def reviewer_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -35,9 +35,10 @@ def account(store: Store, name: str, *roles: Role) -> Account:
 
 
 def moderator_session(store: Store, qa: QaRepo, acc: Account) -> CalibratedReviewService:
-    from reviewer.model import User
 
-    return CalibratedReviewService(store, NoMedia(), User(acc.id, acc.name, acc.role), qa, SEED)
+    # The Account itself: a dual-role account acts with all its roles (a User would
+    # carry only its primary one).
+    return CalibratedReviewService(store, NoMedia(), acc, qa, SEED)
 
 
 def qa_session(qa: QaRepo, acc: Account, clock: Clock) -> QaReviewSession:

@@ -1,4 +1,4 @@
-"""Start the workstation: profile, first-run demo queue, then the main window.
+"""Start the workstation: sign-in (or first-run enrolment), demo queue, main window.
 
 Every step that touches the database runs on the database worker; the GUI thread only
 shows dialogs and waits for the outcomes.
@@ -9,62 +9,17 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (
-    QApplication,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QLabel,
-    QMessageBox,
-    QProgressDialog,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog
 
-from reviewer.model import User
+from reviewer.accounts import AccessDenied, LoginFailed, SecuritySettings
+from reviewer.errors import StoreUnavailable
 from reviewer.review import ReviewService, Workstation
 from ui.events import AppEvents
+from ui.idle_lock import LockTimings
+from ui.login import LoginDialog
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
-
-
-class ProfileDialog(QDialog):
-    """Pick an existing profile or type a new name (the first run has none)."""
-
-    def __init__(self, profiles: list[User], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Reviewer — choose your profile")
-        self.names = QComboBox()
-        self.names.setEditable(True)
-        self.names.addItems([p.name for p in profiles])
-        self.names.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.names.setCurrentIndex(0 if profiles else -1)
-        self.names.lineEdit().setPlaceholderText("Your name")
-        # Typing replaces the suggested profile instead of appending to it.
-        self.names.lineEdit().selectAll()
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("Sign in")
-        ok.setEnabled(bool(self.name()))
-        self.names.editTextChanged.connect(lambda _t: ok.setEnabled(bool(self.name())))
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        prompt = (
-            "Choose your profile, or type a new name."
-            if profiles
-            else "No profiles yet: type your name to create one."
-        )
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(prompt))
-        layout.addWidget(self.names)
-        layout.addWidget(buttons)
-        self.setMinimumWidth(420)
-
-    def name(self) -> str:
-        return self.names.currentText().strip()
 
 
 class _Progress(QObject):
@@ -90,31 +45,64 @@ class Startup(QObject):
         self._events = events
         self._progress = _Progress()
         self._dialog: QDialog | None = None  # kept alive while shown
+        self._signed_in = False
         self.window: MainWindow | None = None
 
     @property
     def dialog(self) -> QDialog | None:
-        """The start-up dialog on screen (profile, then seeding progress), if any."""
+        """The start-up dialog on screen (sign-in, then seeding progress), if any."""
         return self._dialog
 
     def begin(self) -> None:
         self._tasks.db.submit(
-            self._workstation.profiles, on_done=self._choose_profile, on_error=self._fail
+            self._workstation.needs_first_account, on_done=self._ask_login, on_error=self._fail
         )
 
-    def _choose_profile(self, profiles: list[User]) -> None:
-        dialog = ProfileDialog(profiles)
-        dialog.accepted.connect(lambda: self._sign_in(dialog.name()))
-        dialog.rejected.connect(lambda: self._app.exit(0))
+    def _ask_login(self, first_run: bool) -> None:
+        dialog = LoginDialog(first_run)
+        dialog.submitted.connect(lambda name, password: self._log_in(first_run, name, password))
+        dialog.rejected.connect(self._login_cancelled)
         self._dialog = dialog
         dialog.show()
 
-    def _sign_in(self, name: str) -> None:
+    def _login_cancelled(self) -> None:
+        if not self._signed_in:
+            self._app.exit(0)
+
+    def _log_in(self, first_run: bool, name: str, password: str) -> None:
+        do = self._workstation.enrol_first_admin if first_run else self._workstation.log_in
         self._tasks.db.submit(
-            self._workstation.sign_in, name, on_done=self._seed, on_error=self._fail
+            do, name, password, on_done=self._load_settings, on_error=self._refused
         )
 
-    def _seed(self, service: ReviewService) -> None:
+    def _refused(self, exc: Exception) -> None:
+        dialog = self._dialog
+        if not isinstance(dialog, LoginDialog):
+            self._fail(exc)
+            return
+        if dialog.first_run and isinstance(exc, AccessDenied):
+            # Someone else enrolled the first account meanwhile: sign in instead.
+            dialog.rejected.disconnect(self._login_cancelled)
+            dialog.close()
+            self._dialog = None
+            self.begin()
+        elif isinstance(exc, LoginFailed | AccessDenied | ValueError):
+            dialog.show_refusal(str(exc))
+        elif isinstance(exc, StoreUnavailable):
+            dialog.show_refusal("The database cannot be reached; try again in a moment.")
+        else:
+            self._fail(exc)
+
+    def _load_settings(self, service: ReviewService) -> None:
+        self._signed_in = True
+        self._close_dialog()
+        self._tasks.db.submit(
+            service.security_settings,
+            on_done=lambda settings: self._seed(service, settings),
+            on_error=self._fail,
+        )
+
+    def _seed(self, service: ReviewService, settings: SecuritySettings) -> None:
         dialog = QProgressDialog("Preparing the synthetic demo queue…", "", 0, 0)
         dialog.setWindowTitle("Reviewer")
         dialog.setCancelButton(None)
@@ -125,7 +113,7 @@ class Startup(QObject):
         self._tasks.db.submit(
             self._workstation.seed_demo_if_empty,
             self._progress.report,
-            on_done=lambda _added: self._open(service),
+            on_done=lambda _added: self._open(service, settings),
             on_error=self._fail,
         )
 
@@ -137,9 +125,11 @@ class Startup(QObject):
             self._dialog.close()
         self._dialog = None
 
-    def _open(self, service: ReviewService) -> None:
+    def _open(self, service: ReviewService, settings: SecuritySettings) -> None:
         self._close_dialog()
-        window = build_main_window(service, self._tasks, self._events)
+        window = build_main_window(
+            service, self._tasks, self._events, lock=LockTimings.from_settings(settings)
+        )
         window.resize(1600, 1000)
         window.show()
         window.review.start()
@@ -173,7 +163,7 @@ def run_app(workstation: Workstation, argv: list[str] | None = None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(argv or sys.argv[:1])
     app.setApplicationName("Reviewer")
     apply_theme(app)
-    # Between the profile dialog closing and the main window opening no window is
+    # Between the sign-in dialog closing and the main window opening no window is
     # shown; that must not end the application.
     app.setQuitOnLastWindowClosed(False)
     tasks = Tasks()

@@ -55,6 +55,7 @@ SUBMIT: Final = ("Ctrl+Return", "Ctrl+Enter")
 SKIP: Final = "Ctrl+K"
 SHORTCUTS_HELP: Final = "Ctrl+/"
 QUIT: Final = "Ctrl+Q"
+LOCK: Final = "Ctrl+Shift+L"
 
 
 def shortcut_table() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -99,6 +100,7 @@ def shortcut_table() -> list[tuple[str, list[tuple[str, str]]]]:
             "Window",
             [
                 (SHORTCUTS_HELP, "This list"),
+                (LOCK, "Lock the screen now (the password unlocks it)"),
                 (SUPPORT, "Support and counselling"),
                 (QUIT, "Quit (held items are released)"),
             ],

@@ -1,8 +1,10 @@
-"""The main window: the review screen, a menu, and the keyboard map."""
+"""The main window: the review screen, the idle lock, the menus (Admin for those
+allowed), and the keyboard map."""
 
 from __future__ import annotations
 
 import html
+import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -11,18 +13,25 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QMainWindow,
+    QMenu,
     QScrollArea,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from reviewer.accounts import Permission, SecuritySettings
 from reviewer.review import ReviewService
 from ui import keymap
+from ui.admin_users import SecuritySettingsDialog, UsersDialog
 from ui.events import AppEvents
+from ui.idle_lock import IdleLock, LockScreen, LockTimings
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
 from ui.welfare_view import ResourcesDialog, WelfareGuard
 from wellbeing.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
 
 
 class ShortcutsDialog(QDialog):
@@ -53,15 +62,40 @@ class ShortcutsDialog(QDialog):
 
 
 class MainWindow(QMainWindow):
-    """Hands back held items when it closes."""
+    """The review screen (or, while idle-locked, the lock screen) and the menus. Hands
+    back held items when it closes.
 
-    def __init__(self, review: ReviewScreen, user_name: str) -> None:
+    Given the signed-in `service` and the `tasks` lanes, it also runs the idle lock and
+    offers Admin > Users and Admin > Idle lock to accounts allowed to use them (the
+    repository checks every call anyway). Without them (the QA window) it has neither.
+    """
+
+    def __init__(
+        self,
+        review: ReviewScreen,
+        user_name: str,
+        *,
+        service: ReviewService | None = None,
+        tasks: Tasks | None = None,
+        clock: Clock | None = None,
+        lock: LockTimings | None = None,
+    ) -> None:
         super().__init__()
         self.review = review
+        self._service = service
+        self._tasks = tasks
+        self._clock = clock or SystemClock()
         self.setWindowTitle(f"Reviewer — {user_name}")
-        self.setCentralWidget(review)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
+
+        self.lock_screen = LockScreen(user_name)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(review)
+        self.pages.addWidget(self.lock_screen)
+        self.setCentralWidget(self.pages)
+        self.idle: IdleLock | None = None
+        self.lock_action: QAction | None = None
 
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence(keymap.QUIT))
@@ -72,18 +106,103 @@ class MainWindow(QMainWindow):
         support_action = QAction("&Support and counselling", self)
         support_action.setShortcut(QKeySequence(keymap.SUPPORT))
         support_action.triggered.connect(self.show_support)
-        self.menuBar().addMenu("&File").addAction(quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(shortcuts_action)
-        help_menu.addAction(support_action)
+        file_menu = self.menuBar().addMenu("&File")
+        if service is not None and tasks is not None:
+            self.idle = IdleLock(self._clock, lock or LockTimings(), self)
+            self.idle.locked.connect(self._locked)
+            self.idle.release_due.connect(self._release_due)
+            self.lock_screen.unlock_requested.connect(self._try_unlock)
+            self.lock_action = QAction("&Lock screen", self)
+            self.lock_action.setShortcut(QKeySequence(keymap.LOCK))
+            self.lock_action.triggered.connect(lambda: self._lock_now())
+            file_menu.addAction(self.lock_action)
+        file_menu.addAction(quit_action)
+
+        self.admin_menu: QMenu | None = None
+        self.users_action: QAction | None = None
+        self.settings_action: QAction | None = None
+        account = None if service is None else service.account
+        if account is not None and (
+            account.can(Permission.MANAGE_USERS) or account.can(Permission.MANAGE_SETTINGS)
+        ):
+            self.admin_menu = self.menuBar().addMenu("&Admin")
+            if account.can(Permission.MANAGE_USERS):
+                self.users_action = self.admin_menu.addAction("&Users…")
+                self.users_action.triggered.connect(self.show_users)
+            if account.can(Permission.MANAGE_SETTINGS):
+                self.settings_action = self.admin_menu.addAction("&Idle lock…")
+                self.settings_action.triggered.connect(self.ask_security_settings)
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.addAction(shortcuts_action)
+        self.help_menu.addAction(support_action)
         self.shortcuts_dialog: ShortcutsDialog | None = None
         self.support_dialog: ResourcesDialog | None = None
+        self.users_dialog: UsersDialog | None = None
+        self.settings_dialog: SecuritySettingsDialog | None = None
         # Set by build_main_window when the moderator's session has a welfare policy.
         self.welfare: WelfareGuard | None = None
         # Support is one click away on every screen (the welfare screens carry it too).
         self.support_link = QLabel("<a href='#'>Support and counselling</a>")
         self.support_link.linkActivated.connect(lambda _link: self.show_support())
         self.statusBar().addPermanentWidget(self.support_link)
+        if self.idle is not None:
+            self.idle.start()
+
+    # -- the idle lock ------------------------------------------------------------------
+
+    def _lock_now(self) -> None:
+        if self.idle is not None:
+            self.idle.lock(0.0)
+
+    def _locked(self, idle_seconds: float) -> None:
+        assert self._service is not None and self._tasks is not None
+        # Protect first, then hide: the review screen is never visible behind the lock.
+        self.review.idle_lock()
+        self.pages.setCurrentWidget(self.lock_screen)
+        for dialog in (self.users_dialog, self.settings_dialog, self.shortcuts_dialog):
+            if dialog is not None:
+                dialog.hide()
+        self._set_menus_enabled(False)
+        self.lock_screen.reset()
+        self._tasks.db.submit(
+            self._service.record_lock, idle_seconds, on_done=_ignore, on_error=self._lock_failed
+        )
+
+    def _release_due(self) -> None:
+        self.review.release_idle_held()
+        self.lock_screen.set_released(True)
+
+    def _try_unlock(self, password: str) -> None:
+        assert self._service is not None and self._tasks is not None
+        self._tasks.db.submit(
+            self._service.unlock,
+            password,
+            on_done=self._unlock_checked,
+            on_error=lambda exc: self.lock_screen.show_refusal(
+                f"Could not check the password ({type(exc).__name__}); try again."
+            ),
+        )
+
+    def _unlock_checked(self, ok: bool) -> None:
+        if not ok:
+            self.lock_screen.show_refusal("That is not the password of this account.")
+            return
+        assert self.idle is not None
+        self.pages.setCurrentWidget(self.review)
+        self._set_menus_enabled(True)
+        self.idle.unlock()
+        self.review.idle_unlock()
+
+    def _lock_failed(self, exc: Exception) -> None:
+        log.warning("could not audit the screen lock: %r", exc)
+
+    def _set_menus_enabled(self, enabled: bool) -> None:
+        if self.lock_action is not None:
+            self.lock_action.setEnabled(enabled)
+        if self.admin_menu is not None:
+            self.admin_menu.setEnabled(enabled)
+
+    # -- dialogs ------------------------------------------------------------------------
 
     def show_support(self) -> None:
         if self.welfare is not None:
@@ -100,11 +219,53 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.show()
         self.shortcuts_dialog.raise_()
 
+    def show_users(self) -> None:
+        if self._service is None or self._tasks is None:
+            return
+        if self.users_dialog is None:
+            self.users_dialog = UsersDialog(self._service.admin(), self._tasks, self._clock, self)
+        self.users_dialog.show()
+        self.users_dialog.raise_()
+        self.users_dialog.reload()
+
+    def ask_security_settings(self) -> None:
+        if self._service is None or self._tasks is None:
+            return
+        self._tasks.db.submit(
+            self._service.security_settings,
+            on_done=self._edit_security_settings,
+            on_error=lambda exc: self.statusBar().showMessage(f"Could not load settings: {exc}"),
+        )
+
+    def _edit_security_settings(self, settings: SecuritySettings) -> None:
+        assert self._service is not None and self._tasks is not None
+        tasks = self._tasks
+        dialog = SecuritySettingsDialog(settings, self)
+        self.settings_dialog = dialog
+        admin = self._service.admin()
+        dialog.accepted.connect(
+            lambda: tasks.db.submit(
+                admin.set_security_settings,
+                dialog.chosen(),
+                on_done=lambda _none: self.statusBar().showMessage(
+                    "Idle lock settings saved; they apply from the next sign-in.", 10_000
+                ),
+                on_error=lambda exc: self.statusBar().showMessage(f"Not saved: {exc}", 10_000),
+            )
+        )
+        dialog.open()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.welfare is not None and self.welfare.close_event(event):
             return  # a break or pause is not ended by closing the window
+        if self.idle is not None:
+            self.idle.stop()
         self.review.close_session()
         super().closeEvent(event)
+
+
+def _ignore(_result: object) -> None:
+    """on_done for jobs whose only outcome of interest is an error."""
 
 
 def build_main_window(
@@ -113,11 +274,14 @@ def build_main_window(
     events: AppEvents | None = None,
     clock: Clock | None = None,
     timings: Timings | None = None,
+    lock: LockTimings | None = None,
 ) -> MainWindow:
-    """The window for a signed-in moderator; call `window.review.start()` once shown."""
+    """The window for a signed-in person; call `window.review.start()` once shown."""
     clock = clock or SystemClock()
     review = ReviewScreen(service, tasks, events or AppEvents(), clock, timings)
-    window = MainWindow(review, service.user.name)
+    window = MainWindow(
+        review, service.account.name, service=service, tasks=tasks, clock=clock, lock=lock
+    )
     if service.welfare is not None:
         window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
         window.statusBar().addWidget(window.welfare.banner, 1)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reviewer.accounts import AccessDenied
 from reviewer.errors import LeaseLost, MediaMissing, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import DupGroup, KnownMatch, Propagated
@@ -174,6 +175,10 @@ class ReviewScreen(QWidget):
         # Called just before the next item is put on screen, so that a pause or break
         # the last decision brought about is up first (ui.welfare_view sets it).
         self.before_next: Callable[[], None] = lambda: None
+        # Idle lock (ui.idle_lock): the lock screen is up instead of this one.
+        self._idle_locked = False
+        self._held_released = False  # ...and the items held went back meanwhile
+        self._denied = False  # the account may not claim (AccessDenied): stop asking
 
         self.queue_picker = QComboBox()
         self.queue_picker.addItem("All queues")
@@ -285,6 +290,8 @@ class ReviewScreen(QWidget):
         """Claim another item if fewer than two (on screen + ahead) are held."""
         if self._closing.is_set() or self._fetching or self._exhausted or self._locked:
             return
+        if self._idle_locked or self._denied:
+            return
         if self._preparing is not None:
             return
         if (self._current is not None) + (self._ready is not None) >= 2:
@@ -311,9 +318,8 @@ class ReviewScreen(QWidget):
             self._pump()
             return
         claim = fetched.claim
-        if self._closing.is_set() or generation != self._generation:
-            why = "closed" if self._closing.is_set() else "queue_changed"
-            self._release(_Slot(claim, generation), Exposure(), why)
+        if self._closing.is_set() or generation != self._generation or self._held_released:
+            self._release(_Slot(claim, generation), Exposure(), self._stale_why())
             self._pump()
             return
         self._events.announce(
@@ -339,6 +345,13 @@ class ReviewScreen(QWidget):
         self._fetching = False
         if isinstance(exc, ReviewLocked):
             return  # the welfare screen says why; unlocking pumps again
+        if isinstance(exc, AccessDenied):
+            # Not a passing fault: no review work until an admin changes the account.
+            self._denied = True
+            self._say(f"You cannot review: {exc}", "warn")
+            if self._current is None:
+                self.view.show_placeholder(f"You cannot review items.\n\n{exc}")
+            return
         if isinstance(exc, StoreUnavailable):
             message = "Database unreachable: cannot get the next item."
         else:
@@ -372,7 +385,7 @@ class ReviewScreen(QWidget):
 
     def _prepared(self, slot: _Slot) -> None:
         if slot.generation != self._generation:
-            self._release(slot, Exposure(), "queue_changed")
+            self._release(slot, Exposure(), self._stale_why())
             self._pump()
             return
         self._ready = slot
@@ -389,7 +402,7 @@ class ReviewScreen(QWidget):
 
     def _advance(self) -> None:
         """Put the item rendered ahead on screen (or a placeholder until one arrives)."""
-        if self._locked:
+        if self._locked or self._idle_locked:
             return  # it waits, claimed and rendered, until the lock lifts
         slot, self._ready = self._ready, None
         self._current = slot
@@ -699,6 +712,52 @@ class ReviewScreen(QWidget):
             self._release(self._ready, Exposure(), why)
             self._ready = None
 
+    # -- idle lock ----------------------------------------------------------------------
+
+    @property
+    def idle_locked(self) -> bool:
+        return self._idle_locked
+
+    def idle_lock(self) -> None:
+        """The window is locking (ui.idle_lock): protect the image and take, open and
+        show nothing. Held items stay held, their leases renewed, until
+        `release_idle_held` or `idle_unlock`."""
+        self._idle_locked = True
+        self.view.protect()
+        self.setEnabled(False)
+
+    def release_idle_held(self) -> None:
+        """Locked too long: hand every held item back (why="idle_lock"), including
+        claims still being prepared or on their way."""
+        self.release_held("idle_lock")
+        if self._preparing is not None:
+            self._release(self._preparing, Exposure(), "idle_lock")
+            self._preparing = None
+        self._generation += 1
+        self._held_released = True
+        self.panel.clear()
+        self.context.show_item(None)
+        self.view.show_placeholder("Your items went back to the queue while the screen was locked.")
+
+    def idle_unlock(self) -> None:
+        self._idle_locked = False
+        self.setEnabled(True)
+        self._last_interaction = self._clock.monotonic()
+        if self._held_released:
+            self._held_released = False
+            self._exhausted = False
+        if self._current is None and not self._busy:
+            self._advance()
+        else:
+            self._pump()
+        self.view.canvas.setFocus()
+
+    def _stale_why(self) -> str:
+        """Why a claim that arrived for an outdated request goes back."""
+        if self._closing.is_set():
+            return "closed"
+        return "idle_lock" if self._held_released else "queue_changed"
+
     # -- leases -------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -713,8 +772,9 @@ class ReviewScreen(QWidget):
 
     def _renew_leases(self) -> None:
         idle = self._clock.monotonic() - self._last_interaction
-        if idle > self._timings.interaction_recent_s:
+        if idle > self._timings.interaction_recent_s and not self._idle_locked:
             return  # away from the desk: let the holds run out and the items go back
+        # While the idle lock is up, holds are kept until it hands them back itself.
         for slot in (self._current, self._ready, self._preparing):
             if slot is not None:
                 self._tasks.db.submit(

@@ -58,6 +58,20 @@ def test_claim_respects_queue_filter(store: Store, enqueue) -> None:
     assert store.claim_next(user.id, qid) is None
 
 
+def test_claim_passes_by_excluded_queues(store: Store, enqueue) -> None:
+    user = store.ensure_user("mod")
+    restricted = enqueue(store, 1, Source.LIVESTREAM, queue="Restricted")
+    general = enqueue(store, 1, Source.USER_REPORT, queue="General")
+    rid = next(q.id for q in store.queue_summaries() if q.name == "Restricted")
+    # The restricted item is more urgent, yet an "All queues" claim that excludes its
+    # queue takes the general one and then finds nothing more.
+    claim = store.claim_next(user.id, exclude_queue_ids={rid})
+    assert claim is not None and claim.item.id == general[0]
+    assert store.claim_next(user.id, exclude_queue_ids=[rid]) is None
+    again = store.claim_next(user.id)
+    assert again is not None and again.item.id == restricted[0]
+
+
 def test_two_moderators_never_hold_the_same_item(store: Store, enqueue) -> None:
     a, b = store.ensure_user("a"), store.ensure_user("b")
     enqueue(store, 3)

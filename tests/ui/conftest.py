@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
-from ui_helpers import MODERATOR, WindowFactory
+from ui_helpers import ADMIN, ADMIN_PASSWORD, MODERATOR, WindowFactory
 
+from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.demo import generate_demo
 from reviewer.review import ReviewService, Workstation
+from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.review_screen import Timings
 from ui.tasks import Tasks
@@ -41,6 +43,20 @@ def workstation(store: Store, media: MediaStore) -> Workstation:
 @pytest.fixture
 def service(workstation: Workstation) -> ReviewService:
     return workstation.sign_in(MODERATOR)
+
+
+@pytest.fixture
+def accounts(store: Store) -> AccountsRepo:
+    return AccountsRepo(store)
+
+
+@pytest.fixture
+def admin_service(
+    store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
+) -> ReviewService:
+    """Signed in with a password: the first account (admin and moderator, vetted)."""
+    ws = Workstation(store, media, accounts=accounts, clock=clock)
+    return ws.enrol_first_admin(ADMIN, ADMIN_PASSWORD)
 
 
 @pytest.fixture
@@ -75,8 +91,11 @@ def make_window(
         timings: Timings | None = None,
         start: bool = True,
         review_service: ReviewService | None = None,
+        lock: LockTimings | None = None,
     ) -> MainWindow:
-        window = build_main_window(review_service or service, tasks, clock=clock, timings=timings)
+        window = build_main_window(
+            review_service or service, tasks, clock=clock, timings=timings, lock=lock
+        )
         qtbot.addWidget(window)
         windows.append(window)
         window.resize(1200, 800)

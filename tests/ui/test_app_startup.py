@@ -1,4 +1,4 @@
-"""From launch to the first protected item: profile, demo seeding, main window, help."""
+"""From launch to the first protected item: sign-in, demo seeding, main window, help."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from ui_helpers import press
 
+from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
+from reviewer.accounts import Role
 from reviewer.demo import generate_demo
 from reviewer.review import Workstation
-from ui.app import ProfileDialog, Startup
+from ui.app import Startup
 from ui.events import AppEvents
+from ui.login import LoginDialog
 from ui.tasks import Tasks
 
 
-def test_first_run_creates_a_profile_seeds_the_demo_and_opens_the_window(
+def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window(
     qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks
 ) -> None:
     seen_progress: list[tuple[int, int]] = []
@@ -31,14 +34,22 @@ def test_first_run_creates_a_profile_seeds_the_demo_and_opens_the_window(
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    startup = Startup(app, Workstation(store, media, seed_demo=seed), tasks, AppEvents())
+    workstation = Workstation(store, media, seed_demo=seed, accounts=AccountsRepo(store))
+    startup = Startup(app, workstation, tasks, AppEvents())
     startup.begin()
-    qtbot.waitUntil(lambda: isinstance(startup.dialog, ProfileDialog), timeout=10_000)
+    qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
     dialog = startup.dialog
-    assert isinstance(dialog, ProfileDialog)
-    assert dialog.names.count() == 0  # first run: no profiles yet
-    qtbot.keyClicks(dialog.names.lineEdit(), "Robin")
-    dialog.accept()
+    assert isinstance(dialog, LoginDialog)
+    assert dialog.first_run and dialog.again.isVisible()  # first run: create an account
+    qtbot.keyClicks(dialog.name, "Robin")
+    qtbot.keyClicks(dialog.password, "robin's password")
+    qtbot.keyClicks(dialog.again, "robin's passwore")
+    dialog.ok.click()
+    assert "differ" in dialog.error.text()  # refused on the spot, nothing stored
+    assert store.users() == []
+    qtbot.keyClicks(dialog.password, "robin's password")
+    qtbot.keyClicks(dialog.again, "robin's password")
+    dialog.ok.click()
 
     qtbot.waitUntil(lambda: startup.window is not None, timeout=15_000)
     window = startup.window
@@ -48,6 +59,9 @@ def test_first_run_creates_a_profile_seeds_the_demo_and_opens_the_window(
     assert seen_progress[-1] == (3, 3)
     assert store.item_count() == 3
     assert [u.name for u in store.users()] == ["Robin"]
+    account = AccountsRepo(store).account(store.users()[0].id)
+    assert account.roles == {Role.ADMIN, Role.MODERATOR}  # admin, and may review
+    assert window.admin_menu is not None
     qtbot.waitUntil(lambda: window.review.current_claim is not None, timeout=15_000)
 
     window.activateWindow()
@@ -56,7 +70,45 @@ def test_first_run_creates_a_profile_seeds_the_demo_and_opens_the_window(
     shortcuts = window.shortcuts_dialog
     assert shortcuts is not None and shortcuts.isVisible()
     listed = shortcuts.table.text()
-    for key in ("Space", "Ctrl+Return", "Ctrl+K", "Ctrl+L", "F1", "F7", "Ctrl+6", "Q", "U"):
+    for key in (
+        "Space",
+        "Ctrl+Return",
+        "Ctrl+K",
+        "Ctrl+L",
+        "F1",
+        "F7",
+        "Ctrl+6",
+        "Q",
+        "U",
+        "Ctrl+Shift+L",
+    ):
         assert f"<b>{key}" in listed
     shortcuts.close()
     window.close()
+
+
+def test_first_run_enrolled_elsewhere_meanwhile_turns_into_sign_in(
+    qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks
+) -> None:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    accounts = AccountsRepo(store)
+    startup = Startup(app, Workstation(store, media, accounts=accounts), tasks, AppEvents())
+    startup.begin()
+    qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
+    first = startup.dialog
+    assert isinstance(first, LoginDialog) and first.first_run
+    accounts.enrol_first_admin("Someone Else", "someone's password")  # another workstation
+    qtbot.keyClicks(first.name, "Robin")
+    qtbot.keyClicks(first.password, "robin's password")
+    qtbot.keyClicks(first.again, "robin's password")
+    first.ok.click()
+    qtbot.waitUntil(
+        lambda: isinstance(startup.dialog, LoginDialog) and not startup.dialog.first_run,
+        timeout=10_000,
+    )
+    assert [u.name for u in store.users()] == ["Someone Else"]
+    # Closing it would end the application (QApplication.exit), and with it every
+    # event loop the later tests wait in.
+    startup.dialog.rejected.disconnect()
+    startup.dialog.close()

@@ -23,7 +23,7 @@ class FlakyService(ReviewService):
     """The real service, except that the first submit finds the database unreachable."""
 
     def __init__(self, store: Store, media: MediaStore, service: ReviewService) -> None:
-        super().__init__(store, media, service.user)
+        super().__init__(store, media, service.account)
         self.tokens: list[str] = []
 
     def submit(

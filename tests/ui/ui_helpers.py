@@ -12,8 +12,10 @@ from pytestqt.qtbot import QtBot
 from ui.main_window import MainWindow
 
 MODERATOR = "moderator-1"
+ADMIN = "Ada Admin"
+ADMIN_PASSWORD = "ada's admin password"
 
-# make_window(timings=None, start=True, review_service=None) -> MainWindow
+# make_window(timings=None, start=True, review_service=None, lock=None) -> MainWindow
 WindowFactory = Callable[..., MainWindow]
 
 

@@ -1,0 +1,614 @@
+"""Accounts: sign-in, roles, vetting, training, per-queue access, idle-lock settings.
+
+Every mutation takes the acting Account and checks its permission here, against the
+account as it is in the database now (a role removed or an account disabled since
+sign-in counts at once), not only in the screens. A refused attempt is audited
+("access_denied") and raised as AccessDenied. Passwords are hashed with argon2id
+(reviewer.accounts); neither a password nor its hash is ever put in an audit event.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, text, update
+
+from db.models import DecisionRow, ItemRow, QueueAccessRow, QueueRow, SecuritySettingsRow, UserRow
+from db.repo import Repo, translate_errors
+from reviewer.accounts import (
+    FIRST_RUN_ROLES,
+    AccessDenied,
+    Account,
+    DecisionSummary,
+    LoginFailed,
+    Permission,
+    QueueInfo,
+    Role,
+    SecuritySettings,
+    TrainingRecord,
+    VettingStatus,
+    hash_password,
+    password_needs_rehash,
+    primary_role,
+    require,
+    roles_from,
+    verify_password,
+)
+from reviewer.errors import NotFound
+
+users_t = UserRow.__table__
+queues_t = QueueRow.__table__
+access_t = QueueAccessRow.__table__
+settings_t = SecuritySettingsRow.__table__
+decisions_t = DecisionRow.__table__
+items_t = ItemRow.__table__
+
+MAX_NAME_LENGTH = 120
+# Serialises first-run enrolment across PostgreSQL workstations (SQLite's BEGIN
+# IMMEDIATE already does): two people enrolling at once must not both become admin.
+_ENROL_LOCK_KEY = 0x5245_5649_4557  # "REVIEW"
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against for unknown names, so they take as long as known ones."""
+    return hash_password("no account has this password")
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValueError("an account needs a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"a name has at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _roles_list(roles: Collection[Role]) -> list[str]:
+    out = sorted(Role(r).value for r in roles)
+    if not out:
+        raise ValueError("an account needs at least one role")
+    return out
+
+
+class AccountsRepo(Repo):
+    # -- reading ------------------------------------------------------------------------
+
+    def _account(self, conn: Connection, row: Row[Any]) -> Account:
+        queue_ids = conn.execute(
+            select(access_t.c.queue_id).where(access_t.c.user_id == row.id)
+        ).scalars()
+        training = tuple(
+            TrainingRecord(str(t["course"]), date.fromisoformat(str(t["completed_on"])))
+            for t in (row.training or [])
+        )
+        return Account(
+            id=row.id,
+            name=row.name,
+            # Users from before migration 0005 (or made by Store.ensure_user) have only
+            # their primary role.
+            roles=roles_from(row.roles or [row.role]),
+            disabled=bool(row.disabled),
+            vetting=VettingStatus(row.vetting_status),
+            vetted_on=row.vetted_on,
+            training=training,
+            queue_ids=frozenset(int(q) for q in queue_ids),
+            has_password=row.password_hash is not None,
+        )
+
+    def _load(self, conn: Connection, user_id: int) -> Account | None:
+        row = conn.execute(select(users_t).where(users_t.c.id == user_id)).first()
+        return None if row is None else self._account(conn, row)
+
+    def _target(self, conn: Connection, user_id: int, lock: bool = False) -> Account:
+        q = select(users_t).where(users_t.c.id == user_id)
+        row = conn.execute(q.with_for_update() if lock else q).first()
+        if row is None:
+            raise NotFound(f"user {user_id}")
+        return self._account(conn, row)
+
+    @translate_errors
+    def account(self, user_id: int) -> Account:
+        """The account as stored now (services re-read it before claiming work)."""
+        with self.read() as conn:
+            found = self._load(conn, user_id)
+        if found is None:
+            raise NotFound(f"user {user_id}")
+        return found
+
+    @translate_errors
+    def login_accounts_exist(self) -> bool:
+        """False on first run: nobody has a password yet."""
+        with self.read() as conn:
+            return (
+                conn.execute(
+                    select(users_t.c.id).where(users_t.c.password_hash.is_not(None)).limit(1)
+                ).first()
+                is not None
+            )
+
+    # -- permission checks --------------------------------------------------------------
+
+    def _acting(self, conn: Connection, actor: Account, permission: Permission) -> Account:
+        """The actor as stored now, if it holds `permission`; else AccessDenied."""
+        fresh = self._load(conn, actor.id)
+        if fresh is None:
+            raise AccessDenied(f"{actor.name}'s account no longer exists.")
+        require(fresh, permission)
+        return fresh
+
+    def _guard(self, actor: Account, permission: Permission, attempted: str) -> None:
+        """Check before doing any work; a refusal is audited, then raised."""
+        try:
+            with self.read() as conn:
+                self._acting(conn, actor, permission)
+        except AccessDenied as exc:
+            self._record_denial(actor, permission, attempted, str(exc))
+            raise
+
+    def _record_denial(
+        self, actor: Account, permission: Permission, attempted: str, why: str
+    ) -> None:
+        with self.write() as conn:
+            exists = conn.execute(select(users_t.c.id).where(users_t.c.id == actor.id)).first()
+            self.audit(
+                conn,
+                actor.id if exists else None,
+                "access_denied",
+                detail={
+                    "name": actor.name,
+                    "permission": permission.value,
+                    "attempted": attempted,
+                    "why": why,
+                },
+            )
+
+    # -- sign-in ------------------------------------------------------------------------
+
+    @translate_errors
+    def enrol_first_admin(self, name: str, password: str) -> Account:
+        """First run: the first person to sign in creates an account for themselves with
+        roles {admin, moderator}, marked vetted by first-run self-enrolment (audited as
+        such). Refused once any account has a password."""
+        name = _clean_name(name)
+        pw_hash = hash_password(password)  # ValueError for a weak password
+        with self.write() as conn:
+            if self.pg:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ENROL_LOCK_KEY})
+            taken = conn.execute(
+                select(users_t.c.id).where(users_t.c.password_hash.is_not(None)).limit(1)
+            ).first()
+            if taken is not None:
+                raise AccessDenied(
+                    "This workstation already has accounts: sign in, or ask an admin for one."
+                )
+            today = self.now_value(conn).date()
+            roles = _roles_list(FIRST_RUN_ROLES)
+            values: dict[str, Any] = {
+                "password_hash": pw_hash,
+                "roles": roles,
+                "role": primary_role(FIRST_RUN_ROLES).value,
+                "disabled": False,
+                "vetting_status": VettingStatus.VETTED.value,
+                "vetted_on": today,
+            }
+            uid = conn.execute(select(users_t.c.id).where(users_t.c.name == name)).scalar()
+            if uid is None:
+                uid = conn.execute(
+                    insert(users_t)
+                    .values(name=name, created_at=self.now(), **values)
+                    .returning(users_t.c.id)
+                ).scalar_one()
+            else:  # a profile from before accounts existed takes the account over
+                conn.execute(update(users_t).where(users_t.c.id == uid).values(**values))
+            account = self._target(conn, uid)
+            self.audit(
+                conn,
+                uid,
+                "first_run_enrolment",
+                detail={
+                    "user_id": uid,
+                    "name": name,
+                    "roles": roles,
+                    "vetting": VettingStatus.VETTED.value,
+                    "vetted_on": today.isoformat(),
+                    "vetted_by": "first-run self-enrolment",
+                },
+            )
+            return account
+
+    @translate_errors
+    def authenticate(self, name: str, password: str) -> Account:
+        """The account, if `password` is right and it may sign in; else LoginFailed, with
+        the same message whatever the reason. Both outcomes are audited with the name
+        tried (never the password)."""
+        name = " ".join(name.split())
+        with self.read() as conn:
+            row = conn.execute(select(users_t).where(users_t.c.name == name)).first()
+            stored = None if row is None else row.password_hash
+            # Verify even for an unknown name or a disabled account: the time taken
+            # must not tell which it was.
+            matches = verify_password(stored or _dummy_hash(), password) and stored is not None
+            reason = None
+            if row is None:
+                reason = "unknown_name"
+            elif stored is None:
+                reason = "no_password"
+            elif not matches:
+                reason = "wrong_password"
+            elif row.disabled:
+                reason = "disabled"
+            account = None if reason or row is None else self._account(conn, row)
+        with self.write() as conn:
+            uid = None if row is None else row.id
+            if account is None:
+                self.audit(conn, uid, "login_failed", detail={"name": name, "reason": reason})
+            else:
+                if stored is not None and password_needs_rehash(stored):
+                    conn.execute(
+                        update(users_t)
+                        .where(users_t.c.id == account.id)
+                        .values(password_hash=hash_password(password))
+                    )
+                self.audit(conn, uid, "login_ok", detail={"name": name})
+        if account is None:
+            raise LoginFailed()
+        return account
+
+    @translate_errors
+    def check_password(self, user_id: int, password: str) -> bool:
+        """Unlocking an idle-locked screen: True if this is the account's password and it
+        may still sign in. Audited as unlock_ok / unlock_failed."""
+        with self.read() as conn:
+            row = conn.execute(select(users_t).where(users_t.c.id == user_id)).first()
+        stored = None if row is None else row.password_hash
+        ok = verify_password(stored or _dummy_hash(), password) and stored is not None
+        if ok and row is not None and row.disabled:
+            ok = False
+        with self.write() as conn:
+            self.audit(
+                conn,
+                None if row is None else user_id,
+                "unlock_ok" if ok else "unlock_failed",
+                detail={"user_id": user_id},
+            )
+        return ok
+
+    # -- administering accounts ---------------------------------------------------------
+
+    @translate_errors
+    def accounts(self, actor: Account) -> list[Account]:
+        self._guard(actor, Permission.MANAGE_USERS, "list_accounts")
+        with self.read() as conn:
+            rows = conn.execute(select(users_t).order_by(users_t.c.name)).all()
+            return [self._account(conn, r) for r in rows]
+
+    @translate_errors
+    def create_user(
+        self, actor: Account, name: str, password: str, roles: Collection[Role]
+    ) -> Account:
+        """A new account, vetting pending, with `password` to be changed by its owner."""
+        self._guard(actor, Permission.MANAGE_USERS, "create_user")
+        name = _clean_name(name)
+        role_names = _roles_list(roles)
+        pw_hash = hash_password(password)
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            if conn.execute(select(users_t.c.id).where(users_t.c.name == name)).first():
+                raise ValueError(f"there is already an account named {name!r}")
+            uid = conn.execute(
+                insert(users_t)
+                .values(
+                    name=name,
+                    role=primary_role(roles_from(role_names)).value,
+                    roles=role_names,
+                    password_hash=pw_hash,
+                    created_at=self.now(),
+                )
+                .returning(users_t.c.id)
+            ).scalar_one()
+            account = self._target(conn, uid)
+            self.audit(
+                conn,
+                who.id,
+                "user_created",
+                detail={"user_id": uid, "name": name, "roles": role_names},
+            )
+            return account
+
+    @translate_errors
+    def set_password(self, actor: Account, user_id: int, password: str) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "set_password")
+        pw_hash = hash_password(password)
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            target = self._target(conn, user_id, lock=True)
+            conn.execute(
+                update(users_t).where(users_t.c.id == user_id).values(password_hash=pw_hash)
+            )
+            self.audit(
+                conn, who.id, "password_set", detail={"user_id": user_id, "name": target.name}
+            )
+
+    @translate_errors
+    def set_disabled(self, actor: Account, user_id: int, disabled: bool) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "disable_user" if disabled else "enable_user")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            target = self._target(conn, user_id, lock=True)
+            conn.execute(update(users_t).where(users_t.c.id == user_id).values(disabled=disabled))
+            self._an_admin_remains(conn)
+            self.audit(
+                conn,
+                who.id,
+                "user_disabled" if disabled else "user_enabled",
+                detail={"user_id": user_id, "name": target.name},
+            )
+
+    def disable(self, actor: Account, user_id: int) -> None:
+        self.set_disabled(actor, user_id, True)
+
+    def enable(self, actor: Account, user_id: int) -> None:
+        self.set_disabled(actor, user_id, False)
+
+    @translate_errors
+    def set_roles(self, actor: Account, user_id: int, roles: Collection[Role]) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "set_roles")
+        role_names = _roles_list(roles)
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            target = self._target(conn, user_id, lock=True)
+            conn.execute(
+                update(users_t)
+                .where(users_t.c.id == user_id)
+                .values(roles=role_names, role=primary_role(roles_from(role_names)).value)
+            )
+            self._an_admin_remains(conn)
+            self.audit(
+                conn,
+                who.id,
+                "roles_set",
+                detail={
+                    "user_id": user_id,
+                    "name": target.name,
+                    "from": sorted(r.value for r in target.roles),
+                    "to": role_names,
+                },
+            )
+
+    def _an_admin_remains(self, conn: Connection) -> None:
+        """Refuse (rolling back) a change that leaves nobody able to administer."""
+        rows = conn.execute(
+            select(users_t.c.roles, users_t.c.role).where(
+                users_t.c.disabled.is_(False), users_t.c.password_hash.is_not(None)
+            )
+        ).all()
+        if not any(Role.ADMIN.value in (r.roles or [r.role]) for r in rows):
+            raise ValueError("that would leave no enabled admin who can sign in")
+
+    @translate_errors
+    def set_vetting(
+        self, actor: Account, user_id: int, status: VettingStatus, vetted_on: date | None
+    ) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "set_vetting")
+        status = VettingStatus(status)
+        if status is VettingStatus.VETTED and vetted_on is None:
+            raise ValueError("a vetted account needs the date of its vetting")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            if vetted_on is not None and vetted_on > self.now_value(conn).date():
+                raise ValueError("the vetting date cannot be in the future")
+            target = self._target(conn, user_id, lock=True)
+            conn.execute(
+                update(users_t)
+                .where(users_t.c.id == user_id)
+                .values(vetting_status=status.value, vetted_on=vetted_on)
+            )
+            self.audit(
+                conn,
+                who.id,
+                "vetting_set",
+                detail={
+                    "user_id": user_id,
+                    "name": target.name,
+                    "status": status.value,
+                    "vetted_on": None if vetted_on is None else vetted_on.isoformat(),
+                },
+            )
+
+    @translate_errors
+    def add_training(self, actor: Account, user_id: int, course: str, completed_on: date) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "add_training")
+        course = " ".join(course.split())
+        if not course:
+            raise ValueError("a training record needs the course's name")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            if completed_on > self.now_value(conn).date():
+                raise ValueError("a course cannot be completed in the future")
+            target = self._target(conn, user_id, lock=True)
+            records = [
+                {"course": t.course, "completed_on": t.completed_on.isoformat()}
+                for t in target.training
+            ]
+            records.append({"course": course, "completed_on": completed_on.isoformat()})
+            conn.execute(update(users_t).where(users_t.c.id == user_id).values(training=records))
+            self.audit(
+                conn,
+                who.id,
+                "training_added",
+                detail={
+                    "user_id": user_id,
+                    "name": target.name,
+                    "course": course,
+                    "completed_on": completed_on.isoformat(),
+                },
+            )
+
+    # -- queues -------------------------------------------------------------------------
+
+    def _queue_name(self, conn: Connection, queue_id: int) -> str:
+        name = conn.execute(select(queues_t.c.name).where(queues_t.c.id == queue_id)).scalar()
+        if name is None:
+            raise NotFound(f"queue {queue_id}")
+        return str(name)
+
+    @translate_errors
+    def grant_queue(self, actor: Account, user_id: int, queue_id: int) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "grant_queue")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            target = self._target(conn, user_id)
+            queue = self._queue_name(conn, queue_id)
+            if queue_id in target.queue_ids:
+                return
+            conn.execute(
+                insert(access_t).values(queue_id=queue_id, user_id=user_id, granted_at=self.now())
+            )
+            self.audit(
+                conn,
+                who.id,
+                "queue_access_granted",
+                detail={
+                    "user_id": user_id,
+                    "name": target.name,
+                    "queue_id": queue_id,
+                    "queue": queue,
+                },
+            )
+
+    @translate_errors
+    def revoke_queue(self, actor: Account, user_id: int, queue_id: int) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "revoke_queue")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            target = self._target(conn, user_id)
+            queue = self._queue_name(conn, queue_id)
+            gone = conn.execute(
+                delete(access_t).where(
+                    access_t.c.queue_id == queue_id, access_t.c.user_id == user_id
+                )
+            ).rowcount
+            if not gone:
+                return
+            self.audit(
+                conn,
+                who.id,
+                "queue_access_revoked",
+                detail={
+                    "user_id": user_id,
+                    "name": target.name,
+                    "queue_id": queue_id,
+                    "queue": queue,
+                },
+            )
+
+    @translate_errors
+    def set_queue_restricted(self, actor: Account, queue_id: int, restricted: bool) -> None:
+        self._guard(actor, Permission.MANAGE_USERS, "set_queue_restricted")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_USERS)
+            queue = self._queue_name(conn, queue_id)
+            conn.execute(
+                update(queues_t).where(queues_t.c.id == queue_id).values(restricted=restricted)
+            )
+            self.audit(
+                conn,
+                who.id,
+                "queue_restricted_set",
+                detail={"queue_id": queue_id, "queue": queue, "restricted": restricted},
+            )
+
+    @translate_errors
+    def queues(self) -> list[QueueInfo]:
+        with self.read() as conn:
+            rows = conn.execute(
+                select(queues_t.c.id, queues_t.c.name, queues_t.c.restricted).order_by(
+                    queues_t.c.name
+                )
+            )
+            return [QueueInfo(r.id, r.name, bool(r.restricted)) for r in rows]
+
+    @translate_errors
+    def restricted_queue_ids(self) -> frozenset[int]:
+        with self.read() as conn:
+            return frozenset(
+                conn.execute(select(queues_t.c.id).where(queues_t.c.restricted.is_(True))).scalars()
+            )
+
+    # -- history ------------------------------------------------------------------------
+
+    @translate_errors
+    def decision_history(
+        self, actor: Account, user_id: int, limit: int = 200
+    ) -> list[DecisionSummary]:
+        """`user_id`'s decisions, newest first. One's own needs SEE_OWN_HISTORY; anyone
+        else's needs SEE_TEAM_HISTORY (a moderator may not read a colleague's)."""
+        own = user_id == actor.id
+        needed = Permission.SEE_OWN_HISTORY if own else Permission.SEE_TEAM_HISTORY
+        self._guard(actor, needed, "own_history" if own else f"history_of_user_{user_id}")
+        q = (
+            select(
+                decisions_t.c.id,
+                decisions_t.c.item_id,
+                decisions_t.c.user_id,
+                queues_t.c.name.label("queue_name"),
+                decisions_t.c.decided_at,
+                decisions_t.c.severity,
+                decisions_t.c.csea_related,
+                decisions_t.c.not_assessable_reason,
+            )
+            .join(items_t, items_t.c.id == decisions_t.c.item_id)
+            .join(queues_t, queues_t.c.id == items_t.c.queue_id)
+            .where(decisions_t.c.user_id == user_id)
+            .order_by(decisions_t.c.decided_at.desc(), decisions_t.c.id.desc())
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return [
+                DecisionSummary(
+                    r.id,
+                    r.item_id,
+                    r.user_id,
+                    r.queue_name,
+                    r.decided_at,
+                    r.severity,
+                    bool(r.csea_related),
+                    r.not_assessable_reason,
+                )
+                for r in conn.execute(q)
+            ]
+
+    # -- settings -----------------------------------------------------------------------
+
+    @translate_errors
+    def security_settings(self) -> SecuritySettings:
+        with self.read() as conn:
+            stored = conn.execute(
+                select(settings_t.c.settings).where(settings_t.c.id == 1)
+            ).scalar()
+        return SecuritySettings.from_dict(dict(stored or {}))
+
+    @translate_errors
+    def set_security_settings(self, actor: Account, settings: SecuritySettings) -> None:
+        self._guard(actor, Permission.MANAGE_SETTINGS, "set_security_settings")
+        with self.write() as conn:
+            who = self._acting(conn, actor, Permission.MANAGE_SETTINGS)
+            before = conn.execute(
+                select(settings_t.c.settings).where(settings_t.c.id == 1)
+            ).scalar()
+            conn.execute(
+                update(settings_t).where(settings_t.c.id == 1).values(settings=settings.to_dict())
+            )
+            self.audit(
+                conn,
+                who.id,
+                "security_settings_set",
+                detail={
+                    "from": SecuritySettings.from_dict(dict(before or {})).to_dict(),
+                    "to": settings.to_dict(),
+                },
+            )
