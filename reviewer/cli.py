@@ -259,6 +259,38 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _team_tools(store, media):  # -> Callable[[Account], TeamServices]
+    """What each signed-in person may open besides the review screen, by permission."""
+    from db.dashboard import DashboardRepo
+    from db.qa import QaRepo
+    from db.referrals import ReferralRepo
+    from reviewer.accounts import Permission
+    from reviewer.dashboard import DashboardService
+    from reviewer.qa_service import QaReviewSession, QaService
+    from reviewer.referral_service import ReferralService
+    from reviewer.team import TeamServices
+    from wellbeing.clock import SystemClock
+
+    # The QA sampler's seed is a team secret, so that every pick can be re-derived
+    # by the team and by nobody else.
+    seed = _secrets().get_or_create("qa-seed")
+    qa = QaRepo(store)
+
+    def team_for(account):  # Account -> TeamServices
+        clock = SystemClock()
+        dashboard = qa_session = referrals = None
+        if account.can(Permission.SEE_EXPOSURE):
+            qa_service = QaService(qa, account, clock, seed)
+            dashboard = DashboardService(DashboardRepo(store), qa_service, account, clock)
+        if account.can(Permission.QA_REGRADE):
+            qa_session = QaReviewSession(qa, media, account, clock)
+        if account.can(Permission.SEE_TEAM_HISTORY) or account.can(Permission.EXPORT_AUDIT):
+            referrals = ReferralService(ReferralRepo(store), media)
+        return TeamServices(dashboard, qa_session, referrals)
+
+    return team_for
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from db.accounts import AccountsRepo
     from db.welfare import WelfareRepo
@@ -289,6 +321,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     workstation = Workstation(
         store,
         media,
+        team_for=_team_tools(store, media),
         seed_demo=seed,
         show_less_for=cli_hashes.show_less_for(store, media),
         welfare=welfare,

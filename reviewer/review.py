@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reviewer.accounts import (
     AccessDenied,
@@ -33,6 +33,9 @@ from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare import WelfareSession
 from wellbeing.clock import Clock, SystemClock
+
+if TYPE_CHECKING:  # team.py imports services that import this module
+    from reviewer.team import TeamServices
 
 DEFAULT_LEASE_SECONDS = 600
 # Items of opted-out queues or kinds passed by in one claim before saying "none now".
@@ -114,6 +117,8 @@ class ReviewService:
         self._media = media
         self._accounts = accounts
         self._clock = clock or SystemClock()
+        # Dashboard, QA queue, referrals: set at sign-in by the Workstation (None: none).
+        self.team: TeamServices | None = None
         if isinstance(account, User):
             account = profile_account(account, self._clock.now().date())
         self.account = account
@@ -352,7 +357,9 @@ class Workstation:
         videos: VideoPort | None = None,
         accounts: AccountsPort | None = None,
         clock: Clock | None = None,
+        team_for: Callable[[Account], TeamServices] | None = None,
     ) -> None:
+        self._team_for = team_for
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
@@ -370,7 +377,7 @@ class Workstation:
         if self._welfare is not None:
             welfare = self._welfare(user)
             welfare.start_shift()
-        return ReviewService(
+        service = ReviewService(
             self._store,
             self._media,
             account,
@@ -381,6 +388,10 @@ class Workstation:
             accounts=accounts,
             clock=self._clock,
         )
+        # Team tools only for a password sign-in: a test profile opens none.
+        if self._team_for is not None and accounts is not None:
+            service.team = self._team_for(account)
+        return service
 
     def _needs_accounts(self) -> AccountsPort:
         if self._accounts is None:

@@ -22,10 +22,13 @@ from PySide6.QtWidgets import (
 
 from reviewer.accounts import Permission, SecuritySettings
 from reviewer.review import ReviewService
+from reviewer.team import TeamServices
 from ui import keymap
 from ui.admin_users import SecuritySettingsDialog, UsersDialog
+from ui.dashboard import DashboardScreen
 from ui.events import AppEvents
 from ui.idle_lock import IdleLock, LockScreen, LockTimings
+from ui.referrals import ReferralsWindow
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
 from ui.welfare_view import ResourcesDialog, WelfareGuard
@@ -285,4 +288,49 @@ def build_main_window(
     if service.welfare is not None:
         window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
         window.statusBar().addWidget(window.welfare.banner, 1)
+    team = getattr(service, "team", None)
+    if team is not None and team.any:
+        window.team_menu = _add_team_menu(window, team, tasks, service.account.id, clock)
     return window
+
+
+def _add_team_menu(
+    window: MainWindow, team: TeamServices, tasks: Tasks, user_id: int, clock: Clock
+) -> QMenu:
+    """Dashboard, QA queue and referrals, each only for those who may use it; each opens
+    in a window of its own, kept open until closed."""
+    menu = window.menuBar().addMenu("&Team")
+    window.menuBar().insertMenu(window.help_menu.menuAction(), menu)
+    window.team_windows = []
+
+    def keep(widget: QWidget, title: str) -> None:
+        widget.setWindowTitle(title)
+        widget.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        widget.resize(1400, 900)
+        widget.show()
+        window.team_windows.append(widget)
+        widget.destroyed.connect(lambda _o=None: window.team_windows.remove(widget))
+
+    if team.dashboard is not None:
+        dashboard = team.dashboard
+        action = menu.addAction("Team &dashboard…")
+        action.triggered.connect(
+            lambda: keep(DashboardScreen(dashboard, tasks), "Reviewer — team dashboard")
+        )
+    if team.qa_session is not None:
+        session = team.qa_session
+
+        def open_qa() -> None:
+            from ui.qa_screen import build_qa_window  # it builds on this module's window
+
+            qa_window = build_qa_window(session, tasks, clock=clock)
+            keep(qa_window, qa_window.windowTitle())
+            qa_window.review.start()
+
+        menu.addAction("&QA re-grades…").triggered.connect(open_qa)
+    if team.referrals is not None:
+        referrals = team.referrals
+        menu.addAction("&Referrals…").triggered.connect(
+            lambda: keep(ReferralsWindow(referrals, tasks, user_id), "Reviewer — referrals")
+        )
+    return menu
