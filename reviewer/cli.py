@@ -304,8 +304,10 @@ def cmd_gui(args: argparse.Namespace) -> int:
     welfare_repo = WelfareRepo(store)
     videos = _videos(store)
 
+    accounts = AccountsRepo(store)
+
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(welfare_repo, user, SystemClock())
+        return WelfareSession(welfare_repo, user, SystemClock(), accounts.authenticate)
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return generate_demo(
@@ -326,7 +328,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         show_less_for=cli_hashes.show_less_for(store, media),
         welfare=welfare,
         videos=videos,
-        accounts=AccountsRepo(store),
+        accounts=accounts,
     )
     try:
         return run_app(workstation, sys.argv[:1])

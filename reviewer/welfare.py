@@ -11,10 +11,12 @@ in memory) on the GUI thread and sends everything else through its database work
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import Protocol
 
+from reviewer.accounts import AccessDenied, Account, Permission, require
 from reviewer.model import Claim, Exposure, User
 from reviewer.vocabulary import Severity
 from wellbeing.clock import Clock
@@ -68,7 +70,16 @@ class WelfareSession:
     """Blocking (it writes to the database): call from the database worker, except
     `state()` and `policy`, which are in memory and safe on any thread."""
 
-    def __init__(self, repo: WelfarePort, user: User, clock: Clock) -> None:
+    def __init__(
+        self,
+        repo: WelfarePort,
+        user: User,
+        clock: Clock,
+        authenticate: Callable[[str, str], Account] | None = None,
+    ) -> None:
+        # Checks a lead's name and password (AccountsRepo.authenticate); None only for
+        # tools and tests without accounts, where the lead is named, not checked.
+        self._authenticate = authenticate
         self._repo = repo
         self._user = user
         self._clock = clock
@@ -155,13 +166,19 @@ class WelfareSession:
         self.policy.end_break()
         self.flush()
 
-    def lead_end_break(self, lead_name: str, reason: str) -> PolicyEvent:
+    def lead_end_break(self, lead_name: str, reason: str, password: str = "") -> PolicyEvent:
         """A team lead ends the break early, with a reason; audited as
         break_overridden (break_ended if it was over anyway).
 
-        Roles arrive with accounts (another branch): until then the lead is named, not
-        authenticated. The check that `lead_name` is a signed-in user with the lead
-        role goes here, before the policy is touched."""
+        The lead proves who they are with their password, holds the override permission
+        and is not the moderator on the break (LoginFailed / AccessDenied otherwise),
+        before the policy is touched."""
+        if self._authenticate is not None:
+            lead = self._authenticate(lead_name, password)
+            require(lead, Permission.OVERRIDE)
+            if lead.id == self._user.id:
+                raise AccessDenied("A break cannot be ended early by the person taking it.")
+            lead_name = lead.name
         event = self.policy.end_break(by_lead=lead_name, reason=reason)
         self.flush()
         return event

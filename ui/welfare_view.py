@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reviewer.accounts import LoginFailed
 from reviewer.review import lease_seconds_left
 from reviewer.welfare import WelfareSession
 from ui.review_screen import ReviewScreen
@@ -177,11 +178,15 @@ class BreakLock(_Screen):
         self.end_button = QPushButton("End my break")
         self.lead_name = QLineEdit()
         self.lead_name.setPlaceholderText("Team lead's name")
+        self.lead_password = QLineEdit()
+        self.lead_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.lead_password.setPlaceholderText("Team lead's password")
         self.lead_reason = QLineEdit()
         self.lead_reason.setPlaceholderText("Why the break must end early (audited)")
         self.lead_button = QPushButton("End break early (lead)")
         lead = QFormLayout()
         lead.addRow("Lead", self.lead_name)
+        lead.addRow("Password", self.lead_password)
         lead.addRow("Reason", self.lead_reason)
         lead.addRow("", self.lead_button)
         lead_note = QLabel("A team lead can end a break early. Their name and reason are recorded.")
@@ -373,8 +378,15 @@ class WelfareGuard(QObject):
         if not lead or not reason:
             self.lock.error.setText("A lead ends a break early only with their name and a reason.")
             return
+        password = self.lock.lead_password.text()
+        self.lock.lead_password.clear()  # never kept on screen once sent
         self._tasks.db.submit(
-            self._welfare.lead_end_break, lead, reason, on_done=self._done, on_error=self._failed
+            self._welfare.lead_end_break,
+            lead,
+            reason,
+            password,
+            on_done=self._done,
+            on_error=self._failed,
         )
 
     def _skip_pause(self) -> None:
@@ -389,8 +401,10 @@ class WelfareGuard(QObject):
 
     def _failed(self, exc: Exception) -> None:
         self._starting_break = False
-        if isinstance(exc, BreakNotOver | PauseNotSkippable | ValueError):
+        if isinstance(exc, BreakNotOver | PauseNotSkippable | ValueError | PermissionError):
             text = str(exc)
+        elif isinstance(exc, LoginFailed):
+            text = "That lead name and password were not accepted."
         else:
             text = f"Could not save ({type(exc).__name__}: {exc})."
         screen = self.screen

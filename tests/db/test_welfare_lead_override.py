@@ -1,0 +1,47 @@
+"""Ending a break early needs a real team lead: their password, their role, not the
+moderator on the break; every override is audited with the lead's name and reason."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from db.accounts import AccountsRepo
+from db.store import Store
+from db.welfare import WelfareRepo
+from reviewer.accounts import AccessDenied, LoginFailed, Role
+from reviewer.model import User
+from reviewer.welfare import WelfareSession
+from wellbeing.clock import FakeClock
+
+PASSWORD = "a long enough passphrase"
+
+
+def test_only_an_authenticated_lead_ends_a_break_early(store: Store, clock: FakeClock) -> None:
+    accounts = AccountsRepo(store)
+    admin = accounts.enrol_first_admin("Admin", PASSWORD)
+    people = {}
+    for name, role in (("Mo", Role.MODERATOR), ("Lee", Role.LEAD)):
+        person = accounts.create_user(admin, name, PASSWORD, {role})
+        accounts.set_vetting(admin, person.id, "vetted", date(2026, 1, 1))
+        people[name] = person
+    mo = people["Mo"]
+    session = WelfareSession(
+        WelfareRepo(store), User(mo.id, mo.name, mo.role), clock, accounts.authenticate
+    )
+    session.start_shift()
+    session.start_break()
+    clock.advance(60)
+    with pytest.raises(AccessDenied):  # the moderator on the break, whatever their password
+        session.lead_end_break("Mo", "I feel fine", PASSWORD)
+    with pytest.raises(LoginFailed):
+        session.lead_end_break("Lee", "urgent escalation", "not the password")
+    with pytest.raises(AccessDenied):  # an admin is not a lead
+        session.lead_end_break("Admin", "urgent escalation", PASSWORD)
+    assert session.state().mode.value == "on_break"
+    session.lead_end_break("Lee", "urgent escalation needs a second reviewer", PASSWORD)
+    assert session.state().can_claim
+    [event] = store.audit_events(kind="break_overridden")
+    assert event.detail["lead"] == "Lee"
+    assert event.detail["reason"] == "urgent escalation needs a second reviewer"
