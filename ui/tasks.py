@@ -74,6 +74,11 @@ class Lane:
             else:
                 on_done(result)
             return
+        if self._tasks._closed:
+            # The workstation is shutting down (a late timer of a closing window): there
+            # is no one left to deliver to, and nothing new may start.
+            log.info("dropped %s submitted after shutdown", getattr(fn, "__name__", fn))
+            return
         self._tasks._started()
         self._executor.submit(self._run, fn, args, on_done, on_error)
 

@@ -56,3 +56,13 @@ def test_synchronous_mode_runs_inline() -> None:
     assert got[0] == threading.current_thread().name
     assert isinstance(got[1], RuntimeError)
     assert tasks.pending == 0
+
+
+def test_submit_after_shutdown_is_dropped_not_raised(qtbot) -> None:
+    """A late timer of a closing window must not raise inside the Qt event loop."""
+    tasks = Tasks()
+    tasks.shutdown()
+    outcomes: list[object] = []
+    tasks.db.submit(lambda: 1, on_done=outcomes.append, on_error=outcomes.append)
+    qtbot.wait(50)
+    assert outcomes == [] and tasks.pending == 0
