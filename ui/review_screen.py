@@ -65,6 +65,9 @@ class Timings:
     # Leases are renewed only for a moderator who did something this recently.
     interaction_recent_s: float = 120.0
     empty_queue_poll_ms: int = 30_000
+    # Other workstations take and add items: the queue picker's counts and ages are
+    # re-read this often (on the database worker), with no manual refresh.
+    queue_refresh_ms: int = 15_000
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,9 @@ class ReviewScreen(QWidget):
         self._renew = QTimer(self)
         self._renew.setInterval(timings.renew_lease_ms)
         self._renew.timeout.connect(self._renew_leases)
+        self._queue_refresh = QTimer(self)
+        self._queue_refresh.setInterval(timings.queue_refresh_ms)
+        self._queue_refresh.timeout.connect(self._refresh_queues)
         self._poll = QTimer(self)
         self._poll.setSingleShot(True)
         self._poll.setInterval(timings.empty_queue_poll_ms)
@@ -263,6 +269,7 @@ class ReviewScreen(QWidget):
         assert app is not None
         app.installEventFilter(self)
         self._renew.start()
+        self._queue_refresh.start()
         self._refresh_queues()
         self._pump()
 
@@ -272,6 +279,7 @@ class ReviewScreen(QWidget):
             return
         self._closing.set()
         self._renew.stop()
+        self._queue_refresh.stop()
         self._poll.stop()
         app = QGuiApplication.instance()
         if app is not None:
