@@ -115,7 +115,11 @@ def protected_raster(
     one 8x bilinear stretch at paint time would leave a visible grid of tiles, while
     repeated doubling reads as an even blur. It stays greyscale throughout.
     """
-    raster = raster_from(render_protected(data, box, blur_step, colour))
+    return smooth_up(raster_from(render_protected(data, box, blur_step, colour)), box)
+
+
+def smooth_up(raster: Raster, box: tuple[int, int]) -> Raster:
+    """Enlarge a small protected raster towards its display size in doubling steps."""
     display_w, _ = fit((raster.source_width, raster.source_height), box)
     image = raster.image
     while image.width() * 2 <= display_w:

@@ -54,7 +54,15 @@ from reviewer.video import (
     keyframe_at,
     looks_like_video,
 )
-from ui.image_view import BACKDROP, FRAME, ProtectedImageView, Raster, protected_raster, raster_from
+from ui.image_view import (
+    BACKDROP,
+    FRAME,
+    ProtectedImageView,
+    Raster,
+    protected_raster,
+    raster_from,
+    smooth_up,
+)
 from ui.segments_panel import SegmentsPanel
 from ui.tasks import Tasks
 from wellbeing.keyframes import (
@@ -64,7 +72,6 @@ from wellbeing.keyframes import (
     render_frame_revealed,
     render_keyframe_sheet,
 )
-from wellbeing.render import fit
 
 PLAY_FPS: Final = 2.0
 # Used before the sheet canvas has been laid out (it is hidden until the first video).
@@ -112,7 +119,7 @@ def protected_media(
 def protected_frame(frame: KeyFrame, box: tuple[int, int]) -> Raster:
     """Render pool job: one keyframe, greyscale and blurred, scaled up smoothly."""
     raster = raster_from(render_frame_protected(frame, box))
-    return _smooth_up(raster, box)
+    return smooth_up(raster, box)
 
 
 def revealed_frame(data: bytes, time_s: float, box: tuple[int, int]) -> Raster:
@@ -120,21 +127,6 @@ def revealed_frame(data: bytes, time_s: float, box: tuple[int, int]) -> Raster:
     colour, unblurred. A reveal: the view meters it."""
     frame = keyframe_at(data, time_s, max_side=REVEAL_MAX_SIDE)
     return raster_from(render_frame_revealed(frame, box))
-
-
-def _smooth_up(raster: Raster, box: tuple[int, int]) -> Raster:
-    # As image_view.protected_raster: doubling steps read as an even blur, where one
-    # big stretch at paint time would show the raster's pixels as tiles.
-    display_w, _ = fit((raster.source_width, raster.source_height), box)
-    image = raster.image
-    while image.width() * 2 <= display_w:
-        image = image.scaled(
-            image.width() * 2,
-            image.height() * 2,
-            Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-    return Raster(image, raster.source_width, raster.source_height, raster.protected)
 
 
 class KeyframeSheetView(QWidget):
