@@ -89,6 +89,9 @@ class IdleLock(QObject):
         return False
 
     def check(self) -> None:
+        owner = self.parent()
+        if isinstance(owner, QWidget) and not owner.isVisible():
+            return  # a window not on screen shows nothing to protect
         now = self._clock.monotonic()
         if self._locked_at is None:
             idle = now - self._last_input

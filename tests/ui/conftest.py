@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,8 +94,11 @@ def make_window(
         review_service: ReviewService | None = None,
         lock: LockTimings | None = None,
     ) -> MainWindow:
+        # The idle lock only where a test asks for it: others move the fake clock by
+        # hours (welfare) and would find the window locked.
+        never = LockTimings(lock_after_s=math.inf, release_after_s=math.inf)
         window = build_main_window(
-            review_service or service, tasks, clock=clock, timings=timings, lock=lock
+            review_service or service, tasks, clock=clock, timings=timings, lock=lock or never
         )
         qtbot.addWidget(window)
         windows.append(window)

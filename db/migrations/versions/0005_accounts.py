@@ -1,7 +1,7 @@
 """accounts, roles, vetting, training, per-queue access, idle-lock settings (issue 4)
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0010
 Create Date: 2026-11-23 14:00:00
 
 Users gain a password (argon2id hash), a set of roles (JSON list; `users.role` stays as
