@@ -67,9 +67,16 @@ def _open(args: argparse.Namespace):  # -> tuple[Store, HashRepo]
 def ingest_hook(store: Any) -> Any:
     """The ingest hook that hashes, matches and groups each new item."""
     from db.hashes import HashRepo
+    from db.video import VideoRepo
     from reviewer.matching import HashIngest
 
-    return HashIngest(HashRepo(store))
+    videos = VideoRepo(store)
+
+    def frame_pdqs(sha256: str) -> tuple:  # known-list matching per keyframe (issue 9)
+        meta = videos.video_meta(sha256)
+        return () if meta is None else meta.keyframe_pdqs
+
+    return HashIngest(HashRepo(store), frame_pdqs=frame_pdqs)
 
 
 def show_less_for(store: Any, media: Any) -> Any:

@@ -37,6 +37,7 @@ from reviewer.hashlists import (
     parse_hash_list,
 )
 from reviewer.model import Claim, DecisionReceipt, Exposure
+from reviewer.video import FramePdq
 from reviewer.vocabulary import (
     Action,
     AgeBand,
@@ -327,9 +328,17 @@ class HashIngest:
     Call as `hook(item_id, data)` from reviewer.ingest (the CLI or the database worker,
     never the GUI thread). Lists and candidates are loaded once per ingest run."""
 
-    def __init__(self, repo: HashPort, radius: int = PDQ_MATCH_DISTANCE) -> None:
+    def __init__(
+        self,
+        repo: HashPort,
+        radius: int = PDQ_MATCH_DISTANCE,
+        frame_pdqs: Callable[[str], Sequence[FramePdq]] | None = None,
+    ) -> None:
         self._repo = repo
         self._radius = radius
+        # A video's keyframe PDQs by its SHA-256 (stored by ingest just before this
+        # hook runs); each keyframe is matched against the lists like a picture.
+        self._frame_pdqs = frame_pdqs
         self._matcher: Matcher | None = None
         self._grouper: Grouper | None = None
         self._graded: set[int] = set()
@@ -342,6 +351,8 @@ class HashIngest:
             self._grouper = Grouper(self._repo.group_candidates(), self._radius)
         hashes = compute_hashes(data)
         hits = self._matcher.match(hashes)
+        if hashes.pdq is None and self._frame_pdqs is not None:
+            hits = _nearest_per_entry(hits + self._frame_hits(hashes.sha256))
         placement = None
         groupable = usable_pdq(hashes) and not any(h.entry_id in self._graded for h in hits)
         if groupable:
@@ -351,6 +362,24 @@ class HashIngest:
         if groupable:
             assert hashes.pdq is not None
             self._grouper.placed(item_id, hashes.pdq, placement, group_id)
+
+    def _frame_hits(self, sha256: str) -> list[Hit]:
+        assert self._matcher is not None and self._frame_pdqs is not None
+        hits: list[Hit] = []
+        for frame in self._frame_pdqs(sha256):
+            as_picture = MediaHashes(sha256, "0" * 32, frame.pdq, frame.quality)
+            hits += [h for h in self._matcher.match(as_picture) if h.kind == "pdq"]
+        return hits
+
+
+def _nearest_per_entry(hits: list[Hit]) -> list[Hit]:
+    """One hit per list entry: exact before perceptual, then the nearest frame."""
+    best: dict[int, Hit] = {}
+    for h in hits:
+        old = best.get(h.entry_id)
+        if old is None or (h.kind == "exact", -h.distance) > (old.kind == "exact", -old.distance):
+            best[h.entry_id] = h
+    return list(best.values())
 
 
 def import_hash_list(

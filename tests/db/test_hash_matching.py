@@ -371,3 +371,43 @@ def test_demo_queue_decides_40_percent_without_unprotected_pixels(
     assert share >= 0.40, share
     # The known items were all confirmed from the list, not graded by eye.
     assert set(demo.known) <= set(unseen)
+
+
+def test_a_video_whose_keyframe_is_on_a_list_matches_it(
+    store: Store, media: MediaStore, repo: HashRepo
+) -> None:
+    """Known-list matching works per keyframe: a listed frame inside a video is found
+    without anyone watching it (issue 9)."""
+    from db.video import VideoRepo
+    from reviewer import synthetic_video
+    from reviewer.video_review import inspect_for_ingest
+
+    videos = VideoRepo(store)
+    listed = synthetic_video.make_video(duration_s=4.0, seed=21)
+    unrelated = synthetic_video.make_video(duration_s=4.0, seed=22)
+    _, frames = inspect_for_ingest(listed)
+    frame = max(frames, key=lambda f: f.quality)
+    assert frame.quality >= 50
+    row = {
+        "hash_type": "pdq",
+        "value": frame.hex,
+        "source": "Hotline",
+        "category": "A",
+        "age_band": "3-6",
+    }
+    import_hash_list(repo, _list([row]), "ngo", "Hotline", "frames.jsonl")
+
+    def frame_pdqs(sha256: str) -> tuple:
+        meta = videos.video_meta(sha256)
+        return () if meta is None else meta.keyframe_pdqs
+
+    hook = HashIngest(repo, frame_pdqs=frame_pdqs)
+    ids = []
+    for tag, data in (("listed", listed), ("unrelated", unrelated)):
+        report = IngestReport()
+        entry = Entry(1, Source.USER_REPORT, "General", tag, False, (), None, None, "", {})
+        ingest_bytes(store, media, entry, data, report, hook, videos)
+        ids.append(report.item_ids[-1])
+    [match] = repo.known_matches(ids[0])
+    assert match.kind == "pdq" and match.distance == 0
+    assert repo.known_matches(ids[1]) == []
