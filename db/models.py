@@ -164,6 +164,16 @@ class ItemRow(Base):
     __table_args__ = (
         # The claim query walks this index: next pending item by priority, then age.
         Index("ix_items_next", "queue_id", "status", "priority", "received_at", "id"),
+        # Claims across all queues walk this one (migration 0004): no sort of every
+        # pending row.
+        Index(
+            "ix_items_pending",
+            "priority",
+            "received_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index(
             "ix_items_lease",
             "lease_expires_at",

@@ -259,9 +259,7 @@ class _Sql:
                 # One round trip: lock the pick (SKIP LOCKED lets 50 workstations pass
                 # each other), open the claim, lease the item with the claim's id, and
                 # read the item view from what the UPDATE returned.
-                picked = (
-                    pick(by_queue, excluding).with_for_update(skip_locked=True).cte("picked")
-                )
+                picked = pick(by_queue, excluding).with_for_update(skip_locked=True).cte("picked")
                 opened = (
                     insert(claims)
                     .from_select(claim_cols, select(picked.c.id, user, now, expires))
