@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    FromClause,
+    Table,
     and_,
     case,
     exists,
@@ -612,31 +614,26 @@ class QaRepo(Repo):
     @translate_errors
     def qa_pairs(self, since: datetime, until: datetime) -> list[GradePair]:
         """First grade vs blind QA re-grade, for decisions made in [since, until)."""
-        q = (
-            select(decisions, grades)
-            .join(samples, samples.c.decision_id == decisions.c.id)
-            .join(grades, grades.c.sample_id == samples.c.id)
-            .where(decisions.c.decided_at >= since, decisions.c.decided_at < until)
-            .order_by(decisions.c.id)
+        joined = decisions.join(samples, samples.c.decision_id == decisions.c.id).join(
+            grades, grades.c.sample_id == samples.c.id
         )
-        with self.read() as conn:
-            return [
-                GradePair(
-                    r._mapping[decisions.c.user_id],
-                    _grading(r, decisions),
-                    _grading(r, grades),
-                    r._mapping[decisions.c.id],
-                )
-                for r in conn.execute(q)
-            ]
+        return self._pairs(joined, grades, since, until)
 
     @translate_errors
     def gold_pairs(self, since: datetime, until: datetime) -> list[GradePair]:
         """A moderator's grade of a gold serving vs the gold item's known answer."""
+        joined = decisions.join(serves, serves.c.item_id == decisions.c.item_id).join(
+            gold, gold.c.id == serves.c.gold_id
+        )
+        return self._pairs(joined, gold, since, until)
+
+    def _pairs(
+        self, joined: FromClause, reference: Table, since: datetime, until: datetime
+    ) -> list[GradePair]:
+        """(moderator's grade, reference grade) for decisions made in [since, until)."""
         q = (
-            select(decisions, gold)
-            .join(serves, serves.c.item_id == decisions.c.item_id)
-            .join(gold, gold.c.id == serves.c.gold_id)
+            select(decisions, reference)
+            .select_from(joined)
             .where(decisions.c.decided_at >= since, decisions.c.decided_at < until)
             .order_by(decisions.c.id)
         )
@@ -645,7 +642,7 @@ class QaRepo(Repo):
                 GradePair(
                     r._mapping[decisions.c.user_id],
                     _grading(r, decisions),
-                    _grading(r, gold),
+                    _grading(r, reference),
                     r._mapping[decisions.c.id],
                 )
                 for r in conn.execute(q)
