@@ -33,7 +33,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +52,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     func,
     insert,
     select,
@@ -64,6 +65,8 @@ from db.keys import AUDIT_KEY, KeyringSecrets, SecretSource
 from db.models import UTCDateTime
 
 GENESIS = "0" * 64
+ROOT = 0  # the root chain's chain_id; its head is audit_head
+OPENED = "audit_chain_opened"  # the root event that brings a writer's chain into being
 VERIFY_BATCH = 20_000
 
 Problem = Literal["edited", "mac", "broken_link", "gap", "inserted", "head_mismatch"]
@@ -92,6 +95,7 @@ events_t = Table(
     Column("kind", String(40)),
     Column("item_id", BigInteger),
     Column("detail", _CanonicalJSON()),
+    Column("chain_id", BigInteger),
     Column("seq", BigInteger),
     Column("prev_hash", String(64)),
     Column("hash", String(64)),
@@ -101,6 +105,13 @@ head_t = Table(
     "audit_head",
     _meta,
     Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger),
+    Column("hash", String(64)),
+)
+chains_t = Table(
+    "audit_chains",
+    _meta,
+    Column("id", BigInteger, primary_key=True),
     Column("seq", BigInteger),
     Column("hash", String(64)),
 )
@@ -208,16 +219,37 @@ def append_many(
     `at` is the time of every event that has none of its own: a datetime, or a SQL
     expression (now()) evaluated once. Call this last in the transaction: it holds the
     audit head lock until commit, which serialises every writer's final step."""
-    todo = list(events)
+    todo = _checked(events)
     if not todo:
         return 0
+    seq, prev, when = _lock_head(conn, len(todo), at)
+    for start in range(0, len(todo), batch):
+        rows = _rows(key, todo[start : start + batch], ROOT, seq, prev, when)
+        seq, prev = rows[-1]["seq"], rows[-1]["hash"]
+        _write_rows(conn, rows, prev)
+    return seq
+
+
+def _checked(events: Iterable[NewEvent]) -> list[NewEvent]:
+    todo = list(events)
     for ev in todo:
         # The payload layout relies on it (see the module docstring and _BATCH_SQL).
         if "\n" in ev.kind or "\x1e" in ev.kind:
             raise ValueError(f"audit kind {ev.kind!r} holds a newline or record separator")
-    seq, prev, when = _lock_head(conn, len(todo), at)
+    return todo
+
+
+def _rows(
+    key: bytes,
+    events: list[NewEvent],
+    chain_id: int,
+    seq: int,
+    prev: str,
+    when: datetime | None,
+) -> list[dict[str, Any]]:
+    """The rows for `events` following event `seq` (hash `prev`) of chain `chain_id`."""
     rows: list[dict[str, Any]] = []
-    for ev in todo:
+    for ev in events:
         t = ev.at or when
         if t is None:
             raise ValueError(f"audit event {ev.kind!r} has no time")
@@ -228,6 +260,7 @@ def append_many(
         )
         rows.append(
             {
+                "chain_id": chain_id,
                 "seq": seq,
                 "at": t,
                 "user_id": ev.user_id,
@@ -240,12 +273,7 @@ def append_many(
             }
         )
         prev = h
-        if len(rows) >= batch:
-            _write_rows(conn, rows, prev)
-            rows = []
-    if rows:
-        _write_rows(conn, rows, prev)
-    return seq
+    return rows
 
 
 def append(
@@ -260,6 +288,114 @@ def append(
 ) -> int:
     """Append one event inside the caller's transaction; returns its seq."""
     return append_many(conn, key, [NewEvent(user_id, kind, item_id, detail)], at=at)
+
+
+class ChainWriter:
+    """Appends one writer's events to a chain of its own, so that writers never wait
+    for each other: a single shared head, locked from the audit write to COMMIT, made
+    every workstation queue behind the slowest (issue 3).
+
+    The chain is opened by the first append, in that transaction: a row in
+    audit_chains and an `audit_chain_opened` event in the root chain naming it (the
+    root chain's head is locked only then). After that the writer keeps the head in
+    memory and computes hashes without reading it; the UPDATE that moves the head is
+    guarded by the seq it expects, so a stale copy (a rolled-back transaction, or two
+    threads sharing a writer) is noticed, the head re-read under a row lock, and the
+    events hashed again. Call `committed` or `rolled_back` after each transaction.
+    """
+
+    def __init__(self, key: Callable[[], bytes]) -> None:
+        self._key = key
+        self._head: tuple[int, int, str] | None = None  # chain id, seq, hash: committed
+        self._pending: tuple[int, int, str] | None = None  # ... after this transaction
+
+    @property
+    def chain_id(self) -> int | None:
+        return None if self._head is None else self._head[0]
+
+    def append(self, conn: Connection, events: Iterable[NewEvent], at: datetime) -> None:
+        """Append `events` in order inside the caller's transaction; `at` is the time of
+        every event without its own."""
+        todo = _checked(events)
+        if not todo:
+            return
+        key = self._key()
+        head = self._pending or self._head
+        if head is None:
+            head = self._open(conn, key, at)
+        chain, seq, prev = head
+        rows = _rows(key, todo, chain, seq, prev, at)
+        if not self._write(conn, rows, seq):
+            # The head moved under us: re-read it, locked, and hash again from there.
+            row = conn.execute(
+                select(chains_t.c.seq, chains_t.c.hash)
+                .where(chains_t.c.id == chain)
+                .with_for_update()
+            ).one()
+            rows = _rows(key, todo, chain, int(row.seq), str(row.hash), at)
+            if not self._write(conn, rows, int(row.seq)):
+                raise RuntimeError(f"audit chain {chain} moved while locked")
+        self._pending = (chain, rows[-1]["seq"], rows[-1]["hash"])
+
+    def committed(self) -> None:
+        if self._pending is not None:
+            self._head, self._pending = self._pending, None
+
+    def rolled_back(self) -> None:
+        self._pending = None
+
+    def _open(self, conn: Connection, key: bytes, at: datetime) -> tuple[int, int, str]:
+        chain = conn.execute(
+            insert(chains_t).values(seq=0, hash=GENESIS).returning(chains_t.c.id)
+        ).scalar_one()
+        append_many(conn, key, [NewEvent(None, OPENED, None, {"chain_id": chain})], at=at)
+        return int(chain), 0, GENESIS
+
+    @staticmethod
+    def _write(conn: Connection, rows: list[dict[str, Any]], expect: int) -> bool:
+        """Move the head from seq `expect` to the last row and insert the rows; False,
+        with nothing written, if the head is no longer at `expect`."""
+        if conn.dialect.name == "postgresql" and len(rows) == 1:
+            # One round trip: the insert selects from the guarded UPDATE's RETURNING.
+            return conn.execute(_GUARDED_INSERT, {**rows[0], "p_expect": expect}).rowcount == 1
+        last = rows[-1]
+        moved = (
+            update(chains_t)
+            .where(chains_t.c.id == last["chain_id"], chains_t.c.seq == expect)
+            .values(seq=last["seq"], hash=last["hash"])
+        )
+        if conn.execute(moved).rowcount != 1:
+            return False
+        conn.execute(insert(events_t), rows)
+        return True
+
+
+_ROW_COLS = ("chain_id", "seq", "at", "user_id", "kind", "item_id", "detail", "prev_hash")
+_ROW_COLS += ("hash", "mac")
+
+
+def _guarded_insert() -> Any:
+    moved = (
+        update(chains_t)
+        .where(
+            chains_t.c.id == bindparam("chain_id", type_=BigInteger()),
+            chains_t.c.seq == bindparam("p_expect", type_=BigInteger()),
+        )
+        .values(seq=bindparam("seq", type_=BigInteger()), hash=bindparam("hash", type_=String()))
+        .returning(chains_t.c.id)
+        .cte("moved")
+    )
+    values = [bindparam(c, type_=events_t.c[c].type) for c in _ROW_COLS]
+    # preserve_rowcount: SQLAlchemy memoises rowcount only for UPDATE and DELETE.
+    return (
+        insert(events_t)
+        .from_select(list(_ROW_COLS), select(*values).select_from(moved))
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+# Built once: SQLAlchemy caches the compiled form against this object.
+_GUARDED_INSERT = _guarded_insert()
 
 
 # -- verifying ---------------------------------------------------------------------------
@@ -280,6 +416,7 @@ class VerifyResult:
     # Rows checked one by one because their batch failed the fast batch check (0 for an
     # intact log written by append; > 0 after tampering or hand-reformatted rows).
     slow_rows: int = 0
+    chain_id: int = ROOT  # the chain first_bad_seq is in
 
     def __str__(self) -> str:
         return self.message
@@ -309,19 +446,19 @@ _BATCH_SQL = {
         "SELECT count(*), group_concat(prev_hash, ''), group_concat(hash, ''),"
         " group_concat(mac, ''), group_concat(rest, char(30))"
         " FROM (SELECT prev_hash, hash, mac, {rest} AS rest FROM audit_events"
-        " WHERE seq BETWEEN :lo AND :hi ORDER BY seq)"
+        " WHERE chain_id = :chain AND seq BETWEEN :lo AND :hi ORDER BY seq)"
     ),
     "postgresql": (
         "SELECT count(*), string_agg(prev_hash, '' ORDER BY seq),"
         " string_agg(hash, '' ORDER BY seq), string_agg(mac, '' ORDER BY seq),"
         " string_agg({rest}, chr(30) ORDER BY seq)"
-        " FROM audit_events WHERE seq BETWEEN :lo AND :hi"
+        " FROM audit_events WHERE chain_id = :chain AND seq BETWEEN :lo AND :hi"
     ),
 }
 # Row by row, for a batch that failed the batch check: finds and names the bad event.
 _ROWS_SQL = (
     "SELECT id, seq, prev_hash, hash, mac, prev_hash || {rest} AS payload"
-    " FROM audit_events WHERE seq BETWEEN :lo AND :hi ORDER BY seq"
+    " FROM audit_events WHERE chain_id = :chain AND seq BETWEEN :lo AND :hi ORDER BY seq"
 )
 _SEP = b"\x1e"
 
@@ -397,14 +534,19 @@ class _Walk:
         self.conn = conn
         self.inner, self.outer = _hmac_pads(key)
         self.key = key
+        self.chain = ROOT
         self.expect, self.prev = 1, GENESIS  # next seq due, and the hash it must follow
         self.checked = self.slow_rows = 0
         rest = _REST[conn.dialect.name]
         self.batch_sql = text(_BATCH_SQL[conn.dialect.name].format(rest=rest))
         self.rows_sql = text(_ROWS_SQL.format(rest=rest))
 
+    def start(self, chain: int) -> None:
+        self.chain, self.expect, self.prev = chain, 1, GENESIS
+
     def fetch(self, lo: int, hi: int) -> tuple[Any, ...]:
-        return tuple(self.conn.execute(self.batch_sql, {"lo": lo, "hi": hi}).one())
+        params = {"chain": self.chain, "lo": lo, "hi": hi}
+        return tuple(self.conn.execute(self.batch_sql, params).one())
 
     def batch_ok(self, lo: int, hi: int, data: tuple[Any, ...]) -> bool:
         """Check a whole batch; False means "look row by row", not "broken"."""
@@ -442,7 +584,7 @@ class _Walk:
     def rows(self, lo: int, hi: int) -> _Bad | None:
         """Check a batch row by row; returns the first bad event, if any."""
         for rid, seq, sprev, shash, smac, text_ in self.conn.execute(
-            self.rows_sql, {"lo": lo, "hi": hi}
+            self.rows_sql, {"chain": self.chain, "lo": lo, "hi": hi}
         ).all():
             if seq != self.expect or sprev != self.prev or None in (shash, smac, text_):
                 return _structural(rid, seq, self.expect, sprev, self.prev, shash, smac, text_)
@@ -488,37 +630,136 @@ class _Walk:
 
 
 def verify(bind: Bind, key: bytes, *, batch: int = VERIFY_BATCH) -> VerifyResult:
-    """Check the whole chain; stops at the first broken event and says how it is broken.
+    """Check every chain; stops at the first broken event and says how it is broken.
 
+    The root chain first (it says which writers' chains exist), then each writer's
+    chain, then that the chains and their openings in the root chain agree.
     Give an Engine (verify takes its own consistent snapshot) or a Connection (the
     caller's transaction is used as it is)."""
     with _reading(bind) as conn:
         head = _read_head(conn)
-        low, high = conn.execute(select(func.min(events_t.c.seq), func.max(events_t.c.seq))).one()
+        spans = _spans(conn)
+        heads = _chain_heads(conn)
         walk = _Walk(conn, key)
         bad: _Bad | None = None
-        if high is not None:
-            # From min(seq) if something sits below 1, so that it is seen and reported.
-            first = min(1, int(low))
-            ranges = [
-                (a, min(a + batch - 1, int(high))) for a in range(first, int(high) + 1, batch)
-            ]
-            bad = walk.run(ranges)
+        root_end = (0, GENESIS)
+        for chain in [ROOT, *sorted((set(spans) | set(heads)) - {ROOT})]:
+            walk.start(chain)
+            low, high = spans.get(chain, (None, None))
+            if high is not None and low is not None:
+                # From min(seq) if something sits below 1, so that it is seen and reported.
+                first = min(1, low)
+                ranges = [(a, min(a + batch - 1, high)) for a in range(first, high + 1, batch)]
+                bad = walk.run(ranges)
+            if bad is None:
+                chain_head = head if chain == ROOT else heads.get(chain)
+                bad = _after_chain(chain_head, walk.expect - 1, walk.prev)
+            if bad is not None:
+                bad = _in_chain(chain, bad)
+                break
+            if chain == ROOT:
+                root_end = (walk.expect - 1, walk.prev)
         if bad is None:
-            bad = _after_chain(conn, head, walk.expect - 1, walk.prev)
+            bad = _unanchored(conn, set(heads) | (set(spans) - {ROOT})) or _loose(conn)
     hs, hh = head if head else (None, None)
     if bad is None:
+        n_chains = len(set(heads) | set(spans) | {ROOT})
         return VerifyResult(
             True,
             walk.checked,
             hs,
             hh,
-            message=f"audit chain intact: {walk.checked} events, last hash {walk.prev[:16]}…",
+            message=(
+                f"audit chains intact: {walk.checked} events in {n_chains} chain(s), "
+                f"root chain ends at #{root_end[0]}, hash {root_end[1][:16]}…"
+            ),
             slow_rows=walk.slow_rows,
         )
     problem, bad_seq, bad_id, message = bad
     return VerifyResult(
-        False, walk.checked, hs, hh, problem, bad_seq, bad_id, message, walk.slow_rows
+        False,
+        walk.checked,
+        hs,
+        hh,
+        problem,
+        bad_seq,
+        bad_id,
+        message,
+        walk.slow_rows,
+        walk.chain,
+    )
+
+
+def _spans(conn: Connection) -> dict[int, tuple[int, int]]:
+    """min and max seq of every chain that has chained events."""
+    q = (
+        select(events_t.c.chain_id, func.min(events_t.c.seq), func.max(events_t.c.seq))
+        .where(events_t.c.seq.is_not(None))
+        .group_by(events_t.c.chain_id)
+    )
+    return {int(c): (int(lo), int(hi)) for c, lo, hi in conn.execute(q)}
+
+
+def _chain_heads(conn: Connection) -> dict[int, tuple[int, str]]:
+    q = select(chains_t.c.id, chains_t.c.seq, chains_t.c.hash)
+    return {int(c): (int(s), str(h)) for c, s, h in conn.execute(q)}
+
+
+def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None:
+    if chain == ROOT or bad is None:
+        return bad
+    problem, seq, rid, message = bad
+    return problem, seq, rid, f"chain {chain}: {message}"
+
+
+def _unanchored(conn: Connection, chains: set[int]) -> _Bad | None:
+    """Each writer's chain must be opened by an event in the (already verified) root
+    chain, and each chain opened there must still exist: else a whole chain was added
+    or removed behind the log's back."""
+    opened: dict[int, tuple[int, int]] = {}
+    q = select(events_t.c.id, events_t.c.seq, events_t.c.detail).where(
+        events_t.c.chain_id == ROOT, events_t.c.kind == OPENED
+    )
+    for rid, seq, detail in conn.execute(q):
+        chain = (detail or {}).get("chain_id")
+        if isinstance(chain, int):
+            opened[chain] = (int(seq), int(rid))
+    for chain in sorted(chains - set(opened)):
+        return (
+            "inserted",
+            None,
+            None,
+            f"audit chain {chain} was never opened in the root chain: "
+            "it was added to the database directly",
+        )
+    for chain in sorted(set(opened) - chains):
+        seq, rid = opened[chain]
+        return (
+            "head_mismatch",
+            seq,
+            rid,
+            f"audit chain {chain}, opened by root event #{seq}, is gone: "
+            "its head and events were removed",
+        )
+    return None
+
+
+def _loose(conn: Connection) -> _Bad | None:
+    loose = conn.execute(
+        select(events_t.c.id, events_t.c.kind)
+        .where(events_t.c.seq.is_(None))
+        .order_by(events_t.c.id)
+        .limit(1)
+    ).first()
+    if loose is None:
+        return None
+    return (
+        "inserted",
+        None,  # an unchained row has no position
+        int(loose.id),
+        f"event id {loose.id} (kind {loose.kind!r}) is not in the chain at all "
+        "(no seq): it was inserted directly into the table, or written before the "
+        "chain existed",
     )
 
 
@@ -566,9 +807,7 @@ def _structural(
     )
 
 
-def _after_chain(
-    conn: Connection, head: tuple[int, str] | None, last_seq: int, last_hash: str
-) -> tuple[Problem, int | None, int | None, str] | None:
+def _after_chain(head: tuple[int, str] | None, last_seq: int, last_hash: str) -> _Bad | None:
     if head is None:
         return ("head_mismatch", last_seq + 1, None, "the audit head row is missing")
     head_seq, head_hash = head
@@ -589,21 +828,6 @@ def _after_chain(
             f"the head (#{head_seq}, {head_hash[:16]}…) does not match the last event "
             f"(#{last_seq}, {last_hash[:16]}…): the head or the tail was rewritten",
         )
-    loose = conn.execute(
-        select(events_t.c.id, events_t.c.kind)
-        .where(events_t.c.seq.is_(None))
-        .order_by(events_t.c.id)
-        .limit(1)
-    ).first()
-    if loose is not None:
-        return (
-            "inserted",
-            None,  # an unchained row has no position
-            int(loose.id),
-            f"event id {loose.id} (kind {loose.kind!r}) is not in the chain at all "
-            "(no seq): it was inserted directly into the table, or written before the "
-            "chain existed",
-        )
     return None
 
 
@@ -612,13 +836,26 @@ def verify_reference(bind: Bind, key: bytes, *, limit: int | None = None) -> Ver
     recomputed in Python. Slow; it is the oracle for tests and the benchmark baseline."""
     with _reading(bind) as conn:
         head = _read_head(conn)
-        q = select(events_t).where(events_t.c.seq.is_not(None)).order_by(events_t.c.seq)
+        heads: dict[int, tuple[int, str] | None] = {ROOT: head, **_chain_heads(conn)}
+        q = (
+            select(events_t)
+            .where(events_t.c.seq.is_not(None))
+            .order_by(events_t.c.chain_id != ROOT, events_t.c.chain_id, events_t.c.seq)
+        )
         if limit is not None:
             q = q.limit(limit)
         result = conn.execute(q)
-        expect, prev = 1, GENESIS
-        bad: tuple[Problem, int | None, int | None, str] | None = None
-        while (r := result.fetchone()) is not None:
+        chain, expect, prev, checked = ROOT, 1, GENESIS, 0
+        seen = {ROOT}
+        bad: _Bad | None = None
+        while bad is None and (r := result.fetchone()) is not None:
+            if r.chain_id != chain:
+                if limit is None:
+                    bad = _in_chain(chain, _after_chain(heads.get(chain), expect - 1, prev))
+                chain, expect, prev = int(r.chain_id), 1, GENESIS
+                seen.add(chain)
+                if bad is not None:
+                    break
             text_: str | None = None
             if r.at is not None and r.prev_hash is not None:
                 try:
@@ -635,23 +872,23 @@ def verify_reference(bind: Bind, key: bytes, *, limit: int | None = None) -> Ver
                     text_ = ""
             if r.seq != expect or r.prev_hash != prev or r.hash is None or r.mac is None:
                 bad = _structural(r.id, r.seq, expect, r.prev_hash, prev, r.hash, r.mac, text_)
-                break
-            if not text_ or event_hash(text_) != r.hash:
+            elif not text_ or event_hash(text_) != r.hash:
                 bad = ("edited", r.seq, r.id, f"event #{r.seq} (id {r.id}) was changed")
-                break
-            if event_mac(key, r.hash) != r.mac:
+            elif event_mac(key, r.hash) != r.mac:
                 bad = ("mac", r.seq, r.id, f"event #{r.seq} (id {r.id}) has a wrong MAC")
-                break
-            prev = r.hash
-            expect += 1
+            else:
+                prev, expect, checked = r.hash, expect + 1, checked + 1
+            bad = _in_chain(chain, bad)
         result.close()
-        checked = expect - 1
         if bad is None and limit is None:
-            bad = _after_chain(conn, head, checked, prev)
+            bad = _in_chain(chain, _after_chain(heads.get(chain), expect - 1, prev))
+            for other in sorted(set(heads) - seen):  # chains with a head but no events
+                bad = bad or _in_chain(other, _after_chain(heads[other], 0, GENESIS))
+            bad = bad or _unanchored(conn, set(heads) - {ROOT}) or _loose(conn)
     hs, hh = (head[0], head[1]) if head else (None, None)
     if bad is None:
         return VerifyResult(True, checked, hs, hh, message=f"{checked} events intact")
-    return VerifyResult(False, checked, hs, hh, bad[0], bad[1], bad[2], bad[3])
+    return VerifyResult(False, checked, hs, hh, bad[0], bad[1], bad[2], bad[3], chain_id=chain)
 
 
 # -- export ------------------------------------------------------------------------------
@@ -661,8 +898,9 @@ def export(bind: Bind, since: datetime, out: TextIO, *, batch: int = VERIFY_BATC
     """Write events at or after `since` as JSON Lines in chain order; returns how many.
 
     Each line carries everything needed to re-check it with the key (`verify_export`):
-    seq, id, at (canonical form), user_id, kind, item_id, detail, prev_hash, hash, mac.
-    Rows outside the chain (no seq) come last, so an inspector sees them too."""
+    chain_id, seq, id, at (canonical form), user_id, kind, item_id, detail, prev_hash,
+    hash, mac; the root chain first, then each writer's chain. Rows outside the chains
+    (no seq) come last, so an inspector sees them too."""
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware")
     n = 0
@@ -670,11 +908,12 @@ def export(bind: Bind, since: datetime, out: TextIO, *, batch: int = VERIFY_BATC
         q = (
             select(events_t)
             .where(events_t.c.at >= since)
-            .order_by(events_t.c.seq.is_(None), events_t.c.seq, events_t.c.id)
+            .order_by(events_t.c.seq.is_(None), events_t.c.chain_id, events_t.c.seq, events_t.c.id)
         )
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(q)
         for r in result:
             line = {
+                "chain_id": r.chain_id,
                 "seq": r.seq,
                 "id": r.id,
                 "at": canonical_at(r.at),
@@ -693,10 +932,10 @@ def export(bind: Bind, since: datetime, out: TextIO, *, batch: int = VERIFY_BATC
 
 
 def verify_export(lines: Iterable[str], key: bytes) -> VerifyResult:
-    """Re-check an export. It may start mid-chain: its first prev_hash is taken on
-    trust unless it is event #1, so compare that against an earlier export."""
-    prev: str | None = None
-    expect: int | None = None
+    """Re-check an export, chain by chain. A chain may start mid-way: its first
+    prev_hash is taken on trust unless it is event #1, so compare that against an
+    earlier export."""
+    at: dict[int, tuple[int, str]] = {}  # chain -> (next seq due, hash it must follow)
     checked = 0
     for raw in lines:
         if not raw.strip():
@@ -707,9 +946,8 @@ def verify_export(lines: Iterable[str], key: bytes) -> VerifyResult:
             return VerifyResult(
                 False, checked, None, None, "inserted", None, rid, f"id {rid} is not chained"
             )
-        if expect is None or prev is None:
-            expect = seq
-            prev = GENESIS if seq == 1 else str(ev.get("prev_hash"))
+        chain = ev.get("chain_id", ROOT)
+        expect, prev = at.get(chain) or (seq, GENESIS if seq == 1 else str(ev.get("prev_hash")))
         text_: str | None = None
         try:
             when = datetime.fromisoformat(ev["at"].replace("Z", "+00:00"))
@@ -739,7 +977,8 @@ def verify_export(lines: Iterable[str], key: bytes) -> VerifyResult:
             return VerifyResult(
                 False, checked, None, None, "mac", seq, rid, f"event #{seq} has a wrong MAC"
             )
-        prev, expect, checked = h, expect + 1, checked + 1
+        at[chain] = (expect + 1, h)
+        checked += 1
     return VerifyResult(True, checked, None, None, message=f"{checked} exported events intact")
 
 

@@ -115,6 +115,15 @@ class SecuritySettingsRow(Base):
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
 
+class AuditChainRow(Base):
+    """The head (last seq and hash) of one writer's audit chain; see db.audit."""
+
+    __tablename__ = "audit_chains"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class MediaRow(Base):
     __tablename__ = "media"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -260,15 +269,18 @@ class AuditRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     item_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # The hash chain (issue 4, migration 0003): written only by db.audit.append.
-    seq: Mapped[int | None] = mapped_column(BigInteger, index=True, unique=True)
+    # The hash chains (issue 4, migration 0003; one per writer since 0012): written only
+    # by db.audit. Chain 0 is the root chain, whose head is audit_head.
+    chain_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
     mac: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (Index("ix_audit_events_chain_seq", "chain_id", "seq", unique=True),)
 
 
 class AuditHeadRow(Base):
-    """The audit chain's last seq and hash: one row (id 1), locked by every append."""
+    """The root audit chain's last seq and hash: one row (id 1)."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

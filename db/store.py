@@ -159,6 +159,7 @@ class _Taken(NamedTuple):
     claim_id: int
     lease_expires_at: datetime
     view: RowMapping
+    at: datetime | None  # the claim's time, when the database chose it (server clock)
 
 
 def _view_columns(src: FromClause) -> list[ColumnElement[Any]]:
@@ -279,7 +280,12 @@ class _Sql:
                     .cte("leased")
                 )
                 self.take[by_queue, excluding] = (
-                    select(*_view_columns(leased), leased.c.claim_id, leased.c.lease_expires_at)
+                    select(
+                        *_view_columns(leased),
+                        leased.c.claim_id,
+                        leased.c.lease_expires_at,
+                        now.label("p_at"),  # what the audit event is stamped and hashed with
+                    )
                     .join_from(leased, media_t, media_t.c.id == leased.c.media_id)
                     .join(queues_t, queues_t.c.id == leased.c.queue_id)
                 )
@@ -411,6 +417,7 @@ class Store:
         self._server_time = self._pg and clock is None
         self._sql = _Sql(self._pg, self._server_time)
         self._sweep_due_at = float("-inf")
+        self._chain = audit_chain.ChainWriter(self._key)
 
     @classmethod
     def open(
@@ -462,8 +469,13 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._write.begin() as conn:
-            yield conn
+        try:
+            with self._write.begin() as conn:
+                yield conn
+        except BaseException:
+            self._chain.rolled_back()
+            raise
+        self._chain.committed()
 
     # -- audit --------------------------------------------------------------------------
 
@@ -472,19 +484,19 @@ class Store:
             self._audit_key = audit_chain.load_key()
         return self._audit_key
 
-    def _audit(self, conn: Connection, *events: _Event) -> None:
-        """Append `events` to the audit hash chain, in order. Every audit write goes
-        through here, and callers make it the last statement of their transaction: the
-        chain locks its head row here, and a lock taken just before COMMIT is held only
-        briefly."""
+    def _audit(self, conn: Connection, *events: _Event, at: datetime | None = None) -> None:
+        """Append `events` to this Store's audit chain, in order, inside the caller's
+        transaction (see db.audit.ChainWriter). Every audit write goes through here.
+        `at`: the transaction's time when a statement already returned it; else the
+        server's now() on PostgreSQL (one more round trip), or this Store's clock."""
         if not events:
             return
-        # One time for the transaction's events: the server's now() on PostgreSQL (read
-        # back by the statement that locks the head), else this transaction's stamp.
-        at = self._now() if self._server_time else self._stamp()["p_now"]
-        audit_chain.append_many(
-            conn, self._key(), [audit_chain.NewEvent(*e) for e in events], at=at
-        )
+        if at is None:
+            if self._server_time:
+                at = conn.execute(select(type_coerce(func.now(), UTCDateTime()))).scalar_one()
+            else:
+                at = self._stamp()["p_now"]
+        self._chain.append(conn, [audit_chain.NewEvent(*e) for e in events], at=at)
 
     @_translate_errors
     def verify_audit(self) -> audit_chain.VerifyResult:
@@ -800,14 +812,15 @@ class Store:
             row = conn.execute(self._sql.take[kind], params).mappings().first()
             if row is None:
                 return None
-            return _Taken(row["claim_id"], row["lease_expires_at"], row)
+            return _Taken(row["claim_id"], row["lease_expires_at"], row, row["p_at"])
         opened = conn.execute(self._sql.take[kind], params).first()
         if opened is None:
             return None
         claim_id, item_id, expires_at = opened
         ids = {"p_item": item_id, "p_claim": claim_id}
         conn.execute(self._sql.lease, {**params, **ids})
-        return _Taken(claim_id, expires_at, conn.execute(self._sql.view, ids).mappings().one())
+        view = conn.execute(self._sql.view, ids).mappings().one()
+        return _Taken(claim_id, expires_at, view, None)
 
     @_translate_errors
     def claim_next(
@@ -844,7 +857,8 @@ class Store:
             if taken is not None:
                 item_id = taken.view["id"]
                 events.append(_Event(user_id, "claim", item_id, {"claim_id": taken.claim_id}))
-            self._audit(conn, *events)
+            at = taken.at if taken is not None and taken.at is not None else stamp.get("p_now")
+            self._audit(conn, *events, at=at)
         if taken is None:
             return None
         # Built after COMMIT: nothing here needs the locks.
@@ -958,6 +972,7 @@ class Store:
                             "exposure": _exposure_record(exposure),
                         },
                     ),
+                    at=decided_at,
                 )
                 return DecisionReceipt(did, claim.item.id, decided_at)
             prior = conn.execute(self._sql.prior, params).first()

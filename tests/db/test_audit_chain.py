@@ -159,7 +159,8 @@ def test_database_payload_equals_the_python_canonical_form(log: Log) -> None:
     """The SQL that assembles payloads for the fast path matches payload() exactly."""
     rest = audit._REST[log.engine.dialect.name]
     with log.engine.connect() as conn:
-        rows = conn.execute(text(audit._ROWS_SQL.format(rest=rest)), {"lo": 1, "hi": N})
+        params = {"chain": audit.ROOT, "lo": 1, "hi": N}
+        rows = conn.execute(text(audit._ROWS_SQL.format(rest=rest)), params)
         built = {r.seq: r.payload for r in rows}
         typed = conn.execute(audit.events_t.select().order_by(audit.events_t.c.seq)).all()
     assert len(built) == len(typed) == N
@@ -388,7 +389,7 @@ def test_inserted_row_with_a_seq_but_no_hash(log: Log) -> None:
 def test_inserted_duplicate_seq(log: Log) -> None:
     """A copy of event 5 slipped in beside it (after dropping the unique index)."""
     log.tamper(
-        "DROP INDEX ix_audit_events_seq",
+        "DROP INDEX ix_audit_events_chain_seq",
         "INSERT INTO audit_events (seq, at, user_id, kind, item_id, detail, prev_hash, hash, mac)"
         " SELECT seq, at, user_id, kind, item_id, detail, prev_hash, hash, mac"
         " FROM audit_events WHERE seq = 5",
@@ -618,6 +619,7 @@ def test_export_since_a_date_and_reverify_it(log: Log) -> None:
     first = json.loads(lines[0])
     assert first["seq"] == 11
     assert set(first) == {
+        "chain_id",
         "seq",
         "id",
         "at",
