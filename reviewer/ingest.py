@@ -28,7 +28,7 @@ from reviewer.referral_context import (
 )
 from reviewer.video import FramePdq, looks_like_video
 from reviewer.video_review import VideoSink, inspect_for_ingest
-from reviewer.vocabulary import Source
+from reviewer.vocabulary import Severity, Source
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
 # Videos may be larger: a 10-minute 1080p phone capture is about 1 GiB. The whole file
@@ -51,7 +51,12 @@ ALLOWED_KEYS = {
     # Referral context (issue 8): see reviewer/referral_context.py for the shape.
     "subject",
     "chat",
+    # A classifier's or the referring NGO's suspected category (issue 5).
+    "suspected_category",
 }
+# What a suspicion may name: what an item is thought to show ("not assessable" is an
+# outcome of looking, not a suspicion).
+SUSPECTABLE = tuple(s for s in Severity if s is not Severity.NOT_ASSESSABLE)
 
 Progress = Callable[[int, int], None]
 # Called with (item id, media bytes) for each newly created item, e.g. to hash and
@@ -113,6 +118,7 @@ class Entry:
     upload_time: datetime | None
     report_text: str
     extra: dict[str, Any]
+    suspected_category: Severity | None = None
 
 
 class BadLine(ValueError):
@@ -168,6 +174,7 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
     if not isinstance(extra, dict):
         raise BadLine("'extra' must be an object")
     extra = {**extra, **_referral_context(obj, extra)}
+    suspected = _suspected(obj.get("suspected_category"))
     entry = Entry(
         line=line_no,
         source=source,
@@ -179,8 +186,20 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
         upload_time=upload_time,
         report_text=text,
         extra=extra,
+        suspected_category=suspected,
     )
     return entry, media
+
+
+def _suspected(value: object) -> Severity | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        for s in SUSPECTABLE:
+            if value == s.value:
+                return s
+    allowed = ", ".join(repr(s.value) for s in SUSPECTABLE)
+    raise BadLine(f"'suspected_category' must be one of {allowed}, not {value!r}")
 
 
 def _referral_context(obj: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -335,6 +354,7 @@ def ingest_bytes(
             upload_ip=entry.upload_ip,
             upload_time=entry.upload_time,
             extra=entry.extra,
+            suspected_category=entry.suspected_category,
         )
     )
     if created:
