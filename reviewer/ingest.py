@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from reviewer.hints import SUSPECTABLE
 from reviewer.media import MediaUnreadable, probe
 from reviewer.model import NewItem
 from reviewer.referral_context import (
@@ -54,9 +55,6 @@ ALLOWED_KEYS = {
     # A classifier's or the referring NGO's suspected category (issue 5).
     "suspected_category",
 }
-# What a suspicion may name: what an item is thought to show ("not assessable" is an
-# outcome of looking, not a suspicion).
-SUSPECTABLE = tuple(s for s in Severity if s is not Severity.NOT_ASSESSABLE)
 
 Progress = Callable[[int, int], None]
 # Called with (item id, media bytes) for each newly created item, e.g. to hash and
