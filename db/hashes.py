@@ -5,7 +5,7 @@ its last statements (see db/repo.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -23,9 +23,11 @@ from db.repo import Repo, translate_errors
 from reviewer.errors import NotFound
 from reviewer.hashing import PDQ_MIN_QUALITY, MediaHashes
 from reviewer.hashlists import ConfirmedItem, HashListEntry, HashType
+from reviewer.hints import combined
 from reviewer.matching import (
     Candidate,
     DupGroup,
+    GradedPdq,
     GroupFlag,
     GroupMember,
     HashListInfo,
@@ -142,10 +144,37 @@ class HashRepo(Repo):
             return [Candidate(r.id, bytes.fromhex(r.pdq), r.group_id) for r in conn.execute(q)]
 
     @translate_errors
+    def graded_pdqs(self) -> list[GradedPdq]:
+        """Decided items with a usable PDQ, each with its latest decision's severity."""
+        latest = select(func.max(decisions.c.id)).group_by(decisions.c.item_id)
+        q = (
+            select(items.c.id, media_t.c.pdq, decisions.c.severity)
+            .join(media_t, media_t.c.id == items.c.media_id)
+            .join(decisions, decisions.c.item_id == items.c.id)
+            .where(
+                decisions.c.id.in_(latest),
+                media_t.c.pdq.is_not(None),
+                media_t.c.pdq_quality >= PDQ_MIN_QUALITY,
+            )
+            .order_by(items.c.id)
+        )
+        with self.read() as conn:
+            return [
+                GradedPdq(r.id, bytes.fromhex(r.pdq), Severity(r.severity)) for r in conn.execute(q)
+            ]
+
+    @translate_errors
     def record_item_hashes(
-        self, item_id: int, hashes: MediaHashes, hits: Sequence[Hit], placement: Placement | None
+        self,
+        item_id: int,
+        hashes: MediaHashes,
+        hits: Sequence[Hit],
+        placement: Placement | None,
+        hint: Severity | None = None,
     ) -> int | None:
-        """Store the media's hashes, the item's matches and its group; the group id."""
+        """Store the media's hashes, the item's matches and its group; the group id.
+        The item's severity hint is raised to the matched entries' categories and
+        `hint` (a decided near-duplicate's grade)."""
         with self.write() as conn:
             media_id = conn.execute(select(items.c.media_id).where(items.c.id == item_id)).scalar()
             if media_id is None:
@@ -156,6 +185,8 @@ class HashRepo(Repo):
                 .values(md5=hashes.md5, pdq=hashes.pdq_hex, pdq_quality=hashes.pdq_quality)
             )
             self._insert_matches(conn, item_id, hits)
+            listed = self._listed_categories(conn, {item_id: hits}).get(item_id)
+            self._raise_hints(conn, {item_id: combined([listed, hint])})
             group_id = None
             if placement is not None:
                 group_id = self._place(conn, item_id, placement)
@@ -187,6 +218,51 @@ class HashRepo(Repo):
                     for h in hits
                 ],
             )
+
+    def _listed_categories(
+        self, conn: Connection, hits: Mapping[int, Sequence[Hit]]
+    ) -> dict[int, Severity]:
+        """Per item, the most severe category among the list entries it matched."""
+        entry_ids = sorted({h.entry_id for found in hits.values() for h in found})
+        category: dict[int, Severity] = {}
+        for chunk in _chunks(entry_ids):
+            rows = conn.execute(
+                select(entries_t.c.id, entries_t.c.category).where(
+                    entries_t.c.id.in_(chunk), entries_t.c.category.is_not(None)
+                )
+            )
+            category.update((r.id, Severity(r.category)) for r in rows)
+        out: dict[int, Severity] = {}
+        for item_id, found in hits.items():
+            worst = combined(category.get(h.entry_id) for h in found)
+            if worst is not None:
+                out[item_id] = worst
+        return out
+
+    def _raise_hints(self, conn: Connection, hints: Mapping[int, Severity | None]) -> int:
+        """Raise items' severity hints to `hints`; returns how many changed. A hint is
+        never lowered (see reviewer/hints.py), and a decided item keeps what it had."""
+        wanted = {i: h for i, h in hints.items() if h is not None}
+        raised: dict[Severity, list[int]] = {}
+        for chunk in _chunks(sorted(wanted)):
+            rows = conn.execute(
+                select(items.c.id, items.c.suspected_category).where(
+                    items.c.id.in_(chunk), items.c.status != "decided"
+                )
+            )
+            for r in rows:
+                now = _enum(Severity, r.suspected_category)
+                new = combined([now, wanted[r.id]])
+                if new is not None and new != now:
+                    raised.setdefault(new, []).append(r.id)
+        for severity, ids in raised.items():
+            for chunk in _chunks(ids):
+                conn.execute(
+                    update(items)
+                    .where(items.c.id.in_(chunk))
+                    .values(suspected_category=severity.value)
+                )
+        return sum(len(ids) for ids in raised.values())
 
     def _place(self, conn: Connection, item_id: int, placement: Placement) -> int | None:
         already = conn.execute(
@@ -355,6 +431,7 @@ class HashRepo(Repo):
             for item_id in ids:
                 self._insert_matches(conn, item_id, hits[item_id])
                 stored += len(hits[item_id])
+            self._raise_hints(conn, self._listed_categories(conn, {i: hits[i] for i in ids}))
             matched = sum(1 for i in ids if hits[i])
             self.audit(
                 conn,
@@ -427,6 +504,29 @@ class HashRepo(Repo):
                 select(members_t.c.group_id).where(members_t.c.item_id == item_id)
             ).scalar()
             return None if gid is None else self._group(conn, int(gid))
+
+    @translate_errors
+    def hint_group_members(self, item_id: int) -> int:
+        """After a decision on `item_id`: raise the severity hint of its group's members
+        not yet decided to that grade; returns how many hints changed."""
+        with self.write() as conn:
+            severity = conn.execute(
+                select(decisions.c.severity)
+                .where(decisions.c.item_id == item_id)
+                .order_by(decisions.c.id.desc())
+                .limit(1)
+            ).scalar()
+            group_id = conn.execute(
+                select(members_t.c.group_id).where(members_t.c.item_id == item_id)
+            ).scalar()
+            if severity is None or group_id is None:
+                return 0
+            others = conn.execute(
+                select(members_t.c.item_id).where(
+                    members_t.c.group_id == group_id, members_t.c.item_id != item_id
+                )
+            ).scalars()
+            return self._raise_hints(conn, dict.fromkeys(others, Severity(severity)))
 
     @translate_errors
     def propagate_grade(

@@ -169,6 +169,10 @@ class ItemRow(Base):
     erasure_requested_at: Mapped[datetime | None]
     media_disposed_at: Mapped[datetime | None]
     personal_data_disposed_at: Mapped[datetime | None]
+    # What the item is expected to be before anyone grades it (a Severity value; issue
+    # 5, migration 0011): from the manifest, a graded known-list match or a graded
+    # near-duplicate. Claims pass by suspected Category A after N A decisions in a row.
+    suspected_category: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         # The claim query walks this index: next pending item by priority, then age.

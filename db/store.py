@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
     type_coerce,
     update,
@@ -61,6 +62,7 @@ from db.models import (
 from reviewer.errors import LeaseLost, NotFound, StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import (
+    PRIORITY_IMMINENT_RISK,
     AuditEvent,
     Claim,
     DecisionReceipt,
@@ -72,7 +74,7 @@ from reviewer.model import (
     User,
     priority_for,
 )
-from reviewer.vocabulary import SkipReason, Source
+from reviewer.vocabulary import Severity, SkipReason, Source
 from wellbeing.clock import Clock
 
 items = ItemRow.__table__
@@ -94,6 +96,8 @@ _CHUNK = 500
 # (WHERE status = 'pending' / 'claimed') when the query names the same constant.
 _PENDING = literal_column("'pending'")
 _CLAIMED = literal_column("'claimed'")
+_CATEGORY_A = literal_column(f"'{Severity.A.value}'")
+_IMMINENT = literal_column(str(PRIORITY_IMMINENT_RISK), Integer())
 _EXPOSURE_COLS = (
     "seconds_revealed",
     "reveal_count",
@@ -177,6 +181,7 @@ def _view_columns(src: FromClause) -> list[ColumnElement[Any]]:
         src.c.upload_ip,
         src.c.upload_time,
         src.c.extra,
+        src.c.suspected_category,
         media_t.c.sha256,
         media_t.c.size_bytes,
         media_t.c.format,
@@ -208,7 +213,12 @@ def _to_view(m: RowMapping) -> ItemView:
         upload_ip=m["upload_ip"],
         upload_time=m["upload_time"],
         extra=dict(m["extra"] or {}),
+        suspected_category=_severity(m["suspected_category"]),
     )
+
+
+def _severity(value: str | None) -> Severity | None:
+    return None if value is None else Severity(value)
 
 
 class _Sql:
@@ -239,7 +249,9 @@ class _Sql:
         # -- claim: pick the most urgent pending item this user has not skipped (and,
         # when `excluding`, not in a queue of p_exclude: restricted queues the user may
         # not claim from; a variant of its own so the usual statement stays as it was).
-        def pick(by_queue: bool, excluding: bool) -> Select[Any]:
+        # When `avoiding_a`, only items not suspected Category A, or at imminent risk:
+        # the welfare cap on consecutive A items (issue 5), its own variant likewise.
+        def pick(by_queue: bool, excluding: bool, avoiding_a: bool) -> Select[Any]:
             q = select(items.c.id).where(
                 items.c.status == _PENDING,
                 ~exists().where(skips.c.item_id == items.c.id, skips.c.user_id == user),
@@ -248,19 +260,30 @@ class _Sql:
                 q = q.where(items.c.queue_id == bindparam("p_queue", type_=Integer()))
             if excluding:
                 q = q.where(items.c.queue_id.not_in(bindparam("p_exclude", expanding=True)))
+            if avoiding_a:
+                # No hint counts as other work. A child at imminent risk outranks the
+                # moderator's preference, so such items keep their place in the order.
+                q = q.where(
+                    or_(
+                        items.c.suspected_category.is_(None),
+                        items.c.suspected_category != _CATEGORY_A,
+                        items.c.priority == _IMMINENT,
+                    )
+                )
             # LIMIT as a literal too: with a bound limit PostgreSQL judged the generic plan
             # too dear and re-planned the pick on every call (~0.3 ms of server CPU).
             order = (items.c.priority, items.c.received_at, items.c.id)
             return q.order_by(*order).limit(literal_column("1", Integer()))
 
         claim_cols = ["item_id", "user_id", "claimed_at", "expires_at"]
-        self.take: dict[tuple[bool, bool], Any] = {}
-        for by_queue, excluding in itertools.product((False, True), repeat=2):
+        self.take: dict[tuple[bool, bool, bool], Any] = {}
+        for by_queue, excluding, avoiding_a in itertools.product((False, True), repeat=3):
+            variant = (by_queue, excluding, avoiding_a)
             if pg:
                 # One round trip: lock the pick (SKIP LOCKED lets 50 workstations pass
                 # each other), open the claim, lease the item with the claim's id, and
                 # read the item view from what the UPDATE returned.
-                picked = pick(by_queue, excluding).with_for_update(skip_locked=True).cte("picked")
+                picked = pick(*variant).with_for_update(skip_locked=True).cte("picked")
                 opened = (
                     insert(claims)
                     .from_select(claim_cols, select(picked.c.id, user, now, expires))
@@ -279,7 +302,7 @@ class _Sql:
                     .returning(*items.c)
                     .cte("leased")
                 )
-                self.take[by_queue, excluding] = (
+                self.take[variant] = (
                     select(
                         *_view_columns(leased),
                         leased.c.claim_id,
@@ -292,8 +315,8 @@ class _Sql:
             else:
                 # SQLite holds the write lock from BEGIN IMMEDIATE: open the claim on the
                 # picked item, then lease the item and read its view (claim_next).
-                chosen = pick(by_queue, excluding).add_columns(user, now, expires)
-                self.take[by_queue, excluding] = (
+                chosen = pick(*variant).add_columns(user, now, expires)
+                self.take[variant] = (
                     insert(claims)
                     .from_select(claim_cols, chosen)
                     .returning(claims.c.id, claims.c.item_id, claims.c.expires_at)
@@ -668,6 +691,7 @@ class Store:
                     upload_ip=new.upload_ip,
                     upload_time=new.upload_time,
                     extra=new.extra,
+                    suspected_category=_hint_value(new),
                 )
                 .returning(items.c.id)
             ).scalar_one()
@@ -721,6 +745,7 @@ class Store:
                     "upload_ip": n.upload_ip,
                     "upload_time": n.upload_time,
                     "extra": n.extra,
+                    "suspected_category": _hint_value(n),
                 }
                 for n in fresh.values()
             ],
@@ -804,10 +829,11 @@ class Store:
             return n
 
     def _take(
-        self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool]
+        self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool, bool]
     ) -> _Taken | None:
         """Open a claim on the next item and lease it; None if nothing is claimable.
-        `kind` is (from one queue, excluding queues) and picks the prepared statement."""
+        `kind` is (from one queue, excluding queues, avoiding suspected Category A) and
+        picks the prepared statement."""
         if self._pg:
             row = conn.execute(self._sql.take[kind], params).mappings().first()
             if row is None:
@@ -822,6 +848,16 @@ class Store:
         view = conn.execute(self._sql.view, ids).mappings().one()
         return _Taken(claim_id, expires_at, view, None)
 
+    def _take_next(
+        self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool, bool]
+    ) -> _Taken | None:
+        """`_take`; when avoiding Category A finds nothing, the usual pick: the moderator
+        prefers other work when there is any, never no work at all."""
+        taken = self._take(conn, params, kind)
+        if taken is None and kind[2]:
+            taken = self._take(conn, params, (kind[0], kind[1], False))
+        return taken
+
     @_translate_errors
     def claim_next(
         self,
@@ -829,10 +865,16 @@ class Store:
         queue_id: int | None = None,
         lease_seconds: float = 600,
         exclude_queue_ids: Collection[int] = (),
+        avoid_category_a: bool = False,
     ) -> Claim | None:
         """Lease the most urgent pending item (priority, then age) to `user_id`, passing
         by the queues in `exclude_queue_ids` (restricted queues the user may not claim
         from, when claiming from every queue).
+
+        With `avoid_category_a` (the moderator has had N Category A items in a row), the
+        most urgent item not suspected Category A (items.suspected_category; no hint
+        counts as other work) or at imminent risk; only when there is no such item, the
+        usual pick, which may be Category A.
 
         The pick takes the row with FOR UPDATE SKIP LOCKED on PostgreSQL, under the write
         lock taken at BEGIN IMMEDIATE on SQLite, so two workstations never hold the same
@@ -841,7 +883,7 @@ class Store:
         a second behind fresher pending ones, but is never reported missing."""
         stamp = self._stamp(lease_seconds)
         params = {**stamp, "p_user": user_id, "p_queue": queue_id}
-        kind = (queue_id is not None, bool(exclude_queue_ids))
+        kind = (queue_id is not None, bool(exclude_queue_ids), avoid_category_a)
         if exclude_queue_ids:
             params["p_exclude"] = sorted(exclude_queue_ids)
         with self._tx() as conn:
@@ -849,11 +891,11 @@ class Store:
             swept = self._sweep_due()
             if swept:
                 events = self._expire_leases(conn, stamp)[1]
-            taken = self._take(conn, params, kind)
+            taken = self._take_next(conn, params, kind)
             if taken is None and not swept:
                 requeued, events = self._expire_leases(conn, stamp)
                 if requeued:
-                    taken = self._take(conn, params, kind)
+                    taken = self._take_next(conn, params, kind)
             if taken is not None:
                 item_id = taken.view["id"]
                 events.append(_Event(user_id, "claim", item_id, {"claim_id": taken.claim_id}))
@@ -1050,6 +1092,10 @@ def _exposure_record(e: Exposure) -> dict[str, Any]:
         "colour_shown": e.colour_shown,
         "least_mode": e.least_mode,
     }
+
+
+def _hint_value(new: NewItem) -> str | None:
+    return None if new.suspected_category is None else new.suspected_category.value
 
 
 def _ingested(item_id: int, new: NewItem) -> _Event:

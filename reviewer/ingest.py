@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from reviewer.hints import SUSPECTABLE
 from reviewer.media import MediaUnreadable, probe
 from reviewer.model import NewItem
 from reviewer.referral_context import (
@@ -28,7 +29,7 @@ from reviewer.referral_context import (
 )
 from reviewer.video import FramePdq, looks_like_video
 from reviewer.video_review import VideoSink, inspect_for_ingest
-from reviewer.vocabulary import Source
+from reviewer.vocabulary import Severity, Source
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
 # Videos may be larger: a 10-minute 1080p phone capture is about 1 GiB. The whole file
@@ -51,6 +52,8 @@ ALLOWED_KEYS = {
     # Referral context (issue 8): see reviewer/referral_context.py for the shape.
     "subject",
     "chat",
+    # A classifier's or the referring NGO's suspected category (issue 5).
+    "suspected_category",
 }
 
 Progress = Callable[[int, int], None]
@@ -113,6 +116,7 @@ class Entry:
     upload_time: datetime | None
     report_text: str
     extra: dict[str, Any]
+    suspected_category: Severity | None = None
 
 
 class BadLine(ValueError):
@@ -168,6 +172,7 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
     if not isinstance(extra, dict):
         raise BadLine("'extra' must be an object")
     extra = {**extra, **_referral_context(obj, extra)}
+    suspected = _suspected(obj.get("suspected_category"))
     entry = Entry(
         line=line_no,
         source=source,
@@ -179,8 +184,20 @@ def parse_line(raw: str, line_no: int) -> tuple[Entry, str]:
         upload_time=upload_time,
         report_text=text,
         extra=extra,
+        suspected_category=suspected,
     )
     return entry, media
+
+
+def _suspected(value: object) -> Severity | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        for s in SUSPECTABLE:
+            if value == s.value:
+                return s
+    allowed = ", ".join(repr(s.value) for s in SUSPECTABLE)
+    raise BadLine(f"'suspected_category' must be one of {allowed}, not {value!r}")
 
 
 def _referral_context(obj: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -335,6 +352,7 @@ def ingest_bytes(
             upload_ip=entry.upload_ip,
             upload_time=entry.upload_time,
             extra=entry.extra,
+            suspected_category=entry.suspected_category,
         )
     )
     if created:

@@ -10,6 +10,9 @@
   member is always within `radius` of its representative (no chaining).
 - A match whose entry carries a complete grade goes to the "confirm known match" flow;
   a grade given to one item of a group is offered to the group's other pending members.
+- Each also sets the item's severity hint (reviewer/hints.py): a matched entry's
+  category, the grade of a decided item within `radius` (searched at ingest), and a
+  group member's grade for the members still undecided (`ShowLess.group_after`).
 
 The repository behind `HashPort` (db/hashes.py) does every write in one transaction.
 """
@@ -36,6 +39,7 @@ from reviewer.hashlists import (
     export_rows,
     parse_hash_list,
 )
+from reviewer.hints import combined
 from reviewer.model import Claim, DecisionReceipt, Exposure
 from reviewer.video import FramePdq
 from reviewer.vocabulary import (
@@ -186,6 +190,15 @@ class StoredEntry:
 
 
 @dataclass(frozen=True)
+class GradedPdq:
+    """A decided item's usable PDQ and its latest grade: a near-duplicate's hint."""
+
+    item_id: int
+    pdq: bytes
+    severity: Severity
+
+
+@dataclass(frozen=True)
 class Candidate:
     """An undecided item near-duplicates may attach to (a representative or a single)."""
 
@@ -199,8 +212,14 @@ class HashPort(Protocol):
 
     def active_entries(self) -> list[StoredEntry]: ...
     def group_candidates(self) -> list[Candidate]: ...
+    def graded_pdqs(self) -> list[GradedPdq]: ...
     def record_item_hashes(
-        self, item_id: int, hashes: MediaHashes, hits: Sequence[Hit], placement: Placement | None
+        self,
+        item_id: int,
+        hashes: MediaHashes,
+        hits: Sequence[Hit],
+        placement: Placement | None,
+        hint: Severity | None = ...,
     ) -> int | None: ...
     def import_list(
         self,
@@ -217,6 +236,7 @@ class HashPort(Protocol):
     def lists(self, name: str | None = None) -> list[HashListInfo]: ...
     def known_matches(self, item_id: int) -> list[KnownMatch]: ...
     def group_of(self, item_id: int) -> DupGroup | None: ...
+    def hint_group_members(self, item_id: int) -> int: ...
     def propagate_grade(
         self, user_id: int, group_id: int, from_item_id: int, item_ids: Sequence[int]
     ) -> Propagated: ...
@@ -319,6 +339,27 @@ class Grouper:
             self._group[placement.partner_item_id] = group_id
 
 
+class GradedNear:
+    """Decided items' PDQs: a new item within `radius` of one is most likely the same
+    picture, so the most severe such grade is its hint (decided items are not grouped:
+    groups hold undecided items, to be graded together)."""
+
+    def __init__(self, graded: Iterable[GradedPdq], radius: int = PDQ_MATCH_DISTANCE) -> None:
+        self.radius = radius
+        self._index = PdqIndex()
+        self._severity: dict[int, Severity] = {}
+        rows = list(graded)
+        if rows:
+            self._index.add([g.pdq for g in rows], np.asarray([g.item_id for g in rows], np.int64))
+            self._index.build()
+            self._severity = {g.item_id: g.severity for g in rows}
+
+    def hint(self, pdq: bytes) -> Severity | None:
+        if not self._severity:
+            return None
+        return combined(self._severity[i] for i, _d in self._index.search(pdq, self.radius))
+
+
 # -- services -------------------------------------------------------------------------
 
 
@@ -341,14 +382,16 @@ class HashIngest:
         self._frame_pdqs = frame_pdqs
         self._matcher: Matcher | None = None
         self._grouper: Grouper | None = None
+        self._near: GradedNear | None = None
         self._graded: set[int] = set()
 
     def __call__(self, item_id: int, data: bytes) -> None:
-        if self._matcher is None or self._grouper is None:
+        if self._matcher is None or self._grouper is None or self._near is None:
             entries = self._repo.active_entries()
             self._graded = {e.id for e in entries if e.graded}
             self._matcher = Matcher(entries, self._radius)
             self._grouper = Grouper(self._repo.group_candidates(), self._radius)
+            self._near = GradedNear(self._repo.graded_pdqs(), self._radius)
         hashes = compute_hashes(data)
         hits = self._matcher.match(hashes)
         if hashes.pdq is None and self._frame_pdqs is not None:
@@ -358,7 +401,11 @@ class HashIngest:
         if groupable:
             assert hashes.pdq is not None
             placement = self._grouper.place(item_id, hashes.pdq)
-        group_id = self._repo.record_item_hashes(item_id, hashes, hits, placement)
+        near = None
+        if usable_pdq(hashes):
+            assert hashes.pdq is not None
+            near = self._near.hint(hashes.pdq)
+        group_id = self._repo.record_item_hashes(item_id, hashes, hits, placement, near)
         if groupable:
             assert hashes.pdq is not None
             self._grouper.placed(item_id, hashes.pdq, placement, group_id)
@@ -507,7 +554,10 @@ class ShowLess:
         )
 
     def group_after(self, item_id: int) -> DupGroup | None:
-        """After a decision on `item_id`: its group if other members are still pending."""
+        """After a decision on `item_id`: its group if other members are still pending.
+        The members not yet decided take the grade as their severity hint first, so
+        claims treat them as what they most likely are even if nobody confirms it."""
+        self.repo.hint_group_members(item_id)
         group = self.repo.group_of(item_id)
         if group is None or not group.pending_except(item_id):
             return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reviewer.vocabulary import Source
+from reviewer.vocabulary import Severity, Source
 
 # Lower is more urgent. Imminent risk jumps every queue (DOMAIN.md, Principle 5).
 PRIORITY_IMMINENT_RISK = 0
@@ -85,6 +85,9 @@ class ItemView:
     upload_ip: str | None = None
     upload_time: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The severity hint (items.suspected_category): what the item is expected to be
+    # before anyone grades it; None when nothing is known.
+    suspected_category: Severity | None = None
 
 
 @dataclass(frozen=True)
@@ -150,3 +153,5 @@ class NewItem:
     upload_ip: str | None = None
     upload_time: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # A classifier's or NGO's suspected category, from the manifest (None: none given).
+    suspected_category: Severity | None = None

@@ -62,6 +62,7 @@ class StorePort(Protocol):
         queue_id: int | None = ...,
         lease_seconds: float = ...,
         exclude_queue_ids: Collection[int] = ...,
+        avoid_category_a: bool = ...,
     ) -> Claim | None: ...
     def renew_lease(self, claim: Claim, lease_seconds: float = ...) -> Claim: ...
     def submit_decision(
@@ -199,9 +200,9 @@ class ReviewService:
         queue this account has no access to; "All queues" passes such queues by.
         Raises wellbeing.policy.ReviewLocked during a pause, a break, at a cap or after
         the shift. Items of a queue or kind the moderator opted out of are passed by
-        (skipped as "opted out", which costs the moderator nothing).
-        TODO(welfare): the policy's `prefer_non_a` needs Store.claim_next to order by a
-        severity hint; until then it is shown to the moderator but not applied."""
+        (skipped as "opted out", which costs the moderator nothing). After N Category A
+        decisions in a row (the policy's `prefer_non_a`) items suspected A are passed
+        by while there is other work; imminent risk still comes first."""
         self._refresh()
         self._require(Permission.REVIEW, "claim", material=True)
         blocked = self._blocked_queues()
@@ -210,11 +211,16 @@ class ReviewService:
             self._deny(Permission.REVIEW, f"claim_from_queue_{queue_id}", why)
             raise AccessDenied("This queue is restricted and your account has no access to it.")
         welfare = self.welfare
+        avoid_a = False
         if welfare is not None:
-            welfare.ensure_can_claim()
+            avoid_a = welfare.ensure_can_claim().prefer_non_a
         for _ in range(MAX_OPT_OUT_SKIPS):
             claim = self._store.claim_next(
-                self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
+                self.account.id,
+                queue_id,
+                self.lease_seconds,
+                exclude_queue_ids=blocked,
+                avoid_category_a=avoid_a,
             )
             if claim is None or welfare is None or welfare.allows(claim):
                 return claim

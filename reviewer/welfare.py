@@ -44,13 +44,22 @@ class WelfarePort(Protocol):
 
 
 def severity_hint(claim: Claim) -> Severity | None:
-    """What the item is expected to be before anyone grades it (e.g. an NGO's grading
-    of a known hash), from the item's context; None when nothing is known."""
+    """What the item is expected to be before anyone grades it (items.suspected_category:
+    see reviewer/hints.py); None when nothing is known. Items from before that column
+    may carry it in their context as `severity_hint`."""
+    if claim.item.suspected_category is not None:
+        return claim.item.suspected_category
     raw = claim.item.extra.get("severity_hint")
     try:
         return Severity(raw) if raw is not None else None
     except ValueError:
         return None
+
+
+def passed_by_preference(claim: Claim) -> bool:
+    """What a claim preferring other work passes by (db/store.py): suspected Category A,
+    unless at imminent risk, which outranks the preference."""
+    return claim.item.suspected_category is Severity.A and not claim.item.imminent_risk
 
 
 def item_kinds(claim: Claim) -> tuple[str, ...]:
@@ -133,6 +142,16 @@ class WelfareSession:
         if not opt.allows(claim.item.queue_name):
             return False
         return all(opt.allows(claim.item.queue_name, kind) for kind in item_kinds(claim))
+
+    def claimed_too_early(self, claim: Claim, preferred_when_claimed: bool) -> bool:
+        """True if `claim`, held ahead, should go back and be claimed again: it is what a
+        claim preferring other work passes by, the moderator is due other work now (N
+        Category A decisions in a row) and was not when it was claimed. In memory: safe
+        on the GUI thread. (Claimed with the preference, an A item means nothing else
+        was there: it stays.)"""
+        if preferred_when_claimed or not passed_by_preference(claim):
+            return False
+        return self.policy.state().prefer_non_a
 
     def item_shown(self, claim: Claim) -> None:
         try:

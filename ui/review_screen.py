@@ -79,6 +79,8 @@ class Fetched:
     unreadable: str | None
     # Graded known matches (issue 6): the item goes to the confirm-known-match flow.
     matches: tuple[KnownMatch, ...] = ()
+    # Claimed while the moderator was due other work (N Category A items in a row).
+    preferred_other_work: bool = False
 
 
 def fetch_next(
@@ -87,6 +89,9 @@ def fetch_next(
     """Database worker job: claim the next item and read its (encoded) media bytes."""
     if closing.is_set():
         return None
+    # Read on this worker just before the claim, which reads it the same way.
+    welfare = service.welfare
+    preferred = welfare is not None and welfare.state().prefer_non_a
     claim = service.claim_next(queue_id)
     if claim is None:
         return None
@@ -102,12 +107,13 @@ def fetch_next(
             matches = ()
     media = claim.item.media
     if not media.readable:
-        return Fetched(claim, None, _plain_reason(media.unreadable_reason or "unknown"), matches)
+        reason = _plain_reason(media.unreadable_reason or "unknown")
+        return Fetched(claim, None, reason, matches, preferred)
     try:
-        return Fetched(claim, service.media_bytes(claim), None, matches)
+        return Fetched(claim, service.media_bytes(claim), None, matches, preferred)
     except (MediaMissing, OSError) as exc:
         # The claim must reach the screen even so, or nobody would release it.
-        return Fetched(claim, None, str(exc), matches)
+        return Fetched(claim, None, str(exc), matches, preferred)
 
 
 def _plain_reason(reason: str) -> str:
@@ -130,6 +136,7 @@ class _Slot:
     sheet: VideoSheet | None = None  # a video's protected keyframe sheet, instead of raster
     unreadable: str | None = None
     matches: tuple[KnownMatch, ...] = ()
+    preferred_other_work: bool = False  # see Fetched
     # Sent with every submit attempt for this item, so a retry is never stored twice.
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -334,7 +341,12 @@ class ReviewScreen(QWidget):
             Change.ITEM_CLAIMED, item_id=claim.item.id, queue_id=claim.item.queue_id
         )
         slot = _Slot(
-            claim, generation, fetched.data, unreadable=fetched.unreadable, matches=fetched.matches
+            claim,
+            generation,
+            fetched.data,
+            unreadable=fetched.unreadable,
+            matches=fetched.matches,
+            preferred_other_work=fetched.preferred_other_work,
         )
         if fetched.data is None:
             self._prepared(slot)
@@ -413,6 +425,12 @@ class ReviewScreen(QWidget):
         if self._locked or self._idle_locked:
             return  # it waits, claimed and rendered, until the lock lifts
         slot, self._ready = self._ready, None
+        if slot is not None and self._claimed_too_early(slot):
+            # Claimed ahead before the last decision made this moderator due other work:
+            # it goes back, and the claim is made again with the preference.
+            self._release(slot, Exposure(), "other_work_preferred")
+            slot = None
+            self._exhausted = False
         self._current = slot
         self.video.clear()
         self.panel.clear()
@@ -441,6 +459,12 @@ class ReviewScreen(QWidget):
         )
         self.item_shown.emit(item.id)
         self._pump()
+
+    def _claimed_too_early(self, slot: _Slot) -> bool:
+        welfare = self._service.welfare
+        return welfare is not None and welfare.claimed_too_early(
+            slot.claim, slot.preferred_other_work
+        )
 
     def _show_empty(self) -> None:
         self.context.show_item(None)

@@ -10,7 +10,7 @@ import pytest
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.model import NewItem
-from reviewer.vocabulary import Source
+from reviewer.vocabulary import Severity, Source
 from wellbeing.clock import FakeClock
 
 
@@ -44,6 +44,7 @@ def _enqueue(
     queue: str = "General",
     imminent_risk: bool = False,
     tag: str = "",
+    suspected: Severity | None = None,
 ) -> list[int]:
     ids = []
     for i in range(n):
@@ -56,6 +57,7 @@ def _enqueue(
                 media_sha256=sha,
                 dedupe_key=sha,
                 imminent_risk=imminent_risk,
+                suspected_category=suspected,
             )
         )
         ids.append(item_id)

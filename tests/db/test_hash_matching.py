@@ -29,7 +29,14 @@ from reviewer.matching import (
 )
 from reviewer.matching_demo import generate_matching_demo
 from reviewer.model import Exposure
-from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, Source
+from reviewer.vocabulary import (
+    AgeBand,
+    AgeConfidence,
+    ProductionContext,
+    Severity,
+    SkipReason,
+    Source,
+)
 
 SIZE = (640, 480)
 
@@ -48,7 +55,14 @@ VARIANTS: dict[str, Callable[[Image.Image], bytes]] = {
 }
 
 
-def _ingest(store: Store, media: MediaStore, hook: HashIngest, data: bytes, tag: str) -> int:
+def _ingest(
+    store: Store,
+    media: MediaStore,
+    hook: HashIngest,
+    data: bytes,
+    tag: str,
+    suspected: Severity | None = None,
+) -> int:
     report = IngestReport()
     entry = Entry(
         line=1,
@@ -61,6 +75,7 @@ def _ingest(store: Store, media: MediaStore, hook: HashIngest, data: bytes, tag:
         upload_time=datetime(2026, 1, 5, tzinfo=UTC),
         report_text="",
         extra={},
+        suspected_category=suspected,
     )
     ingest_bytes(store, media, entry, data, report, hook)
     assert report.item_ids, "item not created"
@@ -128,6 +143,9 @@ def test_altered_reuploads_match_the_list_end_to_end(
         assert best.kind == "pdq" and best.distance <= 31, (name, best)
         assert best.hash_list.name == "ngo" and best.graded
     assert repo.known_matches(unrelated) == []
+    # A match with a graded entry makes the entry's category the item's severity hint.
+    assert {store.item(i).suspected_category for i in altered.values()} == {Severity.A}
+    assert store.item(unrelated).suspected_category is None
     # Each altered copy matched its own original's entry, not another's.
     values = {e.id: e.value for e in repo.active_entries()}
     for (n, _name), item_id in altered.items():
@@ -266,8 +284,12 @@ def test_near_duplicates_group_and_the_grade_propagates(
     assert claim is not None and claim.item.id == rep
     store.submit_decision(claim, _grading(), Exposure(1.5, 1, 1.0, True), "rep")
     show = ShowLess(repo, store, user.id)
+    assert {store.item(i).suspected_category for i in copies} == {None}
     after = show.group_after(rep)
     assert after is not None
+    # The members still to decide take the group's grade as their hint at once.
+    assert {store.item(i).suspected_category for i in copies} == {Severity.B}
+    assert store.item(lonely).suspected_category is None
     members = [m.item_id for m in after.pending_except(rep)]
     done = show.propagate(after.id, rep, members[:-1])
     show.detach(after.id, members[-1:])
@@ -284,6 +306,40 @@ def test_near_duplicates_group_and_the_grade_propagates(
     again = show.propagate(after.id, rep, members[:1])
     assert again.decided == () and again.skipped == (members[0],)
     assert show.flags() == []
+
+
+def test_hints_rise_with_evidence_and_never_fall(
+    store: Store, media: MediaStore, repo: HashRepo
+) -> None:
+    """Manifest, known list and a decided near-duplicate: the most severe wins."""
+    pictures = [synthetic.make_image(*SIZE, seed) for seed in (51, 52, 53)]
+    listed, decided, plain = (synthetic.encode(p, "JPEG") for p in pictures)
+    rows = [_pdq_row(listed, "B", "11-13"), {"hash_type": "md5", "value": "ab" * 16, "source": "H"}]
+    import_hash_list(repo, _list(rows), "ngo", "Hotline", "l.jsonl")
+    hook = HashIngest(repo)
+    # The classifier suspected C; the list says B: the hint rises to B.
+    from_list = _ingest(store, media, hook, VARIANTS["resized"](pictures[0]), "l", Severity.C)
+    # The manifest said A; the list's B does not lower it.
+    kept = _ingest(store, media, hook, VARIANTS["reencoded"](pictures[0]), "k", Severity.A)
+    first = _ingest(store, media, hook, decided, "d")
+    assert store.item(from_list).suspected_category is Severity.B
+    assert store.item(kept).suspected_category is Severity.A
+    assert store.item(first).suspected_category is None
+
+    user = store.ensure_user("mod")
+    claim = store.claim_next(user.id)
+    while claim is not None and claim.item.id != first:
+        store.skip(claim, SkipReason.OTHER, "", Exposure())
+        claim = store.claim_next(user.id)
+    assert claim is not None
+    store.submit_decision(claim, _grading(Severity.A, AgeBand.B7_10), Exposure(), "t")
+    # Uploaded again, altered: a near-duplicate of a decided item takes its grade. An
+    # ingest run loads the decided items once, so this is a new run.
+    later = HashIngest(repo)
+    again = _ingest(store, media, later, VARIANTS["greyscale"](pictures[1]), "again")
+    other = _ingest(store, media, later, plain, "p")
+    assert store.item(again).suspected_category is Severity.A
+    assert store.item(other).suspected_category is None
 
 
 def test_a_member_graded_differently_flags_the_group(

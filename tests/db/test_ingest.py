@@ -16,6 +16,7 @@ from db.store import Store
 from reviewer import synthetic
 from reviewer.cli import main
 from reviewer.ingest import ingest_manifest
+from reviewer.vocabulary import Severity
 
 
 def _write(tmp: Path, name: str, data: bytes) -> str:
@@ -52,6 +53,16 @@ BAD_LINES: list[tuple[object, str]] = [
     ({"media": "ok.jpg", "source": "ngo", "reported_accounts": "bob"}, "list of strings"),
     ({"media": "ok.jpg", "source": "ngo", "colour": "red"}, "unknown field"),
     ({"media": ".", "source": "ngo"}, "not a file"),
+    (
+        {"media": "ok.jpg", "source": "ngo", "suspected_category": "Category A"},
+        "'suspected_category' must be one of 'A', 'B', 'C'",
+    ),
+    ({"media": "ok.jpg", "source": "ngo", "suspected_category": 1}, "not 1"),
+    # Not assessable is what looking finds, not something to suspect.
+    (
+        {"media": "ok.jpg", "source": "ngo", "suspected_category": "not_assessable"},
+        "not 'not_assessable'",
+    ),
 ]
 
 
@@ -89,6 +100,24 @@ def test_bad_media_is_kept_as_unreadable(
     # The original bytes are kept as evidence, addressed by their SHA-256.
     assert media.get(item.media.sha256) == data
     assert item.media.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_suspected_category_from_the_manifest_is_the_items_hint(
+    store: Store, media: MediaStore, tmp_path: Path
+) -> None:
+    _write(tmp_path, "a.jpg", synthetic.make_jpeg(0.3, seed=8))
+    path = _manifest(
+        tmp_path,
+        [
+            {"media": "a.jpg", **GOOD, "id": "ngo-1", "suspected_category": "A"},
+            {"media": "a.jpg", "source": "classifier", "suspected_category": "not_illegal"},
+            {"media": "a.jpg", "source": "user_report"},
+        ],
+    )
+    report = ingest_manifest(store, media, path)
+    assert report.ok and report.added == 3
+    hints = [store.item(i).suspected_category for i in report.item_ids]
+    assert hints == [Severity.A, Severity.NOT_ILLEGAL, None]
 
 
 def test_rerun_does_not_duplicate(store: Store, media: MediaStore, tmp_path: Path) -> None:

@@ -72,6 +72,76 @@ def test_claim_passes_by_excluded_queues(store: Store, enqueue) -> None:
     assert again is not None and again.item.id == restricted[0]
 
 
+@pytest.mark.parametrize(
+    ("by_queue", "excluding"),
+    [(False, False), (True, False), (False, True)],
+    ids=["all_queues", "one_queue", "excluding_a_queue"],
+)
+def test_avoiding_category_a_takes_other_work_before_older_more_urgent_a(
+    store: Store, enqueue, clock: FakeClock, by_queue: bool, excluding: bool
+) -> None:
+    user = store.ensure_user("mod")
+    ngo_a = enqueue(store, 2, Source.NGO, suspected=Severity.A)
+    clock.advance(60)
+    report_c = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.C)
+    clock.advance(60)
+    unknown = enqueue(store, 1, Source.USER_REPORT, tag="u")
+    elsewhere = enqueue(store, 1, Source.LIVESTREAM, queue="Other", suspected=Severity.B)
+    queues = {q.name: q.id for q in store.queue_summaries()}
+    qid = queues["General"] if by_queue else None
+    exclude = [queues["Other"]] if excluding else []
+
+    def claim(avoid: bool) -> int | None:
+        c = store.claim_next(user.id, qid, exclude_queue_ids=exclude, avoid_category_a=avoid)
+        return None if c is None else c.item.id
+
+    # Other work first, in the usual order; no hint counts as other work.
+    if not (by_queue or excluding):
+        assert claim(True) == elsewhere[0]
+    first = claim(True)
+    assert first == report_c[0]
+    assert store.item(first).suspected_category is Severity.C
+    assert claim(True) == unknown[0]
+    # With no other work left, the preference gives way: Category A, oldest first.
+    assert claim(True) == ngo_a[0]
+    # Without the preference the usual order holds.
+    assert claim(False) == ngo_a[1]
+    assert claim(True) is None
+
+
+def test_avoiding_category_a_falls_back_to_a_when_other_work_is_unclaimable(
+    store: Store, enqueue
+) -> None:
+    a, b = store.ensure_user("a"), store.ensure_user("b")
+    [held] = enqueue(store, 1, Source.NGO, suspected=Severity.C, tag="h")
+    [skipped] = enqueue(store, 1, Source.NGO, suspected=Severity.B)
+    [cat_a] = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.A)
+    theirs = store.claim_next(b.id)
+    assert theirs is not None and theirs.item.id == held
+    mine = store.claim_next(a.id, avoid_category_a=True)
+    assert mine is not None and mine.item.id == skipped
+    store.skip(mine, SkipReason.CONFLICT_OF_INTEREST, "", Exposure())
+    # What other work there is, this moderator skipped or someone else holds.
+    fallback = store.claim_next(a.id, avoid_category_a=True)
+    assert fallback is not None and fallback.item.id == cat_a
+    assert fallback.item.suspected_category is Severity.A
+
+
+def test_imminent_risk_comes_first_even_when_avoiding_category_a(
+    store: Store, enqueue, clock: FakeClock
+) -> None:
+    user = store.ensure_user("mod")
+    [other] = enqueue(store, 1, Source.LIVESTREAM, suspected=Severity.C)
+    clock.advance(60)
+    [risk_a] = enqueue(store, 1, Source.USER_REPORT, imminent_risk=True, suspected=Severity.A)
+    [plain_a] = enqueue(store, 1, Source.LIVESTREAM, suspected=Severity.A, tag="p")
+    order = []
+    while (c := store.claim_next(user.id, avoid_category_a=True)) is not None:
+        order.append(c.item.id)
+    # A child at imminent risk outranks the moderator's preference.
+    assert order == [risk_a, other, plain_a]
+
+
 def test_two_moderators_never_hold_the_same_item(store: Store, enqueue) -> None:
     a, b = store.ensure_user("a"), store.ensure_user("b")
     enqueue(store, 3)

@@ -23,7 +23,14 @@ from db.welfare import WelfareRepo
 from reviewer.grading import Grading
 from reviewer.model import Claim, User
 from reviewer.review import ReviewService, Workstation, lease_seconds_left
-from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, SkipReason
+from reviewer.vocabulary import (
+    AgeBand,
+    AgeConfidence,
+    ProductionContext,
+    Severity,
+    SkipReason,
+    Source,
+)
 from reviewer.welfare import WelfareSession
 from wellbeing.clock import FakeClock
 from wellbeing.exposure import RevealMeter
@@ -323,6 +330,71 @@ def test_opt_outs_are_passed_by_without_penalty(
     assert svc.welfare is not None
     state = svc.welfare.state()
     assert state.revealed_seconds_today == 0 and state.can_claim
+
+
+def test_after_three_category_a_in_a_row_the_next_claim_is_other_work(
+    store: Store, clock: FakeClock, enqueue: Callable[..., list[int]]
+) -> None:
+    """The cap on consecutive Category A items, through the service with the default
+    settings (3 in a row, a 30 s pause after each), claiming one item ahead as the
+    review screen does."""
+    cat_a = enqueue(store, 5, Source.NGO, suspected=Severity.A)
+    clock.advance(60)
+    [other_c] = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.C)
+    [unknown] = enqueue(store, 1, Source.USER_REPORT, tag="u")
+    svc = sign_in(store, clock)
+    welfare = svc.welfare
+    assert welfare is not None
+
+    def decide(claim: Claim | None, severity: Severity) -> None:
+        assert claim is not None
+        svc.open_item(claim)
+        clock.advance(20)
+        svc.submit(claim, grading(severity), RevealMeter(clock).snapshot(), f"t-{claim.item.id}")
+        clock.advance(SETTINGS.pause_after_a_seconds)  # sit out any pause
+
+    ahead = svc.claim_next()
+    for n in range(3):
+        claim, ahead = ahead, svc.claim_next()
+        assert claim is not None and claim.item.id == cat_a[n]
+        decide(claim, Severity.A)
+    assert welfare.state().prefer_non_a
+    # The item claimed ahead before the third A decision is suspected A: the screen
+    # hands it back and claims again (ui/review_screen.py); a claim made with the
+    # preference keeps what it got.
+    assert ahead is not None and ahead.item.id == cat_a[3]
+    assert welfare.claimed_too_early(ahead, preferred_when_claimed=False)
+    assert not welfare.claimed_too_early(ahead, preferred_when_claimed=True)
+    svc.release(ahead, RevealMeter(clock).snapshot(), "other_work_preferred")
+
+    # Other work comes next, although the suspected A items are older and more urgent.
+    claim = svc.claim_next()
+    assert claim is not None and claim.item.id == other_c
+    # ...unless a child is at imminent risk: that outranks the preference.
+    [risk_a] = enqueue(store, 1, imminent_risk=True, suspected=Severity.A, tag="r")
+    urgent = svc.claim_next()
+    assert urgent is not None and urgent.item.id == risk_a
+    assert not welfare.claimed_too_early(urgent, preferred_when_claimed=False)
+    decide(urgent, Severity.A)
+    decide(claim, Severity.C)
+    # A decision other than A ends the run: Category A in the usual order again.
+    assert not welfare.state().prefer_non_a
+    again = svc.claim_next()
+    assert again is not None and again.item.id == cat_a[3]
+    assert store.item_status(unknown) == "pending"
+
+
+def test_opting_out_of_category_a_passes_by_items_suspected_a(
+    store: Store, clock: FakeClock, enqueue: Callable[..., list[int]]
+) -> None:
+    suspected = enqueue(store, 2, Source.NGO, suspected=Severity.A)
+    [other] = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.B)
+    user = store.ensure_user("moderator-1")
+    WelfareRepo(store).set_opt_outs(user.id, OptOuts(kinds=frozenset({"A"})))
+    claim = sign_in(store, clock).claim_next()
+    assert claim is not None and claim.item.id == other
+    skips = store.audit_events(kind="skip")
+    assert sorted(e.item_id for e in skips) == suspected
 
 
 def test_support_requests_are_counted_without_names(store: Store, clock: FakeClock) -> None:

@@ -16,8 +16,11 @@ from ui_helpers import MODERATOR, WindowFactory, pixels, press
 from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
+from reviewer import synthetic
+from reviewer.ingest import Entry, IngestReport, ingest_bytes
 from reviewer.model import User
 from reviewer.review import ReviewService, Workstation
+from reviewer.vocabulary import Severity, Source
 from reviewer.welfare import WelfareSession
 from ui.main_window import MainWindow
 from ui.welfare_view import WelfareGuard
@@ -163,6 +166,72 @@ def test_pause_after_category_a(
         qtbot.mouseClick(guard.pause.continue_button, Qt.MouseButton.LeftButton)
     assert shown.args == [waiting]
     assert [e.kind for e in store.audit_events(kind="pause_skipped")] == ["pause_skipped"]
+
+
+def _enqueue_hinted(store: Store, media: MediaStore, hints: list[Severity | None]) -> list[int]:
+    """Small synthetic pictures from an NGO, oldest first, with these severity hints."""
+    ids = []
+    for n, hint in enumerate(hints):
+        entry = Entry(
+            line=n + 1,
+            source=Source.NGO,
+            queue="General",
+            external_id=f"hinted-{n}",
+            imminent_risk=False,
+            reported_accounts=(),
+            upload_ip=None,
+            upload_time=None,
+            report_text="",
+            extra={},
+            suspected_category=hint,
+        )
+        report = IngestReport()
+        ingest_bytes(store, media, entry, synthetic.make_jpeg(0.2, seed=n), report)
+        ids += report.item_ids
+    return ids
+
+
+def test_the_item_claimed_ahead_is_chosen_again_once_other_work_is_due(
+    qtbot: QtBot,
+    make_window: WindowFactory,
+    store: Store,
+    media: MediaStore,
+    clock: FakeClock,
+) -> None:
+    """With a cap of one Category A item in a row, the suspected-A item already claimed
+    ahead goes back after an A decision, and other work is shown next."""
+    first, ahead, other = _enqueue_hinted(store, media, [Severity.A, Severity.A, None])
+    svc = welfare_service(store, media, clock, WelfareSettings(max_consecutive_a=1))
+    window = make_window(review_service=svc)
+    guard = guard_of(window)
+    review = window.review
+    assert review.current_claim is not None and review.current_claim.item.id == first
+    qtbot.waitUntil(lambda: review.prefetched_claim is not None, timeout=15_000)
+    assert review.prefetched_claim.item.id == ahead
+    press(qtbot, "A 4 W F7 Ctrl+Return")
+    qtbot.waitUntil(lambda: guard.screen is guard.pause, timeout=10_000)
+    clock.advance(10)
+    guard.refresh()
+    with qtbot.waitSignal(review.item_shown, timeout=10_000) as shown:
+        qtbot.mouseClick(guard.pause.continue_button, Qt.MouseButton.LeftButton)
+    assert shown.args == [other]
+    # It went back (and may be claimed again at once, as the only work left).
+    qtbot.waitUntil(lambda: bool(store.audit_events(item_id=ahead, kind="release")), timeout=5_000)
+    [release] = store.audit_events(item_id=ahead, kind="release")
+    assert release.detail["why"] == "other_work_preferred"
+    assert store.audit_events(item_id=ahead, kind="item_opened") == []
+    # Claimed again with the preference, the A item is all there is: it stays, and is
+    # shown next even after another A decision.
+    qtbot.waitUntil(lambda: review.prefetched_claim is not None, timeout=15_000)
+    assert review.prefetched_claim.item.id == ahead
+    press(qtbot, "A 4 W F7 Ctrl+Return")
+    qtbot.waitUntil(lambda: guard.screen is guard.pause, timeout=10_000)
+    clock.advance(10)
+    guard.refresh()
+    with qtbot.waitSignal(review.item_shown, timeout=10_000) as shown:
+        qtbot.mouseClick(guard.pause.continue_button, Qt.MouseButton.LeftButton)
+    assert shown.args == [ahead]
+    assert len(store.audit_events(item_id=ahead, kind="release")) == 1
 
 
 def test_cap_is_a_hard_stop(

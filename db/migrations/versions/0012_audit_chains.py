@@ -1,7 +1,7 @@
 """audit chains per writer (issue 3)
 
 Revision ID: 0012
-Revises: 0005
+Revises: 0011
 Create Date: 2026-11-22 12:00:00
 
 One global chain made every workstation queue behind a single locked head row from its
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0005"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
