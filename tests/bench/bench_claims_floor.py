@@ -1,0 +1,349 @@
+"""Benchmark: what this machine allows for claims, without our code (issue 3).
+
+Run from the repository root:
+
+    python tests/bench/bench_claims_floor.py [--seconds 8]
+
+The same workload as bench_claims.py (pick the most urgent pending item with FOR
+UPDATE SKIP LOCKED, open a claim, lease the item; then close it with a decision and
+an exposure row) written as directly as it can be: raw psycopg / sqlite3, hand-written
+SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Variants:
+
+* PostgreSQL `bare`: each step one autocommitted statement, no audit at all: the
+  ceiling for any design on these 2 cores with 50 Python clients.
+* PostgreSQL `audited`: each step a transaction with its audit event appended to the
+  workstation's own hash chain (client-side SHA-256 + HMAC, guarded head update), sent
+  with the COMMIT in one pipelined round trip: what this repository's design costs at
+  best.
+* SQLite `audited`, 1 and 2 processes: the same transactions with a one-chain audit
+  (SQLite serialises writers anyway).
+
+Prints cycles/s and claim p50/p99 per variant; last line `BENCH {json}`.
+Not a pytest module: nothing is collected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import multiprocessing as mp
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+import psycopg  # noqa: E402
+from pgserver import PgServer  # noqa: E402
+
+KEY = bytes(range(32))
+GENESIS = "0" * 64
+
+PG_SCHEMA = """
+create table items(id bigserial primary key, status text not null default 'pending',
+  priority int not null default 5, received_at timestamptz not null default now(),
+  claimed_by int, lease_expires_at timestamptz, claim_id bigint, payload text default 'x');
+create index ix_pending on items(priority, received_at, id) where status='pending';
+create table claims(id bigserial primary key, item_id bigint, user_id int,
+  claimed_at timestamptz, expires_at timestamptz, closed_at timestamptz, outcome text);
+create table decisions(id bigserial primary key, item_id bigint, user_id int,
+  claim_id bigint unique, decided_at timestamptz, category text, token text unique);
+create table exposures(id bigserial primary key, item_id bigint, user_id int,
+  claim_id bigint unique, seconds float);
+create table audit(id bigserial primary key, chain int, seq bigint, at timestamptz,
+  user_id int, kind text, item_id bigint, detail json, prev_hash text, hash text, mac text,
+  unique(chain, seq));
+create table heads(chain int primary key, seq bigint, hash text);
+"""
+PG_CLAIM = """
+with picked as (select id from items where status='pending'
+                order by priority, received_at, id limit 1 for update skip locked),
+opened as (insert into claims(item_id, user_id, claimed_at, expires_at)
+           select id, %(u)s, now(), now() + interval '10 min' from picked
+           returning id, item_id, expires_at)
+update items set status='claimed', claimed_by=%(u)s, lease_expires_at=opened.expires_at,
+  claim_id=opened.id
+from opened where items.id = opened.item_id
+returning items.id, items.claim_id, now(), items.payload, items.priority, items.received_at
+"""
+PG_DECIDE = """
+with closed as (update items set status='decided', claimed_by=null, lease_expires_at=null,
+                  claim_id=null
+                where id=%(i)s and claim_id=%(c)s and status='claimed' returning id),
+ledger as (insert into exposures(item_id, user_id, claim_id, seconds)
+           select id, %(u)s, %(c)s, 1.5 from closed on conflict do nothing),
+ended as (update claims set closed_at=now(), outcome='decided'
+          where id=%(c)s and exists(select 1 from closed)),
+stored as (insert into decisions(item_id, user_id, claim_id, decided_at, category, token)
+           select id, %(u)s, %(c)s, now(), 'A', %(t)s from closed
+           returning id, decided_at)
+select id, decided_at from stored
+"""
+PG_AUDIT = """
+with h as (update heads set seq=%(seq)s, hash=%(hash)s
+           where chain=%(ch)s and seq=%(pseq)s returning chain)
+insert into audit(chain, seq, at, user_id, kind, item_id, detail, prev_hash, hash, mac)
+select %(ch)s, %(seq)s, %(at)s, %(u)s, %(k)s, %(i)s, %(d)s, %(prev)s, %(hash)s, %(mac)s from h
+"""
+GRADING = {"age_band": "0-3", "age_confidence": "likely", "severity": "category_a"}
+
+
+class Chain:
+    """One workstation's audit chain, head kept in memory (as db.audit.ChainWriter)."""
+
+    def __init__(self, uid: int) -> None:
+        self.uid, self.seq, self.prev = uid, 0, GENESIS
+
+    def row(self, kind: str, item: int, detail: dict[str, Any], at: datetime) -> dict[str, Any]:
+        seq = self.seq + 1
+        d = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        h = hashlib.sha256(
+            f"{self.prev}\n{seq}\n{stamp}\n{self.uid}\n{item}\n{d}\n{kind}".encode()
+        ).hexdigest()
+        mac = hmac.new(KEY, bytes.fromhex(h), hashlib.sha256).hexdigest()
+        row = dict(seq=seq, hash=h, ch=self.uid, pseq=self.seq, at=at, u=self.uid, k=kind)
+        row.update(i=item, d=d, prev=self.prev, mac=mac)
+        self.seq, self.prev = seq, h
+        return row
+
+
+def pg_workstation(dsn: str, uid: int, seconds: float, mode: str, out: list[Any]) -> None:
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("insert into heads values (%s, 0, %s)", (uid, GENESIS))
+    chain = Chain(uid)
+    n, lat = 0, []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        if mode == "bare":
+            r = conn.execute(PG_CLAIM, {"u": uid}).fetchone()
+            t1 = time.perf_counter()
+            if r is None:
+                break
+            conn.execute(PG_DECIDE, {"i": r[0], "c": r[1], "u": uid, "t": f"{uid}-{n}"})
+        else:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                cur = conn.execute(PG_CLAIM, {"u": uid})
+            r = cur.fetchone()
+            if r is None:
+                break
+            with conn.pipeline():
+                conn.execute(PG_AUDIT, chain.row("claim", r[0], {"claim_id": r[1]}, r[2]))
+                conn.execute("COMMIT")
+            t1 = time.perf_counter()
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                cur = conn.execute(PG_DECIDE, {"i": r[0], "c": r[1], "u": uid, "t": f"{uid}-{n}"})
+            d = cur.fetchone()
+            assert d is not None
+            detail = {"claim_id": r[1], "decision_id": d[0], "grading": GRADING}
+            with conn.pipeline():
+                conn.execute(PG_AUDIT, chain.row("decision", r[0], detail, d[1]))
+                conn.execute("COMMIT")
+        lat.append(t1 - t0)
+        n += 1
+    out.append((n, lat))
+    conn.close()
+
+
+def pg_process(dsn: str, uids: list[int], seconds: float, mode: str, q: Any) -> None:
+    out: list[Any] = []
+    threads = [
+        threading.Thread(target=pg_workstation, args=(dsn, u, seconds, mode, out)) for u in uids
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    q.put(out)
+
+
+SQLITE_SCHEMA = """
+create table items(id integer primary key, status text not null default 'pending',
+  priority int not null default 5, received_at text not null, claimed_by int,
+  lease_expires_at text, claim_id int, payload text default 'x');
+create index ix_pending on items(priority, received_at, id) where status='pending';
+create table claims(id integer primary key, item_id int, user_id int, claimed_at text,
+  expires_at text, closed_at text, outcome text);
+create table decisions(id integer primary key, item_id int, user_id int,
+  claim_id int unique, decided_at text, category text, token text unique);
+create table exposures(id integer primary key, item_id int, user_id int,
+  claim_id int unique, seconds float);
+create table audit(id integer primary key, seq int unique, at text, user_id int,
+  kind text, item_id int, detail text, prev_hash text, hash text, mac text);
+create table audit_head(id int primary key, seq int, hash text);
+"""
+
+
+def sqlite_audit(cur: sqlite3.Cursor, uid: int, kind: str, item: int, detail: Any, at: str) -> None:
+    seq, prev = cur.execute(
+        "update audit_head set seq = seq + 1 where id = 1 returning seq, hash"
+    ).fetchone()
+    d = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+    h = hashlib.sha256(f"{prev}\n{seq}\n{at}\n{uid}\n{item}\n{d}\n{kind}".encode()).hexdigest()
+    mac = hmac.new(KEY, bytes.fromhex(h), hashlib.sha256).hexdigest()
+    cur.execute(
+        "insert into audit(seq, at, user_id, kind, item_id, detail, prev_hash, hash, mac)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, uid, kind, item, d, prev, h, mac),
+    )
+    cur.execute("update audit_head set hash = ? where id = 1", (h,))
+
+
+def sqlite_workstation(path: str, uid: int, seconds: float, q: Any) -> None:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    conn.execute("pragma synchronous=normal")
+    cur = conn.cursor()
+    n, lat = 0, []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        now = datetime.now(UTC).isoformat()
+        cur.execute("begin immediate")
+        r = cur.execute(
+            "insert into claims(item_id, user_id, claimed_at, expires_at)"
+            " select id, ?, ?, ? from items where status = 'pending'"
+            " order by priority, received_at, id limit 1 returning id, item_id",
+            (uid, now, now),
+        ).fetchone()
+        if r is None:
+            cur.execute("rollback")
+            break
+        cur.execute(
+            "update items set status='claimed', claimed_by=?, lease_expires_at=?, claim_id=?"
+            " where id=? returning *",
+            (uid, now, r[0], r[1]),
+        ).fetchone()
+        sqlite_audit(cur, uid, "claim", r[1], {"claim_id": r[0]}, now)
+        cur.execute("commit")
+        t1 = time.perf_counter()
+        now = datetime.now(UTC).isoformat()
+        token = f"{uid}-{n}"
+        cur.execute("begin immediate")
+        cur.execute(
+            "update items set status='decided', claimed_by=null, lease_expires_at=null,"
+            " claim_id=null where id=? and claim_id=? and status='claimed'",
+            (r[1], r[0]),
+        )
+        cur.execute(
+            "insert into exposures(item_id, user_id, claim_id, seconds) values (?, ?, ?, 1.5)",
+            (r[1], uid, r[0]),
+        )
+        cur.execute(
+            "update claims set closed_at=?, outcome='decided' where id=? and closed_at is null",
+            (now, r[0]),
+        )
+        did = cur.execute(
+            "insert into decisions(item_id, user_id, claim_id, decided_at, category, token)"
+            " values (?, ?, ?, ?, 'A', ?) returning id",
+            (r[1], uid, r[0], now, token),
+        ).fetchone()[0]
+        detail = {"claim_id": r[0], "decision_id": did, "grading": GRADING}
+        sqlite_audit(cur, uid, "decision", r[1], detail, now)
+        cur.execute("commit")
+        lat.append(t1 - t0)
+        n += 1
+    q.put([(n, lat)])
+
+
+def summarise(label: str, results: list[Any], seconds: float) -> dict[str, Any]:
+    n = sum(r[0] for r in results)
+    lat = sorted(x for r in results for x in r[1])
+    out = {
+        "cycles_per_s": round(n / seconds, 1),
+        "claim_p50_ms": round(lat[len(lat) // 2] * 1e3, 2) if lat else None,
+        "claim_p99_ms": round(lat[int(len(lat) * 0.99)] * 1e3, 2) if lat else None,
+    }
+    print(
+        f"  {label:<44} {out['cycles_per_s']:>7} claim+decide/s, "
+        f"claim p50 {out['claim_p50_ms']} ms p99 {out['claim_p99_ms']} ms"
+    )
+    return out
+
+
+def run_pg(pg: PgServer, mode: str, procs: int, per: int, seconds: float) -> list[Any]:
+    dsn = pg.url().replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("drop table if exists items, claims, decisions, exposures, audit, heads")
+        c.execute(PG_SCHEMA)
+        c.execute(
+            "insert into items(priority, received_at) select g % 7,"
+            " now() - g * interval '1 s' from generate_series(1, 300000) g"
+        )
+        c.execute("vacuum analyze")
+    q: Any = mp.Queue()
+    workers = [
+        mp.Process(
+            target=pg_process,
+            args=(dsn, list(range(p * per + 1, p * per + per + 1)), seconds, mode, q),
+        )
+        for p in range(procs)
+    ]
+    for w in workers:
+        w.start()
+    results = [r for _ in workers for r in q.get()]
+    for w in workers:
+        w.join()
+    return results
+
+
+def run_sqlite(procs: int, seconds: float) -> list[Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "floor.db")
+        c = sqlite3.connect(path)
+        c.execute("pragma journal_mode=wal")
+        c.executescript(SQLITE_SCHEMA)
+        c.execute("insert into audit_head values (1, 0, ?)", (GENESIS,))
+        c.executemany(
+            "insert into items(priority, received_at) values (?, ?)",
+            [(i % 7, f"2026-01-01 00:00:{i:06d}") for i in range(200_000)],
+        )
+        c.commit()
+        c.close()
+        q: Any = mp.Queue()
+        workers = [
+            mp.Process(target=sqlite_workstation, args=(path, u + 1, seconds, q))
+            for u in range(procs)
+        ]
+        for w in workers:
+            w.start()
+        results = [r for _ in workers for r in q.get()]
+        for w in workers:
+            w.join()
+        return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=8.0)
+    args = ap.parse_args()
+    s = args.seconds
+    bench: dict[str, Any] = {"bench": "claims_floor", "cpus": os.cpu_count(), "seconds": s}
+    print(f"== PostgreSQL, 50 workstations (2 processes x 25 threads), {s:g} s each")
+    with PgServer() as pg:
+        bench["pg_bare"] = summarise("bare (no audit, autocommit)", run_pg(pg, "bare", 2, 25, s), s)
+        bench["pg_audited"] = summarise(
+            "audited (per-workstation chain, pipelined)", run_pg(pg, "audited", 2, 25, s), s
+        )
+    print("== SQLite")
+    for procs in (1, 2):
+        bench[f"sqlite_audited_{procs}p"] = summarise(
+            f"audited, {procs} process(es)", run_sqlite(procs, s), s
+        )
+    print("BENCH " + json.dumps(bench, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
