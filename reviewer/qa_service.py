@@ -22,7 +22,7 @@ from reviewer.accounts import AccessDenied, Account, Permission, require
 from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
 from reviewer.grading import Grading
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
-from reviewer.qa_model import CalibrationNote, Dispute, GoldItem, QaSettings
+from reviewer.qa_model import CalibrationNote, Dispute, GoldCandidate, GoldItem, QaSettings
 from reviewer.review import DEFAULT_LEASE_SECONDS, MediaPort, ReviewService, StorePort
 from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed, golden_mix
 from reviewer.vocabulary import SkipReason
@@ -64,6 +64,7 @@ class QaPort(Protocol):
     def mark_gold(self, item_id: int, expected: Grading, admin_id: int) -> int: ...
     def unmark_gold(self, gold_id: int, admin_id: int) -> None: ...
     def gold_items(self) -> list[GoldItem]: ...
+    def gold_candidates(self, limit: int = ...) -> list[GoldCandidate]: ...
     def serve_gold(
         self, user_id: int, queue_id: int | None, lease_seconds: float, mix: GoldenMix
     ) -> Claim | None: ...
@@ -223,6 +224,11 @@ class QaService:
     def gold_items(self) -> list[GoldItem]:
         require(self.account, Permission.MANAGE_SETTINGS)
         return self._qa.gold_items()
+
+    def gold_candidates(self) -> list[GoldCandidate]:
+        """Synthetic items that may be marked gold (only those: see qa_model)."""
+        require(self.account, Permission.MANAGE_SETTINGS)
+        return self._qa.gold_candidates()
 
     # -- leads --------------------------------------------------------------------------
 
