@@ -276,14 +276,14 @@ def _team_tools(store, media):  # -> Callable[[Account], TeamServices]
     seed = _secrets().get_or_create("qa-seed")
     qa = QaRepo(store)
 
-    def team_for(account):  # Account -> TeamServices
+    def team_for(account, welfare):  # (Account, WelfareSession | None) -> TeamServices
         clock = SystemClock()
         dashboard = qa_session = referrals = None
         if account.can(Permission.SEE_EXPOSURE):
             qa_service = QaService(qa, account, clock, seed)
             dashboard = DashboardService(DashboardRepo(store), qa_service, account, clock)
         if account.can(Permission.QA_REGRADE):
-            qa_session = QaReviewSession(qa, media, account, clock)
+            qa_session = QaReviewSession(qa, media, account, clock, welfare=welfare)
         if account.can(Permission.SEE_TEAM_HISTORY) or account.can(Permission.EXPORT_AUDIT):
             referrals = ReferralService(ReferralRepo(store), media)
         return TeamServices(dashboard, qa_session, referrals)

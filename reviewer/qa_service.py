@@ -23,9 +23,17 @@ from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_
 from reviewer.grading import Grading
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.qa_model import CalibrationNote, Dispute, GoldCandidate, GoldItem, QaSettings
-from reviewer.review import DEFAULT_LEASE_SECONDS, MediaPort, ReviewService, StorePort
+from reviewer.review import (
+    DEFAULT_LEASE_SECONDS,
+    MAX_OPT_OUT_SKIPS,
+    MediaPort,
+    ReviewService,
+    StorePort,
+    counted_release,
+)
 from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed, golden_mix
 from reviewer.vocabulary import SkipReason
+from reviewer.welfare import WelfareSession
 from wellbeing.clock import Clock
 
 
@@ -114,7 +122,11 @@ class CalibratedReviewService(ReviewService):
 class QaReviewSession:
     """A QA reviewer's blind re-grade session. It has the shape of ReviewService, so the
     review screen (protected image, grading panel, metered reveal, leases, prefetch)
-    serves QA unchanged; every method checks QA_REGRADE and a current vetting."""
+    serves QA unchanged; every method checks QA_REGRADE and a current vetting.
+
+    Re-grading is exposure too: given the reviewer's `welfare` session (the one their
+    sign-in started), claims are refused during a pause, a break, at a cap or after the
+    shift, exactly as in review, and what is revealed counts towards the same caps."""
 
     def __init__(
         self,
@@ -123,6 +135,8 @@ class QaReviewSession:
         account: Account,
         clock: Clock,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        *,
+        welfare: WelfareSession | None = None,
     ) -> None:
         self._qa = qa
         self._media = media
@@ -130,11 +144,11 @@ class QaReviewSession:
         self._clock = clock
         self.lease_seconds = lease_seconds
         self.user = User(account.id, account.name, account.role)
-        # The review screen asks for these on any service. QA re-grades blind: no
-        # known-match shortcut (it would show the list's grade), and welfare limits come
-        # from the reviewer's own session when it is wired (None: not enforced here).
+        # The review screen asks for this on any service. QA re-grades blind: no
+        # known-match shortcut (it would show the list's grade).
         self.show_less = None
-        self.welfare = None
+        # None only for tools and tests that exercise the QA queue alone.
+        self.welfare = welfare
 
     def _require(self) -> None:
         require(self._account, Permission.QA_REGRADE, self._clock.now())
@@ -144,10 +158,24 @@ class QaReviewSession:
         return [self._qa.qa_queue(self.user.id)]
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
+        """The next sample, or None. Raises wellbeing.policy.ReviewLocked while the
+        welfare policy locks review; samples of an opted-out queue or kind are passed
+        by (skipped as "opted out", so this reviewer is not offered them again)."""
         self._require()
-        return self._qa.claim_sample(self.user.id, self.lease_seconds)
+        welfare = self.welfare
+        if welfare is not None:
+            welfare.ensure_can_claim()
+        for _ in range(MAX_OPT_OUT_SKIPS):
+            claim = self._qa.claim_sample(self.user.id, self.lease_seconds)
+            if claim is None or welfare is None or welfare.allows(claim):
+                return claim
+            self._qa.release_sample(claim, Exposure(), "skip", SkipReason.OPTED_OUT)
+        return None
 
     def open_item(self, claim: Claim) -> None:
+        """Raises ReviewLocked while review is locked (a sample claimed ahead waits)."""
+        if self.welfare is not None:
+            self.welfare.item_shown(claim)
         self._qa.record_event(
             self.user.id, "qa_item_opened", claim.item.id, {"claim_id": claim.claim_id}
         )
@@ -173,13 +201,19 @@ class QaReviewSession:
         """Store the blind re-grade. The receipt says it was stored, not whether it
         agreed: the outcome goes to a lead, so the reviewer's next grade stays blind."""
         self._require()
-        return self._qa.submit_qa_grade(claim, grading.validated(), exposure, client_token)
+        receipt = self._qa.submit_qa_grade(claim, grading.validated(), exposure, client_token)
+        # As a decision: the revealed time counts, and a Category A re-grade pauses.
+        if self.welfare is not None and grading.severity is not None:
+            self.welfare.decision_recorded(grading.severity, exposure)
+        return receipt
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
-        self._qa.release_sample(claim, exposure, "skip", reason, note)
+        with counted_release(self.welfare, exposure):
+            self._qa.release_sample(claim, exposure, "skip", reason, note)
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
-        self._qa.release_sample(claim, exposure, why)
+        with counted_release(self.welfare, exposure):
+            self._qa.release_sample(claim, exposure, why)
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,21 @@ def profile_account(user: User, today: date) -> Account:
     )
 
 
+@contextmanager
+def counted_release(welfare: WelfareSession | None, exposure: Exposure) -> Iterator[None]:
+    """Around handing an item back: what was seen counts once the ledger has it, on
+    success and on LeaseLost (the store records the exposure then too), never on an
+    unreachable store."""
+    try:
+        yield
+    except LeaseLost:
+        if welfare is not None:
+            welfare.item_released(exposure)
+        raise
+    if welfare is not None:
+        welfare.item_released(exposure)
+
+
 class ReviewService:
     """One signed-in person's session at the workstation.
 
@@ -284,25 +299,12 @@ class ReviewService:
         return receipt
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
-        with self._count_released(exposure):
+        with counted_release(self.welfare, exposure):
             self._store.skip(claim, reason, note, exposure)
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
-        with self._count_released(exposure):
+        with counted_release(self.welfare, exposure):
             self._store.release(claim, exposure, why)
-
-    @contextmanager
-    def _count_released(self, exposure: Exposure) -> Iterator[None]:
-        """What was seen counts once the ledger has it: on success, and on LeaseLost
-        (the store records the exposure then too), never on an unreachable store."""
-        try:
-            yield
-        except LeaseLost:
-            if self.welfare is not None:
-                self.welfare.item_released(exposure)
-            raise
-        if self.welfare is not None:
-            self.welfare.item_released(exposure)
 
     # -- history and QA -----------------------------------------------------------------
 
@@ -357,7 +359,7 @@ class Workstation:
         videos: VideoPort | None = None,
         accounts: AccountsPort | None = None,
         clock: Clock | None = None,
-        team_for: Callable[[Account], TeamServices] | None = None,
+        team_for: Callable[[Account, WelfareSession | None], TeamServices] | None = None,
     ) -> None:
         self._team_for = team_for
         self._store = store
@@ -388,9 +390,10 @@ class Workstation:
             accounts=accounts,
             clock=self._clock,
         )
-        # Team tools only for a password sign-in: a test profile opens none.
+        # Team tools only for a password sign-in: a test profile opens none. They get
+        # this sign-in's welfare session: QA re-grading is exposure under the same caps.
         if self._team_for is not None and accounts is not None:
-            service.team = self._team_for(account)
+            service.team = self._team_for(account, welfare)
         return service
 
     def _needs_accounts(self) -> AccountsPort:

@@ -1,0 +1,107 @@
+"""QA re-grading under the welfare policy, over a real database: the QA session is
+refused claims and opens while review is locked, a Category A re-grade pauses, and
+what QA reveals counts towards the same caps (in memory and in the ledger's floor)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from qa_helpers import SEED, NoMedia, account, add_items, decide_next, graded, moderator_session
+
+from db.qa import QaRepo
+from db.store import Store
+from db.welfare import WelfareRepo
+from reviewer.accounts import Account, Role
+from reviewer.model import Exposure, User
+from reviewer.qa_model import QaSettings
+from reviewer.qa_service import QaReviewSession, QaService
+from reviewer.sampling import SamplingPolicy
+from reviewer.vocabulary import AgeBand, Severity
+from reviewer.welfare import WelfareSession
+from wellbeing.clock import FakeClock
+from wellbeing.policy import Mode, OptOuts, ReviewLocked
+
+
+def seen(seconds: float) -> Exposure:
+    return Exposure(seconds_revealed=seconds, reveal_count=1, max_area_fraction=1.0)
+
+
+@pytest.fixture
+def qa(store: Store, clock: FakeClock) -> QaRepo:
+    repo = QaRepo(store)
+    admin = account(store, "Ad Min", Role.ADMIN)
+    QaService(repo, admin, clock, SEED).set_settings(
+        QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
+    )
+    return repo
+
+
+def sampled(store: Store, qa: QaRepo, n: int, queue: str = "General") -> None:
+    """n decisions by a moderator, each sampled for QA."""
+    add_items(store, n, queue=queue, tag=queue)
+    mod = moderator_session(store, qa, account(store, f"Mo {queue}", Role.MODERATOR))
+    for _ in range(n):
+        decide_next(mod, graded(Severity.B, AgeBand.B11_13))
+
+
+def under_welfare(
+    store: Store, qa: QaRepo, reviewer: Account, clock: FakeClock
+) -> tuple[QaReviewSession, WelfareSession]:
+    welfare = WelfareSession(WelfareRepo(store), User(reviewer.id, reviewer.name, "qa"), clock)
+    welfare.start_shift()
+    return QaReviewSession(qa, NoMedia(), reviewer, clock, welfare=welfare), welfare
+
+
+def test_qa_is_locked_paused_and_counted_like_review(
+    qa: QaRepo, store: Store, clock: FakeClock
+) -> None:
+    sampled(store, qa, 3)
+    reviewer = account(store, "Quinn", Role.QA)
+    session, welfare = under_welfare(store, qa, reviewer, clock)
+
+    claim = session.claim_next()
+    assert claim is not None
+    session.open_item(claim)
+    session.submit(claim, graded(Severity.A, AgeBand.B7_10), seen(120), str(uuid.uuid4()))
+    state = welfare.state()
+    assert state.mode is Mode.PAUSED_AFTER_A and state.consecutive_a == 1
+    assert state.ab_revealed_seconds_today == 120 and state.revealed_seconds_today == 120
+    with pytest.raises(ReviewLocked):
+        session.claim_next()
+
+    clock.advance(30)  # the pause is over
+    ahead = session.claim_next()  # claimed ahead, as the screen does
+    assert ahead is not None
+    for _ in range(100):  # 50 minutes of active work: a break falls due
+        clock.advance(30)
+        welfare.activity()
+    assert welfare.state().mode is Mode.BREAK_DUE
+    with pytest.raises(ReviewLocked):
+        session.claim_next()
+    with pytest.raises(ReviewLocked):
+        session.open_item(ahead)  # an item claimed ahead waits until the break is over
+    session.release(ahead, seen(5), "break")
+    assert welfare.state().revealed_seconds_today == 125
+
+    # A restart carries at least what the ledger says, QA's A re-grade on the A/B cap.
+    assert WelfareRepo(store).revealed_floor(reviewer.id, clock.now().date()) == (125.0, 120.0)
+    assert welfare.start_due_break()
+    assert any(e.kind == "break_started" for e in store.audit_events())
+
+
+def test_qa_passes_by_opted_out_queues_without_penalty(
+    qa: QaRepo, store: Store, clock: FakeClock
+) -> None:
+    sampled(store, qa, 2, queue="Livestream")
+    sampled(store, qa, 1, queue="General")
+    reviewer = account(store, "Quinn", Role.QA)
+    WelfareRepo(store).set_opt_outs(reviewer.id, OptOuts(queues=frozenset({"livestream"})))
+    session, welfare = under_welfare(store, qa, reviewer, clock)
+    claim = session.claim_next()
+    assert claim is not None and claim.item.queue_name == "General"
+    skips = store.audit_events(kind="qa_skip")
+    assert [e.detail["reason"] for e in skips] == ["opted_out", "opted_out"]
+    assert welfare.state().revealed_seconds_today == 0
+    session.release(claim, Exposure(), "closed")
+    assert session.claim_next() is not None  # the General sample again, not Livestream
