@@ -14,13 +14,15 @@ runs the hook again, so a decision is not left unconsidered by a dropped connect
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from reviewer.accounts import AccessDenied, Account, Permission, require
+from reviewer.accounts import AccessDenied, Account, AccountsPort, Permission, require
 from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
 from reviewer.grading import Grading
+from reviewer.matching import ShowLess
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.qa_model import CalibrationNote, Dispute, GoldCandidate, GoldItem, QaSettings
 from reviewer.review import (
@@ -32,6 +34,8 @@ from reviewer.review import (
     counted_release,
 )
 from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed, golden_mix
+from reviewer.segments import Segment
+from reviewer.video_review import VideoPort
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare import WelfareSession
 from wellbeing.clock import Clock
@@ -86,7 +90,8 @@ def _per_user(seed: Seed, user_id: int) -> bytes:
 
 class CalibratedReviewService(ReviewService):
     """A moderator's session with QA wired in: gold serves mixed into the claims, and
-    every stored decision offered to the sampler."""
+    every stored decision offered to the sampler. Built as ReviewService is (the
+    Workstation's `review_service`), plus the QA repository and the team's seed."""
 
     def __init__(
         self,
@@ -96,24 +101,47 @@ class CalibratedReviewService(ReviewService):
         qa: QaPort,
         seed: Seed,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        show_less: ShowLess | None = None,
+        welfare: WelfareSession | None = None,
+        videos: VideoPort | None = None,
+        *,
+        accounts: AccountsPort | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(store, media, user, lease_seconds)
+        super().__init__(
+            store,
+            media,
+            user,
+            lease_seconds,
+            show_less,
+            welfare,
+            videos,
+            accounts=accounts,
+            clock=clock,
+        )
         self._qa = qa
         self._seed = seed
 
-    def claim_next(self, queue_id: int | None = None) -> Claim | None:
+    def _claim_one(self, queue_id: int | None, blocked: frozenset[int]) -> Claim | None:
+        # Here, not in claim_next: a gold serve passes the same permission and welfare
+        # checks as any claim (nothing tells the two apart).
         rate = self._qa.settings().gold_rate
         if rate > 0:
             mix = golden_mix(_per_user(self._seed, self.user.id), rate)
             claim = self._qa.serve_gold(self.user.id, queue_id, self.lease_seconds, mix)
             if claim is not None:
                 return claim
-        return super().claim_next(queue_id)
+        return super()._claim_one(queue_id, blocked)
 
     def submit(
-        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+        self,
+        claim: Claim,
+        grading: Grading,
+        exposure: Exposure,
+        client_token: str,
+        segments: Sequence[Segment] = (),
     ) -> DecisionReceipt:
-        receipt = super().submit(claim, grading, exposure, client_token)
+        receipt = super().submit(claim, grading, exposure, client_token, segments)
         sampler = Sampler(self._qa.settings().policy, self._seed)
         self._qa.sample_decision(receipt.decision_id, sampler)
         return receipt

@@ -228,13 +228,17 @@ class ReviewService:
         if welfare is not None:
             welfare.ensure_can_claim()
         for _ in range(MAX_OPT_OUT_SKIPS):
-            claim = self._store.claim_next(
-                self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
-            )
+            claim = self._claim_one(queue_id, blocked)
             if claim is None or welfare is None or welfare.allows(claim):
                 return claim
             self._store.skip(claim, SkipReason.OPTED_OUT, "", Exposure())
         return None
+
+    def _claim_one(self, queue_id: int | None, blocked: frozenset[int]) -> Claim | None:
+        """One claim, once permissions and the welfare policy allowed claiming."""
+        return self._store.claim_next(
+            self.account.id, queue_id, self.lease_seconds, exclude_queue_ids=blocked
+        )
 
     def open_item(self, claim: Claim) -> None:
         """The item is now on screen (protected). Claims rendered ahead are not 'opened'
@@ -360,8 +364,12 @@ class Workstation:
         accounts: AccountsPort | None = None,
         clock: Clock | None = None,
         team_for: Callable[[Account, WelfareSession | None], TeamServices] | None = None,
+        review_service: Callable[..., ReviewService] | None = None,
     ) -> None:
         self._team_for = team_for
+        # What a sign-in gets: ReviewService, or one with QA wired in (the sampling
+        # hook and gold serves: reviewer.qa_service.CalibratedReviewService).
+        self._review_service = review_service or ReviewService
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
@@ -379,11 +387,11 @@ class Workstation:
         if self._welfare is not None:
             welfare = self._welfare(user)
             welfare.start_shift()
-        service = ReviewService(
+        service = self._review_service(
             self._store,
             self._media,
             account,
-            self._lease_seconds,
+            lease_seconds=self._lease_seconds,
             show_less=show_less,
             welfare=welfare,
             videos=self._videos,

@@ -9,18 +9,23 @@ import uuid
 import pytest
 from qa_helpers import SEED, NoMedia, account, add_items, decide_next, graded, moderator_session
 
+from db.accounts import AccountsRepo
+from db.media_store import MediaStore
 from db.qa import QaRepo
 from db.store import Store
 from db.welfare import WelfareRepo
-from reviewer.accounts import Account, Role
+from reviewer.accounts import Account, Role, VettingStatus
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import QaReviewSession, QaService
-from reviewer.sampling import SamplingPolicy
+from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService, _per_user
+from reviewer.review import Workstation
+from reviewer.sampling import SamplingPolicy, golden_mix
 from reviewer.vocabulary import AgeBand, Severity
 from reviewer.welfare import WelfareSession
 from wellbeing.clock import FakeClock
 from wellbeing.policy import Mode, OptOuts, ReviewLocked
+
+PASSWORD = "a long enough passphrase"
 
 
 def seen(seconds: float) -> Exposure:
@@ -105,3 +110,64 @@ def test_qa_passes_by_opted_out_queues_without_penalty(
     assert welfare.state().revealed_seconds_today == 0
     session.release(claim, Exposure(), "closed")
     assert session.claim_next() is not None  # the General sample again, not Livestream
+
+
+def test_a_sign_in_as_the_app_wires_it_samples_and_locks_gold_too(
+    qa: QaRepo,
+    store: Store,
+    media: MediaStore,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """reviewer.cli wires QA into every sign-in: decisions are offered to the sampler,
+    and a gold serve is refused with any other claim while the policy locks review."""
+    from reviewer import cli
+
+    monkeypatch.setattr(cli, "_qa_seed", lambda: SEED.encode())  # a known gold schedule
+    accounts = AccountsRepo(store)
+    accounts.enrol_first_admin("Admin", PASSWORD)
+    admin = accounts.authenticate("Admin", PASSWORD)
+    mod = accounts.create_user(admin, "Mo", PASSWORD, {Role.MODERATOR})
+    accounts.set_vetting(admin, mod.id, VettingStatus.VETTED, clock.now().date())
+    QaService(qa, admin, clock, SEED).set_settings(
+        QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.5)
+    )
+    [gold_item] = add_items(store, 1, tag="gold", synthetic=True)
+    QaService(qa, admin, clock, SEED).mark_gold(gold_item, graded(Severity.C))
+    add_items(store, 8, tag="work")
+    welfare_repo = WelfareRepo(store)
+    workstation = Workstation(
+        store,
+        media,
+        accounts=accounts,
+        clock=clock,
+        review_service=cli._calibrated(store),
+        welfare=lambda user: WelfareSession(welfare_repo, user, clock),
+    )
+    service = workstation.log_in("Mo", PASSWORD)
+    assert isinstance(service, CalibratedReviewService)
+    claims = []
+    while (claim := service.claim_next()) is not None:
+        service.submit(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
+        claims.append(claim.item.id)
+    mix = golden_mix(_per_user(SEED.encode(), mod.id), 0.5)
+    first_gold = next(n for n, gold in enumerate(mix) if gold)
+    assert first_gold < len(claims)
+    # Served where the schedule says, and once only (each moderator gets it once).
+    served = [i for i in claims if qa.is_gold_item(i)]
+    assert served == [claims[first_gold]]
+    sampled_items = {e.item_id for e in store.audit_events(kind="qa_sampled")}
+    assert sampled_items == set(claims) - set(served)  # known answers are not sampled
+
+    # A second gold item, and a break due: no claim of any kind gets through.
+    [gold_2] = add_items(store, 1, tag="gold2", synthetic=True)
+    QaService(qa, admin, clock, SEED).mark_gold(gold_2, graded(Severity.C))
+    assert service.welfare is not None
+    for _ in range(100):
+        clock.advance(30)
+        service.welfare.activity()
+    serves = len(store.audit_events(kind="gold_served"))
+    for _ in range(4):
+        with pytest.raises(ReviewLocked):
+            service.claim_next()
+    assert len(store.audit_events(kind="gold_served")) == serves
