@@ -68,9 +68,10 @@ class MainWindow(QMainWindow):
     """The review screen (or, while idle-locked, the lock screen) and the menus. Hands
     back held items when it closes.
 
-    Given the signed-in `service` and the `tasks` lanes, it also runs the idle lock and
-    offers Admin > Users and Admin > Idle lock to accounts allowed to use them (the
-    repository checks every call anyway). Without them (the QA window) it has neither.
+    Given the signed-in `service` and the `tasks` lanes, it also runs the idle lock (the
+    lock is audited and the password checked through `service`). The moderator's window
+    adds the Admin menu (`add_admin_menu`); the QA window, built on the same person's
+    sign-in, does not.
     """
 
     def __init__(
@@ -124,17 +125,6 @@ class MainWindow(QMainWindow):
         self.admin_menu: QMenu | None = None
         self.users_action: QAction | None = None
         self.settings_action: QAction | None = None
-        account = None if service is None else service.account
-        if account is not None and (
-            account.can(Permission.MANAGE_USERS) or account.can(Permission.MANAGE_SETTINGS)
-        ):
-            self.admin_menu = self.menuBar().addMenu("&Admin")
-            if account.can(Permission.MANAGE_USERS):
-                self.users_action = self.admin_menu.addAction("&Users…")
-                self.users_action.triggered.connect(self.show_users)
-            if account.can(Permission.MANAGE_SETTINGS):
-                self.settings_action = self.admin_menu.addAction("&Idle lock…")
-                self.settings_action.triggered.connect(self.ask_security_settings)
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.addAction(shortcuts_action)
         self.help_menu.addAction(support_action)
@@ -150,6 +140,23 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.support_link)
         if self.idle is not None:
             self.idle.start()
+
+    def add_admin_menu(self) -> None:
+        """Admin > Users and Admin > Idle lock, each for accounts allowed to use it (the
+        repository checks every call anyway)."""
+        account = None if self._service is None else self._service.account
+        if account is None or not (
+            account.can(Permission.MANAGE_USERS) or account.can(Permission.MANAGE_SETTINGS)
+        ):
+            return
+        self.admin_menu = QMenu("&Admin", self)
+        self.menuBar().insertMenu(self.help_menu.menuAction(), self.admin_menu)
+        if account.can(Permission.MANAGE_USERS):
+            self.users_action = self.admin_menu.addAction("&Users…")
+            self.users_action.triggered.connect(self.show_users)
+        if account.can(Permission.MANAGE_SETTINGS):
+            self.settings_action = self.admin_menu.addAction("&Idle lock…")
+            self.settings_action.triggered.connect(self.ask_security_settings)
 
     # -- the idle lock ------------------------------------------------------------------
 
@@ -285,17 +292,18 @@ def build_main_window(
     window = MainWindow(
         review, service.account.name, service=service, tasks=tasks, clock=clock, lock=lock
     )
+    window.add_admin_menu()
     if service.welfare is not None:
         window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
         window.statusBar().addWidget(window.welfare.banner, 1)
     team = getattr(service, "team", None)
     if team is not None and team.any:
-        window.team_menu = _add_team_menu(window, team, tasks, service.account.id, clock)
+        window.team_menu = _add_team_menu(window, service, team, tasks, clock)
     return window
 
 
 def _add_team_menu(
-    window: MainWindow, team: TeamServices, tasks: Tasks, user_id: int, clock: Clock
+    window: MainWindow, service: ReviewService, team: TeamServices, tasks: Tasks, clock: Clock
 ) -> QMenu:
     """Dashboard, QA queue and referrals, each only for those who may use it; each opens
     in a window of its own, kept open until closed."""
@@ -323,7 +331,9 @@ def _add_team_menu(
         def open_qa() -> None:
             from ui.qa_screen import build_qa_window  # it builds on this module's window
 
-            qa_window = build_qa_window(session, tasks, clock=clock)
+            # The same person's sign-in: the QA window locks on idle as this one does.
+            lock = window.idle.timings if window.idle is not None else None
+            qa_window = build_qa_window(session, tasks, clock=clock, owner=service, lock=lock)
             keep(qa_window, qa_window.windowTitle())
             qa_window.review.start()
 
@@ -331,6 +341,8 @@ def _add_team_menu(
     if team.referrals is not None:
         referrals = team.referrals
         menu.addAction("&Referrals…").triggered.connect(
-            lambda: keep(ReferralsWindow(referrals, tasks, user_id), "Reviewer — referrals")
+            lambda: keep(
+                ReferralsWindow(referrals, tasks, service.account.id), "Reviewer — referrals"
+            )
         )
     return menu
