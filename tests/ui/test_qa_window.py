@@ -187,3 +187,13 @@ def test_a_break_due_locks_qa_in_every_window_and_blocks_qa_claims(
     qtbot.waitUntil(lambda: len(_qa_releases(store)) == 2, timeout=10_000)
     assert _qa_releases(store) == ["break", "break"]
     assert first.item.id in {e.item_id for e in store.audit_events(kind="qa_release")}
+
+    # Over: ended in the QA window, review is open again in both.
+    clock.advance(60)
+    qa_window.welfare.refresh()
+    with qtbot.waitSignal(review.item_shown, timeout=15_000):
+        qa_window.welfare.lock.end_button.click()
+    main.welfare.refresh()
+    assert qa_window.welfare.screen is None and main.welfare.screen is None
+    main.close()  # closes the QA window with it, handing its samples back
+    qtbot.waitUntil(lambda: not main.team_windows and tasks.pending == 0, timeout=10_000)
