@@ -293,15 +293,23 @@ def _team_tools(store, media):  # -> Callable[[Account, WelfareSession | None], 
 
     def team_for(account, welfare):  # (Account, WelfareSession | None) -> TeamServices
         clock = SystemClock()
+        qa_service = QaService(qa, account, clock, seed)
         dashboard = qa_session = referrals = None
         if account.can(Permission.SEE_EXPOSURE):
-            qa_service = QaService(qa, account, clock, seed)
             dashboard = DashboardService(DashboardRepo(store), qa_service, account, clock)
         if account.can(Permission.QA_REGRADE):
             qa_session = QaReviewSession(qa, media, account, clock, welfare=welfare)
         if account.can(Permission.SEE_TEAM_HISTORY) or account.can(Permission.EXPORT_AUDIT):
             referrals = ReferralService(ReferralRepo(store), media)
-        return TeamServices(dashboard, qa_session, referrals)
+        return TeamServices(
+            dashboard,
+            qa_session,
+            referrals,
+            adjudication=qa_service if account.can(Permission.ADJUDICATE) else None,
+            # Those who decide items get the outcomes of their adjudicated decisions.
+            calibration=qa_service if account.can(Permission.REVIEW) else None,
+            gold=qa_service if account.can(Permission.MANAGE_SETTINGS) else None,
+        )
 
     return team_for
 
