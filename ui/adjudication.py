@@ -78,12 +78,13 @@ class AdjudicationScreen(QWidget):
 
         self.model = RowsModel(
             [
-                Column("Re-graded", lambda d: text.when(d.graded_at), lambda d: d.graded_at),
+                Column(
+                    "Re-graded", lambda d: text.when(d.graded_at), lambda d: d.graded_at.timestamp()
+                ),
                 Column("Item", lambda d: f"#{d.item_id}", lambda d: d.item_id),
                 Column("Moderator", lambda d: d.moderator_name, lambda d: d.moderator_name),
                 Column("QA reviewer", lambda d: d.qa_user_name, lambda d: d.qa_user_name),
                 Column("Differ on", lambda d: field_list(d.fields), lambda d: len(d.fields)),
-                Column("Sampled because", lambda d: d.reason.label, lambda d: d.reason.value),
             ]
         )
         self.view, self.proxy = table_view(self.model)
@@ -97,8 +98,8 @@ class AdjudicationScreen(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.view, 2)
-        left_layout.addLayout(cards, 3)
+        left_layout.addWidget(self.view, 1)
+        left_layout.addLayout(cards)
 
         self.panel = GradingPanel(note_title=REASON_TITLE)
         self.panel.note.setPlaceholderText(
@@ -129,6 +130,7 @@ class AdjudicationScreen(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
+        split.setSizes([900, 600])
         top = QHBoxLayout()
         title = QLabel("QA disputes")
         title.setObjectName("contextTitle")
@@ -182,14 +184,10 @@ class AdjudicationScreen(QWidget):
             self.first.show_grading("Moderator's grade", None)
             self.qa.show_grading("QA re-grade (blind)", None)
         else:
-            self.first.show_grading(
-                f"Moderator's grade — {d.moderator_name}, {text.when(d.decided_at)}",
-                d.first,
-                differ,
-            )
-            self.qa.show_grading(
-                f"QA re-grade (blind) — {d.qa_user_name}, {text.when(d.graded_at)}", d.qa, differ
-            )
+            by = f"{d.moderator_name}, {text.when(d.decided_at)}. Sampled: {d.reason.label}."
+            self.first.show_grading("Moderator's grade", d.first, differ, by)
+            by = f"{d.qa_user_name}, {text.when(d.graded_at)}"
+            self.qa.show_grading("QA re-grade (blind)", d.qa, differ, by)
         for button in (self.from_first, self.from_qa):
             button.setEnabled(d is not None and not self._busy)
         self.panel.recheck()

@@ -54,6 +54,18 @@ class CalibrationPort(Protocol):
     def acknowledge(self, sample_ids: list[int]) -> int: ...
 
 
+def _adjudicated(note: CalibrationNote) -> float:
+    return note.adjudicated_at.timestamp()
+
+
+def _yours(note: CalibrationNote) -> str:
+    return summary(note.yours, with_context=False)
+
+
+def _agreed(note: CalibrationNote) -> str:
+    return summary(note.final, with_context=False)
+
+
 def unseen(notes: list[CalibrationNote]) -> int:
     return sum(not n.seen for n in notes)
 
@@ -83,14 +95,12 @@ class CalibrationScreen(QWidget):
 
         self.model = RowsModel(
             [
-                Column(
-                    "Agreed on", lambda n: text.when(n.adjudicated_at), lambda n: n.adjudicated_at
-                ),
+                Column("Agreed on", lambda n: text.when(n.adjudicated_at), _adjudicated),
                 Column("New", lambda n: "" if n.seen else "●", lambda n: n.seen),
                 Column("Item", lambda n: f"#{n.item_id}", lambda n: n.item_id),
-                Column("Your grade", lambda n: summary(n.yours), lambda n: summary(n.yours)),
-                Column("Agreed grade", lambda n: summary(n.final), lambda n: summary(n.final)),
                 Column("Outcome", outcome, lambda n: n.confirmed),
+                Column("Your grade", _yours, _yours),
+                Column("Agreed grade", _agreed, _agreed),
             ],
             emphasis=lambda n: not n.seen,
         )
@@ -113,7 +123,8 @@ class CalibrationScreen(QWidget):
         detail_layout = QVBoxLayout(detail)
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addLayout(cards)
-        detail_layout.addWidget(reason_box, 1)
+        detail_layout.addWidget(reason_box)
+        detail_layout.addStretch(1)
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.view)
@@ -178,8 +189,9 @@ class CalibrationScreen(QWidget):
             return
         differ = differences(n.yours, n.final)
         when = text.when(n.decided_at)
-        self.yours.show_grading(f"Your grade — item #{n.item_id}, {when}", n.yours, differ)
-        self.final.show_grading(f"Agreed grade — {text.when(n.adjudicated_at)}", n.final, differ)
+        self.yours.show_grading("Your grade", n.yours, differ, f"Item #{n.item_id}, {when}")
+        by = f"Agreed {text.when(n.adjudicated_at)}"
+        self.final.show_grading("Agreed grade", n.final, differ, by)
         self.reason.setText(n.reason)
         if not n.seen:
             # Opened, so seen: stored on the worker, then the list is read again.

@@ -54,7 +54,11 @@ def _active(g: GoldItem) -> bool:
 
 
 def _answer(g: GoldItem) -> str:
-    return summary(g.expected)
+    return summary(g.expected, with_context=False)
+
+
+def _received(c: GoldCandidate) -> float:
+    return c.received_at.timestamp()
 
 
 def _load(service: GoldPort) -> tuple[list[GoldItem], list[GoldCandidate]]:
@@ -63,7 +67,7 @@ def _load(service: GoldPort) -> tuple[list[GoldItem], list[GoldCandidate]]:
 
 
 class GoldScreen(QWidget):
-    """Gold items on the left; candidates and the known-answer form on the right."""
+    """Gold items and candidates on the left, the known-answer form on the right."""
 
     # gold, candidates: the two lists now on screen.
     refreshed = Signal(list, list)
@@ -86,11 +90,10 @@ class GoldScreen(QWidget):
 
         self.gold_model = RowsModel(
             [
-                Column("Gold", lambda g: f"#{g.id}", lambda g: g.id),
                 Column("Item", lambda g: f"#{g.item_id}", lambda g: g.item_id),
                 Column("Queue", lambda g: g.queue_name, lambda g: g.queue_name),
                 Column("Known answer", _answer, _answer),
-                Column("Served", lambda g: "Yes" if g.active else "No (unmarked)", _active),
+                Column("Served", lambda g: "Yes" if g.active else "Unmarked", _active),
                 Column("Generated as", lambda g: g.synthetic, lambda g: g.synthetic),
             ],
             emphasis=lambda g: g.active,
@@ -104,8 +107,7 @@ class GoldScreen(QWidget):
             [
                 Column("Item", lambda c: f"#{c.item_id}", lambda c: c.item_id),
                 Column("Queue", lambda c: c.queue_name, lambda c: c.queue_name),
-                Column("Source", lambda c: c.source.label, lambda c: c.source.value),
-                Column("Received", lambda c: text.when(c.received_at), lambda c: c.received_at),
+                Column("Received", lambda c: text.when(c.received_at), _received),
                 Column("Generated as", lambda c: c.synthetic, lambda c: c.synthetic),
             ]
         )
@@ -113,7 +115,9 @@ class GoldScreen(QWidget):
         self.candidate_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.candidate_view.selectionModel().selectionChanged.connect(lambda *_: self._update())
 
-        self.panel = GradingPanel(note_title="Note (kept in the audit trail)")
+        self.panel = GradingPanel(note_title="Note (optional, kept in the audit trail)")
+        # A short note here: the whole form then fits without scrolling.
+        self.panel.note.setFixedHeight(self.panel.note.fontMetrics().lineSpacing() * 2 + 16)
         self.panel.submit_button.setText(keyed("Ctrl+Enter", "Mark as gold with this answer"))
         self.panel.set_extra_rule(
             lambda _g: [] if self.selected_candidate() is not None else [NEEDS_ITEM]
@@ -127,17 +131,23 @@ class GoldScreen(QWidget):
         unmark_row.addWidget(self.unmark_button)
         unmark_row.addStretch(1)
         gb.addLayout(unmark_row)
-        mark_box = QGroupBox("Mark a synthetic item as gold")
-        mb = QHBoxLayout(mark_box)
-        mb.addWidget(self.candidate_view, 1)
-        mb.addWidget(self.panel, 1)
+        candidates_box = QGroupBox("Synthetic items that can be marked")
+        QVBoxLayout(candidates_box).addWidget(self.candidate_view)
+        answer_box = QGroupBox("Known answer for the chosen item")
+        QVBoxLayout(answer_box).addWidget(self.panel)
 
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(gold_box)
-        split.addWidget(mark_box)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        lists = QSplitter(Qt.Orientation.Vertical)
+        lists.addWidget(gold_box)
+        lists.addWidget(candidates_box)
+        lists.setChildrenCollapsible(False)
+        # The form gets the full height: its fields then need no scrolling.
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(lists)
+        split.addWidget(answer_box)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
+        split.setSizes([800, 600])
         top = QHBoxLayout()
         title = QLabel("Golden set")
         title.setObjectName("contextTitle")

@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from typing import Final
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from reviewer.grading import Grading
 
@@ -24,8 +24,9 @@ DIFFERS_COLOUR: Final = "#e3c27d"
 _NONE: Final = "—"
 
 
-def summary(g: Grading) -> str:
-    """'Category B · 11-13 (probable) · First-person: groomed'."""
+def summary(g: Grading, with_context: bool = True) -> str:
+    """'Category B · 11-13 (probable) · First-person: groomed' (without the context's
+    long label where a table has no room for it)."""
     parts = [g.severity.label if g.severity else "No severity"]
     if g.csea_related:
         parts.append("CSEA-related")
@@ -34,7 +35,7 @@ def summary(g: Grading) -> str:
     if g.age_band is not None:
         confidence = f" ({g.age_confidence.value})" if g.age_confidence else ""
         parts.append(f"{g.age_band.label}{confidence}")
-    if g.production_context is not None:
+    if g.production_context is not None and with_context:
         parts.append(g.production_context.label)
     return " · ".join(parts)
 
@@ -64,7 +65,11 @@ class GradeCard(QGroupBox):
         # What is shown, as plain text, and which fields are marked (tests read these).
         self.shown: dict[str, str] = {}
         self.marked: frozenset[str] = frozenset()
-        form = QFormLayout(self)
+        # Who gave the grade and when: under the title, wrapped (a title cannot wrap).
+        self.by = QLabel()
+        self.by.setObjectName("status")
+        self.by.setWordWrap(True)
+        form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         rows = list(self.ROWS)
         if with_decision:
@@ -76,12 +81,18 @@ class GradeCard(QGroupBox):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
             form.addRow(f"{label}:", value)
             self.values[key] = value
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.by)
+        layout.addLayout(form)
 
     def show_grading(
-        self, title: str, grading: Grading | None, differ: Collection[str] = ()
+        self, title: str, grading: Grading | None, differ: Collection[str] = (), by: str = ""
     ) -> None:
-        """Show `grading` under `title`; the fields in `differ` are marked."""
+        """Show `grading` under `title` and `by` (who, when); the fields in `differ` are
+        marked."""
         self.setTitle(title)
+        self.by.setText(by)
+        self.by.setVisible(bool(by))
         self.marked = frozenset(differ) & self.values.keys()
         for key, label in self.values.items():
             text = _NONE if grading is None else _value(grading, key)

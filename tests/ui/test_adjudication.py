@@ -160,13 +160,14 @@ def test_a_lead_settles_a_dispute_and_the_moderator_reads_why(
     expected = disputes_in_db(store)
     shown = {int(r[1].lstrip("#")): (r[2], r[3]) for r in cells(screen)}
     assert shown == expected == {i: (MODERATOR, QA_REVIEWER) for i in (1, 3, 4)}
-    differ = {r[1]: r[4] for r in cells(screen)}
+    differ = {r[1]: r[4] for r in cells(screen)}  # "Differ on"
     assert differ == {"#1": "severity", "#3": "age band", "#4": "CSEA-related"}
 
     # Item 1, side by side: Sam said B, Priya (blind) said A; only severity is marked.
     row = next(n for n, r in enumerate(cells(screen)) if r[1] == "#1")
     screen.view.selectRow(row)
-    assert MODERATOR in screen.first.title() and QA_REVIEWER in screen.qa.title()
+    assert MODERATOR in screen.first.by.text() and QA_REVIEWER in screen.qa.by.text()
+    assert "Routine random sample" in screen.first.by.text()  # why it was sampled
     assert screen.first.shown["severity"] == "Category B"
     assert screen.qa.shown["severity"] == "Category A"
     assert screen.first.marked == screen.qa.marked == {"severity"}
@@ -206,8 +207,8 @@ def test_a_lead_settles_a_dispute_and_the_moderator_reads_why(
     qtbot.waitUntil(lambda: notes.model.rowCount() == 1, timeout=10_000)
     [row_shown] = cells(notes)
     assert row_shown[2] == "#1"
-    assert row_shown[3].startswith("Category B") and row_shown[4].startswith("Category A")
-    assert row_shown[5] == "Agreed grade differs on: severity"
+    assert row_shown[3] == "Agreed grade differs on: severity"
+    assert row_shown[4:] == ["Category B · 11-13 (probable)", "Category A · 11-13 (probable)"]
     assert notes.reason.text() == REASON
     assert notes.final.marked == {"severity"}
     # Calibration, not blame: the QA reviewer is named nowhere on the moderator's side.
