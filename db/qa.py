@@ -48,15 +48,18 @@ from reviewer.errors import LeaseLost, NotFound
 from reviewer.grading import Grading
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.qa_model import (
+    SYNTHETIC_KEY,
     CalibrationNote,
     Dispute,
+    GoldCandidate,
     GoldItem,
     QaSettings,
     differences,
     grading_from,
+    is_synthetic,
 )
 from reviewer.sampling import GoldenMix, Sampler, SampleReason
-from reviewer.vocabulary import AgeConfidence, SkipReason
+from reviewer.vocabulary import AgeConfidence, SkipReason, Source
 
 samples = QaSampleRow.__table__
 grades = QaGradeRow.__table__
@@ -653,12 +656,25 @@ class QaRepo(Repo):
     @translate_errors
     def mark_gold(self, item_id: int, expected: Grading, admin_id: int) -> int:
         """Make an item gold: its known answer is stored, and it leaves the ordinary
-        queue (it is served only as gold from now on)."""
+        queue (it is served only as gold from now on). Only a synthetic item whose
+        media is still kept can be gold (ValueError otherwise)."""
         expected.validated()
         with self.write() as conn:
-            status = conn.execute(select(items.c.status).where(items.c.id == item_id)).scalar()
-            if status is None:
+            item = conn.execute(
+                select(items.c.status, items.c.extra, items.c.media_disposed_at).where(
+                    items.c.id == item_id
+                )
+            ).first()
+            if item is None:
                 raise NotFound(f"item {item_id}")
+            status = item.status
+            if not is_synthetic(item.extra or {}):
+                raise ValueError(
+                    f"item {item_id} is not synthetic: only generated items can be gold, "
+                    "since gold is shown to every moderator in turn"
+                )
+            if item.media_disposed_at is not None:
+                raise ValueError(f"item {item_id}'s media was disposed of")
             if status == "claimed":
                 raise ValueError(f"item {item_id} is being reviewed; mark it gold afterwards")
             if conn.execute(select(exists().where(serves.c.item_id == item_id))).scalar():
@@ -699,10 +715,63 @@ class QaRepo(Repo):
 
     @translate_errors
     def gold_items(self) -> list[GoldItem]:
+        q = (
+            select(gold, queues.c.name.label("queue_name"), items.c.extra)
+            .join(items, items.c.id == gold.c.item_id)
+            .join(queues, queues.c.id == items.c.queue_id)
+            .order_by(gold.c.id)
+        )
         with self.read() as conn:
             return [
-                GoldItem(r.id, r.item_id, _grading(r, gold), bool(r.active))
-                for r in conn.execute(select(gold).order_by(gold.c.id))
+                GoldItem(
+                    r.id,
+                    r.item_id,
+                    _grading(r, gold),
+                    bool(r.active),
+                    r.queue_name,
+                    str((r.extra or {}).get(SYNTHETIC_KEY, "")),
+                    r.marked_at,
+                )
+                for r in conn.execute(q)
+            ]
+
+    @translate_errors
+    def gold_candidates(self, limit: int = 200) -> list[GoldCandidate]:
+        """Synthetic items that could be marked gold, newest first: not held, not a
+        gold serving, not active gold already, media still kept."""
+        q = (
+            select(
+                items.c.id,
+                items.c.source,
+                items.c.received_at,
+                items.c.status,
+                items.c.extra,
+                queues.c.name.label("queue_name"),
+            )
+            .join(queues, queues.c.id == items.c.queue_id)
+            .where(
+                items.c.status != "claimed",
+                items.c.media_disposed_at.is_(None),
+                # Narrows in SQL; is_synthetic below has the last word.
+                items.c.extra[SYNTHETIC_KEY].as_string().is_not(None),
+                ~exists().where(serves.c.item_id == items.c.id),
+                ~exists().where(and_(gold.c.item_id == items.c.id, gold.c.active.is_(True))),
+            )
+            .order_by(items.c.id.desc())
+            .limit(limit)
+        )
+        with self.read() as conn:
+            return [
+                GoldCandidate(
+                    r.id,
+                    r.queue_name,
+                    Source(r.source),
+                    r.received_at,
+                    str(r.extra[SYNTHETIC_KEY]),
+                    r.status,
+                )
+                for r in conn.execute(q)
+                if is_synthetic(r.extra or {})
             ]
 
     @translate_errors

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from db.models import (
     DecisionRow,
     ExposureRow,
+    QaGradeRow,
     SupportRequestRow,
     WelfareDayRow,
     WelfareOptOutRow,
@@ -30,6 +31,8 @@ opt_outs_t = WelfareOptOutRow.__table__
 support_t = SupportRequestRow.__table__
 exposures = ExposureRow.__table__
 decisions = DecisionRow.__table__
+grades = QaGradeRow.__table__
+_AB = ("A", "B")
 
 _TOTALS = (
     "shift_started_at",
@@ -91,8 +94,9 @@ class WelfareRepo(Repo):
 
     @translate_errors
     def revealed_floor(self, user_id: int, day: date) -> tuple[float, float]:
-        """(all revealed seconds, revealed seconds on items decided A or B) in the
-        exposure ledger for this user on this UTC day."""
+        """(all revealed seconds, revealed seconds on items graded A or B) in the
+        exposure ledger for this user on this UTC day. Graded by them: in a decision,
+        or in a QA re-grade (the same caps cover both)."""
         start, end = day_bounds(day)
         in_day = (
             exposures.c.user_id == user_id,
@@ -106,9 +110,14 @@ class WelfareRepo(Repo):
             ab = conn.execute(
                 select(func.coalesce(func.sum(exposures.c.seconds_revealed), 0.0))
                 .select_from(
-                    exposures.join(decisions, decisions.c.claim_id == exposures.c.claim_id)
+                    exposures.outerjoin(
+                        decisions, decisions.c.claim_id == exposures.c.claim_id
+                    ).outerjoin(grades, grades.c.claim_id == exposures.c.claim_id)
                 )
-                .where(*in_day, decisions.c.severity.in_(("A", "B")))
+                .where(
+                    *in_day,
+                    or_(decisions.c.severity.in_(_AB), grades.c.severity.in_(_AB)),
+                )
             ).scalar_one()
         return float(total), float(ab)
 

@@ -259,7 +259,24 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _team_tools(store, media):  # -> Callable[[Account], TeamServices]
+def _qa_seed() -> bytes:
+    # The QA sampler's seed is a team secret, so that every pick can be re-derived
+    # by the team and by nobody else.
+    return _secrets().get_or_create("qa-seed")
+
+
+def _calibrated(store):  # -> Callable[..., ReviewService]
+    """Sign-ins get a review session with QA wired in: every decision is offered to
+    the sampler and gold items are mixed into the claims."""
+    from functools import partial
+
+    from db.qa import QaRepo
+    from reviewer.qa_service import CalibratedReviewService
+
+    return partial(CalibratedReviewService, qa=QaRepo(store), seed=_qa_seed())
+
+
+def _team_tools(store, media):  # -> Callable[[Account, WelfareSession | None], TeamServices]
     """What each signed-in person may open besides the review screen, by permission."""
     from db.dashboard import DashboardRepo
     from db.qa import QaRepo
@@ -271,22 +288,28 @@ def _team_tools(store, media):  # -> Callable[[Account], TeamServices]
     from reviewer.team import TeamServices
     from wellbeing.clock import SystemClock
 
-    # The QA sampler's seed is a team secret, so that every pick can be re-derived
-    # by the team and by nobody else.
-    seed = _secrets().get_or_create("qa-seed")
+    seed = _qa_seed()
     qa = QaRepo(store)
 
-    def team_for(account):  # Account -> TeamServices
+    def team_for(account, welfare):  # (Account, WelfareSession | None) -> TeamServices
         clock = SystemClock()
+        qa_service = QaService(qa, account, clock, seed)
         dashboard = qa_session = referrals = None
         if account.can(Permission.SEE_EXPOSURE):
-            qa_service = QaService(qa, account, clock, seed)
             dashboard = DashboardService(DashboardRepo(store), qa_service, account, clock)
         if account.can(Permission.QA_REGRADE):
-            qa_session = QaReviewSession(qa, media, account, clock)
+            qa_session = QaReviewSession(qa, media, account, clock, welfare=welfare)
         if account.can(Permission.SEE_TEAM_HISTORY) or account.can(Permission.EXPORT_AUDIT):
             referrals = ReferralService(ReferralRepo(store), media)
-        return TeamServices(dashboard, qa_session, referrals)
+        return TeamServices(
+            dashboard,
+            qa_session,
+            referrals,
+            adjudication=qa_service if account.can(Permission.ADJUDICATE) else None,
+            # Those who decide items get the outcomes of their adjudicated decisions.
+            calibration=qa_service if account.can(Permission.REVIEW) else None,
+            gold=qa_service if account.can(Permission.MANAGE_SETTINGS) else None,
+        )
 
     return team_for
 
@@ -324,6 +347,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
         store,
         media,
         team_for=_team_tools(store, media),
+        review_service=_calibrated(store),
         seed_demo=seed,
         show_less_for=cli_hashes.show_less_for(store, media),
         welfare=welfare,

@@ -8,6 +8,7 @@ grade, and the object a moderator is handed about their own decision
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,9 +22,20 @@ from reviewer.vocabulary import (
     NotAssessableReason,
     ProductionContext,
     Severity,
+    Source,
 )
 
 DEFAULT_GOLD_RATE = 0.02
+
+# An item is synthetic when its ingest said so: `extra["synthetic"]` names how it was
+# generated (reviewer.demo sets it; a manifest line can). Only synthetic items may be
+# gold: a gold item is served to every moderator in turn, and real material must not
+# be shown again and again to test people.
+SYNTHETIC_KEY = "synthetic"
+
+
+def is_synthetic(extra: Mapping[str, Any]) -> bool:
+    return bool(extra.get(SYNTHETIC_KEY))
 
 
 @dataclass(frozen=True)
@@ -140,3 +152,19 @@ class GoldItem:
     item_id: int
     expected: Grading
     active: bool
+    queue_name: str = ""
+    synthetic: str = ""  # how the item was generated (its `extra["synthetic"]`)
+    marked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GoldCandidate:
+    """A synthetic item an admin may mark as gold (not held, not a gold serving, not
+    gold already, its media still kept)."""
+
+    item_id: int
+    queue_name: str
+    source: Source
+    received_at: datetime
+    synthetic: str
+    status: str

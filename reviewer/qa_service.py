@@ -14,18 +14,30 @@ runs the hook again, so a decision is not left unconsidered by a dropped connect
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from reviewer.accounts import AccessDenied, Account, Permission, require
+from reviewer.accounts import AccessDenied, Account, AccountsPort, Permission, require
 from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
 from reviewer.grading import Grading
+from reviewer.matching import ShowLess
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
-from reviewer.qa_model import CalibrationNote, Dispute, GoldItem, QaSettings
-from reviewer.review import DEFAULT_LEASE_SECONDS, MediaPort, ReviewService, StorePort
+from reviewer.qa_model import CalibrationNote, Dispute, GoldCandidate, GoldItem, QaSettings
+from reviewer.review import (
+    DEFAULT_LEASE_SECONDS,
+    MAX_OPT_OUT_SKIPS,
+    MediaPort,
+    ReviewService,
+    StorePort,
+    counted_release,
+)
 from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed, golden_mix
+from reviewer.segments import Segment
+from reviewer.video_review import VideoPort
 from reviewer.vocabulary import SkipReason
+from reviewer.welfare import WelfareSession
 from wellbeing.clock import Clock
 
 
@@ -64,6 +76,7 @@ class QaPort(Protocol):
     def mark_gold(self, item_id: int, expected: Grading, admin_id: int) -> int: ...
     def unmark_gold(self, gold_id: int, admin_id: int) -> None: ...
     def gold_items(self) -> list[GoldItem]: ...
+    def gold_candidates(self, limit: int = ...) -> list[GoldCandidate]: ...
     def serve_gold(
         self, user_id: int, queue_id: int | None, lease_seconds: float, mix: GoldenMix
     ) -> Claim | None: ...
@@ -77,7 +90,8 @@ def _per_user(seed: Seed, user_id: int) -> bytes:
 
 class CalibratedReviewService(ReviewService):
     """A moderator's session with QA wired in: gold serves mixed into the claims, and
-    every stored decision offered to the sampler."""
+    every stored decision offered to the sampler. Built as ReviewService is (the
+    Workstation's `review_service`), plus the QA repository and the team's seed."""
 
     def __init__(
         self,
@@ -87,24 +101,50 @@ class CalibratedReviewService(ReviewService):
         qa: QaPort,
         seed: Seed,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        show_less: ShowLess | None = None,
+        welfare: WelfareSession | None = None,
+        videos: VideoPort | None = None,
+        *,
+        accounts: AccountsPort | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(store, media, user, lease_seconds)
+        super().__init__(
+            store,
+            media,
+            user,
+            lease_seconds,
+            show_less,
+            welfare,
+            videos,
+            accounts=accounts,
+            clock=clock,
+        )
         self._qa = qa
         self._seed = seed
 
-    def claim_next(self, queue_id: int | None = None) -> Claim | None:
+    def _claim_one(
+        self, queue_id: int | None, blocked: frozenset[int], avoid_a: bool = False
+    ) -> Claim | None:
+        # Here, not in claim_next: a gold serve passes the same permission and welfare
+        # checks as any claim (nothing tells the two apart). None while the moderator is
+        # steered off Category A: a gold item may be one, and can wait for the next claim.
         rate = self._qa.settings().gold_rate
-        if rate > 0:
+        if rate > 0 and not avoid_a:
             mix = golden_mix(_per_user(self._seed, self.user.id), rate)
             claim = self._qa.serve_gold(self.user.id, queue_id, self.lease_seconds, mix)
             if claim is not None:
                 return claim
-        return super().claim_next(queue_id)
+        return super()._claim_one(queue_id, blocked, avoid_a)
 
     def submit(
-        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+        self,
+        claim: Claim,
+        grading: Grading,
+        exposure: Exposure,
+        client_token: str,
+        segments: Sequence[Segment] = (),
     ) -> DecisionReceipt:
-        receipt = super().submit(claim, grading, exposure, client_token)
+        receipt = super().submit(claim, grading, exposure, client_token, segments)
         sampler = Sampler(self._qa.settings().policy, self._seed)
         self._qa.sample_decision(receipt.decision_id, sampler)
         return receipt
@@ -113,7 +153,11 @@ class CalibratedReviewService(ReviewService):
 class QaReviewSession:
     """A QA reviewer's blind re-grade session. It has the shape of ReviewService, so the
     review screen (protected image, grading panel, metered reveal, leases, prefetch)
-    serves QA unchanged; every method checks QA_REGRADE and a current vetting."""
+    serves QA unchanged; every method checks QA_REGRADE and a current vetting.
+
+    Re-grading is exposure too: given the reviewer's `welfare` session (the one their
+    sign-in started), claims are refused during a pause, a break, at a cap or after the
+    shift, exactly as in review, and what is revealed counts towards the same caps."""
 
     def __init__(
         self,
@@ -122,6 +166,8 @@ class QaReviewSession:
         account: Account,
         clock: Clock,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        *,
+        welfare: WelfareSession | None = None,
     ) -> None:
         self._qa = qa
         self._media = media
@@ -129,11 +175,11 @@ class QaReviewSession:
         self._clock = clock
         self.lease_seconds = lease_seconds
         self.user = User(account.id, account.name, account.role)
-        # The review screen asks for these on any service. QA re-grades blind: no
-        # known-match shortcut (it would show the list's grade), and welfare limits come
-        # from the reviewer's own session when it is wired (None: not enforced here).
+        # The review screen asks for this on any service. QA re-grades blind: no
+        # known-match shortcut (it would show the list's grade).
         self.show_less = None
-        self.welfare = None
+        # None only for tools and tests that exercise the QA queue alone.
+        self.welfare = welfare
 
     def _require(self) -> None:
         require(self._account, Permission.QA_REGRADE, self._clock.now())
@@ -143,10 +189,24 @@ class QaReviewSession:
         return [self._qa.qa_queue(self.user.id)]
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
+        """The next sample, or None. Raises wellbeing.policy.ReviewLocked while the
+        welfare policy locks review; samples of an opted-out queue or kind are passed
+        by (skipped as "opted out", so this reviewer is not offered them again)."""
         self._require()
-        return self._qa.claim_sample(self.user.id, self.lease_seconds)
+        welfare = self.welfare
+        if welfare is not None:
+            welfare.ensure_can_claim()
+        for _ in range(MAX_OPT_OUT_SKIPS):
+            claim = self._qa.claim_sample(self.user.id, self.lease_seconds)
+            if claim is None or welfare is None or welfare.allows(claim):
+                return claim
+            self._qa.release_sample(claim, Exposure(), "skip", SkipReason.OPTED_OUT)
+        return None
 
     def open_item(self, claim: Claim) -> None:
+        """Raises ReviewLocked while review is locked (a sample claimed ahead waits)."""
+        if self.welfare is not None:
+            self.welfare.item_shown(claim)
         self._qa.record_event(
             self.user.id, "qa_item_opened", claim.item.id, {"claim_id": claim.claim_id}
         )
@@ -172,13 +232,19 @@ class QaReviewSession:
         """Store the blind re-grade. The receipt says it was stored, not whether it
         agreed: the outcome goes to a lead, so the reviewer's next grade stays blind."""
         self._require()
-        return self._qa.submit_qa_grade(claim, grading.validated(), exposure, client_token)
+        receipt = self._qa.submit_qa_grade(claim, grading.validated(), exposure, client_token)
+        # As a decision: the revealed time counts, and a Category A re-grade pauses.
+        if self.welfare is not None and grading.severity is not None:
+            self.welfare.decision_recorded(grading.severity, exposure)
+        return receipt
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
-        self._qa.release_sample(claim, exposure, "skip", reason, note)
+        with counted_release(self.welfare, exposure):
+            self._qa.release_sample(claim, exposure, "skip", reason, note)
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
-        self._qa.release_sample(claim, exposure, why)
+        with counted_release(self.welfare, exposure):
+            self._qa.release_sample(claim, exposure, why)
 
 
 @dataclass(frozen=True)
@@ -223,6 +289,11 @@ class QaService:
     def gold_items(self) -> list[GoldItem]:
         require(self.account, Permission.MANAGE_SETTINGS)
         return self._qa.gold_items()
+
+    def gold_candidates(self) -> list[GoldCandidate]:
+        """Synthetic items that may be marked gold (only those: see qa_model)."""
+        require(self.account, Permission.MANAGE_SETTINGS)
+        return self._qa.gold_candidates()
 
     # -- leads --------------------------------------------------------------------------
 

@@ -92,6 +92,21 @@ def profile_account(user: User, today: date) -> Account:
     )
 
 
+@contextmanager
+def counted_release(welfare: WelfareSession | None, exposure: Exposure) -> Iterator[None]:
+    """Around handing an item back: what was seen counts once the ledger has it, on
+    success and on LeaseLost (the store records the exposure then too), never on an
+    unreachable store."""
+    try:
+        yield
+    except LeaseLost:
+        if welfare is not None:
+            welfare.item_released(exposure)
+        raise
+    if welfare is not None:
+        welfare.item_released(exposure)
+
+
 class ReviewService:
     """One signed-in person's session at the workstation.
 
@@ -215,17 +230,23 @@ class ReviewService:
         if welfare is not None:
             avoid_a = welfare.ensure_can_claim().prefer_non_a
         for _ in range(MAX_OPT_OUT_SKIPS):
-            claim = self._store.claim_next(
-                self.account.id,
-                queue_id,
-                self.lease_seconds,
-                exclude_queue_ids=blocked,
-                avoid_category_a=avoid_a,
-            )
+            claim = self._claim_one(queue_id, blocked, avoid_a)
             if claim is None or welfare is None or welfare.allows(claim):
                 return claim
             self._store.skip(claim, SkipReason.OPTED_OUT, "", Exposure())
         return None
+
+    def _claim_one(
+        self, queue_id: int | None, blocked: frozenset[int], avoid_a: bool = False
+    ) -> Claim | None:
+        """One claim, once permissions and the welfare policy allowed claiming."""
+        return self._store.claim_next(
+            self.account.id,
+            queue_id,
+            self.lease_seconds,
+            exclude_queue_ids=blocked,
+            avoid_category_a=avoid_a,
+        )
 
     def open_item(self, claim: Claim) -> None:
         """The item is now on screen (protected). Claims rendered ahead are not 'opened'
@@ -290,25 +311,12 @@ class ReviewService:
         return receipt
 
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
-        with self._count_released(exposure):
+        with counted_release(self.welfare, exposure):
             self._store.skip(claim, reason, note, exposure)
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
-        with self._count_released(exposure):
+        with counted_release(self.welfare, exposure):
             self._store.release(claim, exposure, why)
-
-    @contextmanager
-    def _count_released(self, exposure: Exposure) -> Iterator[None]:
-        """What was seen counts once the ledger has it: on success, and on LeaseLost
-        (the store records the exposure then too), never on an unreachable store."""
-        try:
-            yield
-        except LeaseLost:
-            if self.welfare is not None:
-                self.welfare.item_released(exposure)
-            raise
-        if self.welfare is not None:
-            self.welfare.item_released(exposure)
 
     # -- history and QA -----------------------------------------------------------------
 
@@ -363,9 +371,13 @@ class Workstation:
         videos: VideoPort | None = None,
         accounts: AccountsPort | None = None,
         clock: Clock | None = None,
-        team_for: Callable[[Account], TeamServices] | None = None,
+        team_for: Callable[[Account, WelfareSession | None], TeamServices] | None = None,
+        review_service: Callable[..., ReviewService] | None = None,
     ) -> None:
         self._team_for = team_for
+        # What a sign-in gets: ReviewService, or one with QA wired in (the sampling
+        # hook and gold serves: reviewer.qa_service.CalibratedReviewService).
+        self._review_service = review_service or ReviewService
         self._store = store
         self._media = media
         self._seed_demo = seed_demo
@@ -383,20 +395,21 @@ class Workstation:
         if self._welfare is not None:
             welfare = self._welfare(user)
             welfare.start_shift()
-        service = ReviewService(
+        service = self._review_service(
             self._store,
             self._media,
             account,
-            self._lease_seconds,
+            lease_seconds=self._lease_seconds,
             show_less=show_less,
             welfare=welfare,
             videos=self._videos,
             accounts=accounts,
             clock=self._clock,
         )
-        # Team tools only for a password sign-in: a test profile opens none.
+        # Team tools only for a password sign-in: a test profile opens none. They get
+        # this sign-in's welfare session: QA re-grading is exposure under the same caps.
         if self._team_for is not None and accounts is not None:
-            service.team = self._team_for(account)
+            service.team = self._team_for(account, welfare)
         return service
 
     def _needs_accounts(self) -> AccountsPort:

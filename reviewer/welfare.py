@@ -180,6 +180,12 @@ class WelfareSession:
         self.policy.start_break()
         self.flush()
 
+    def start_due_break(self) -> bool:
+        """Start the break that fell due (False if none is due, or already started)."""
+        started = self.policy.start_due_break()
+        self.flush()
+        return started
+
     def end_break(self) -> None:
         """The moderator ends a break that is over (else BreakNotOver)."""
         self.policy.end_break()

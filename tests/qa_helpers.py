@@ -71,7 +71,9 @@ def add_items(
     tag: str = "",
     source: Source = Source.CLASSIFIER,
     imminent_risk: bool = False,
+    synthetic: bool = False,
 ) -> list[int]:
+    """`synthetic`: marked as generated at ingest, as gold items must be."""
     ids = []
     for i in range(n):
         sha = hashlib.sha256(f"{tag}{queue}{source}{i}".encode()).hexdigest()
@@ -84,6 +86,7 @@ def add_items(
                 dedupe_key=sha,
                 imminent_risk=imminent_risk,
                 report_text=f"report {tag}{i}",
+                extra={"synthetic": f"test {tag}{i}"} if synthetic else {},
             )
         )
         ids.append(item_id)

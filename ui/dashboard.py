@@ -9,8 +9,7 @@ the part over it in red, so a lead sees who is over, not a reassuring average.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -24,18 +23,12 @@ from PySide6.QtCharts import (
     QValueAxis,
 )
 from PySide6.QtCore import (
-    QAbstractTableModel,
-    QByteArray,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -44,11 +37,9 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -57,17 +48,14 @@ from reviewer.agreement import Figure
 from reviewer.dashboard import DashboardService, DashboardSnapshot, PersonLoad, snapshot_csv
 from ui import text
 from ui.events import AppEvents, Change, ChangeSet
+from ui.tables import ALERT_COLOUR, Column, RowRole, RowsModel, table_view
 from ui.tasks import Tasks
 
 REFRESH_MS: Final = 30_000
 AGREEMENT_PERIODS: Final = ((7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"))
 OK_COLOUR: Final = "#5f8f94"
-OVER_COLOUR: Final = "#d0564b"
+OVER_COLOUR: Final = ALERT_COLOUR
 CAP_COLOUR: Final = "#e3c27d"
-
-# Named roles of every table model here.
-RowRole: Final = Qt.ItemDataRole.UserRole + 1  # the immutable row object
-SortRole: Final = Qt.ItemDataRole.UserRole + 2  # a number or text to sort by
 
 
 def minutes(seconds: float) -> str:
@@ -80,80 +68,6 @@ def figure(f: Figure, percent: bool = True) -> str:
         return f"— (n={f.n})"
     value = f"{f.value * 100:.0f} %" if percent else f"{f.value:.2f}"
     return f"{value} (n={f.n})"
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    display: Callable[[Any], str]
-    sort: Callable[[Any], Any]
-    alert: Callable[[Any], bool] | None = None
-
-
-class RowsModel(QAbstractTableModel):
-    """A read-only table over a tuple of immutable rows, replaced whole on refresh."""
-
-    def __init__(self, columns: Sequence[Column], parent: Any = None) -> None:
-        super().__init__(parent)
-        self._columns = list(columns)
-        self._rows: tuple[Any, ...] = ()
-
-    def set_rows(self, rows: Sequence[Any]) -> None:
-        self.beginResetModel()
-        self._rows = tuple(rows)
-        self.endResetModel()
-
-    def row(self, index: int) -> Any:
-        return self._rows[index]
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._columns)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
-        if not index.isValid():
-            return None
-        row, col = self._rows[index.row()], self._columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return col.display(row)
-        if role == SortRole:
-            return col.sort(row)
-        if role == RowRole:
-            return row
-        if role == Qt.ItemDataRole.ForegroundRole and col.alert and col.alert(row):
-            return QColor(OVER_COLOUR)
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self._columns[section].header
-        return None
-
-    def roleNames(self) -> dict[int, QByteArray]:
-        names = super().roleNames()
-        names[RowRole] = QByteArray(b"row")
-        names[SortRole] = QByteArray(b"sortKey")
-        return names
-
-
-def _table(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
-    proxy = QSortFilterProxyModel()
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SortRole)
-    view = QTableView()
-    view.setModel(proxy)
-    view.setSortingEnabled(True)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().hide()
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.setAlternatingRowColors(True)
-    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-    return view, proxy
 
 
 class CappedBarChart(QChartView):
@@ -315,7 +229,7 @@ class DashboardScreen(QWidget):
                 Column("Oldest waiting", self._oldest, self._oldest_s),
             ]
         )
-        self.queue_view, _ = _table(self.queue_model)
+        self.queue_view, _ = table_view(self.queue_model)
         self.age_chart = CappedBarChart("Oldest item's wait, % of the queue's target", "%")
 
         caps = service.caps
@@ -355,7 +269,7 @@ class DashboardScreen(QWidget):
                 ),
             ]
         )
-        self.people_view, self.people_proxy = _table(self.people_model)
+        self.people_view, self.people_proxy = table_view(self.people_model)
         self.people_view.setToolTip(
             "Revealed = seconds the picture was unprotected, from the exposure ledger; "
             "A/B = on items graded Category A or B (the welfare cap)."
@@ -395,7 +309,7 @@ class DashboardScreen(QWidget):
                 ),
             ]
         )
-        self.agreement_view, _ = _table(self.agreement_model)
+        self.agreement_view, _ = table_view(self.agreement_model)
 
         self.release_button = QPushButton("Release their items…")
         self.release_button.clicked.connect(self._release)

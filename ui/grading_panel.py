@@ -176,7 +176,11 @@ class SkipDialog(QDialog):
 
 
 class GradingPanel(QWidget):
-    """The whole grading schema; emits what the moderator decided, stores nothing."""
+    """The whole grading schema; emits what the moderator decided, stores nothing.
+
+    With `note_title` it grades without deciding (a lead's final grade on a dispute, a
+    gold item's known answer): no actions and no skip, which stay with the decision,
+    and the note, under that title, says why."""
 
     # grading: the Grading now on the form (complete or not), after every change.
     grading_changed = Signal(object)
@@ -185,8 +189,9 @@ class GradingPanel(QWidget):
     # reason, note: the SkipReason chosen in the skip dialog and its optional note.
     skip_chosen = Signal(object, str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, note_title: str | None = None) -> None:
         super().__init__(parent)
+        self.decides = note_title is None
         self._home: QWidget | None = None
         # More rules the screen adds (a video's segments must roll up to the severity).
         self._extra_rule: Callable[[Grading], list[str]] | None = None
@@ -221,7 +226,7 @@ class GradingPanel(QWidget):
         self.context = _Choice[ProductionContext](self, keymap.CONTEXT_KEYS, 1, changed)
         self.actions: dict[Action, QCheckBox] = {}
         actions_grid = QGridLayout()
-        for i, (action, key) in enumerate(keymap.ACTION_KEYS.items()):
+        for i, (action, key) in enumerate(keymap.ACTION_KEYS.items() if self.decides else ()):
             box = QCheckBox(keyed(key, action.label))
             _no_focus(box)
             box.toggled.connect(lambda _on: changed())
@@ -231,7 +236,8 @@ class GradingPanel(QWidget):
         self.note = _NoteEdit()
         self.note.setPlaceholderText(f"Note  [{keymap.NOTE}], {keymap.LEAVE_FIELD} to leave")
         self.note.setTabChangesFocus(True)
-        self.note.setFixedHeight(self.note.fontMetrics().lineSpacing() * 3 + 16)
+        lines = 3 if self.decides else 5
+        self.note.setFixedHeight(self.note.fontMetrics().lineSpacing() * lines + 16)
         self.note.textChanged.connect(changed)
         self.note.left.connect(self._go_home)
 
@@ -254,8 +260,13 @@ class GradingPanel(QWidget):
         fields.addWidget(_section("Youngest person visible: age band", self.age_band.grid))
         fields.addWidget(_section("Age confidence", self.confidence.grid))
         fields.addWidget(_section("Production context (first-person produced)", self.context.grid))
-        fields.addWidget(_section("Actions", actions_grid))
-        fields.addWidget(self.note)
+        if self.decides:
+            fields.addWidget(_section("Actions", actions_grid))
+            fields.addWidget(self.note)
+        else:
+            note_box = QVBoxLayout()
+            note_box.addWidget(self.note)
+            fields.addWidget(_section(note_title or "", note_box))
         fields.addStretch(1)
         # Only the fields scroll (on small screens): what is missing and the buttons
         # always stay in view, so the scroll area gets what space is left.
@@ -272,6 +283,7 @@ class GradingPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.submit_button, 1)
         buttons.addWidget(self.skip_button)
+        self.skip_button.setVisible(self.decides)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll, 1)
@@ -298,12 +310,13 @@ class GradingPanel(QWidget):
             bind(key, lambda conf=conf: self._choose(self.confidence, conf))
         for ctx, key in keymap.CONTEXT_KEYS.items():
             bind(key, lambda ctx=ctx: self._choose(self.context, ctx))
-        for action, key in keymap.ACTION_KEYS.items():
-            bind(key, self.actions[action].toggle)
+        for action, box in self.actions.items():
+            bind(keymap.ACTION_KEYS[action], box.toggle)
         bind(keymap.NOTE, self.note.setFocus)
         for key in keymap.SUBMIT:
             bind(key, self._submit)
-        bind(keymap.SKIP, self._open_skip)
+        if self.decides:
+            bind(keymap.SKIP, self._open_skip)
 
     def set_home(self, widget: QWidget) -> None:
         """Where the keyboard goes when the moderator leaves the note or reason field."""
@@ -366,6 +379,26 @@ class GradingPanel(QWidget):
             box.blockSignals(False)
         self.reason.setCurrentIndex(-1)
         self.note.clear()
+        self._changed()
+
+    def set_grading(self, grading: Grading) -> None:
+        """Fill the form with `grading`, a starting point to correct; the note is left
+        as it is (it may already say why)."""
+        self.severity.set(grading.severity)
+        self.age_band.set(grading.age_band)
+        self.confidence.set(grading.age_confidence)
+        self.context.set(grading.production_context)
+        reason = grading.not_assessable_reason
+        reason_index = -1 if reason is None else list(NotAssessableReason).index(reason)
+        boxes = [(self.csea_related, grading.csea_related)]
+        boxes += [(box, a in grading.actions) for a, box in self.actions.items()]
+        for box, on in boxes:
+            box.blockSignals(True)
+            box.setChecked(on)
+            box.blockSignals(False)
+        self.reason.blockSignals(True)
+        self.reason.setCurrentIndex(reason_index)
+        self.reason.blockSignals(False)
         self._changed()
 
     def suggest_not_assessable(self, reason: NotAssessableReason | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -21,12 +22,16 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.accounts import Permission, SecuritySettings
+from reviewer.qa_service import QaService
 from reviewer.review import ReviewService
 from reviewer.team import TeamServices
 from ui import keymap
+from ui.adjudication import AdjudicationScreen
 from ui.admin_users import SecuritySettingsDialog, UsersDialog
+from ui.calibration import CalibrationScreen, unseen
 from ui.dashboard import DashboardScreen
-from ui.events import AppEvents
+from ui.events import AppEvents, Change, ChangeSet
+from ui.gold import GoldScreen
 from ui.idle_lock import IdleLock, LockScreen, LockTimings
 from ui.referrals import ReferralsWindow
 from ui.review_screen import ReviewScreen, Timings
@@ -68,9 +73,10 @@ class MainWindow(QMainWindow):
     """The review screen (or, while idle-locked, the lock screen) and the menus. Hands
     back held items when it closes.
 
-    Given the signed-in `service` and the `tasks` lanes, it also runs the idle lock and
-    offers Admin > Users and Admin > Idle lock to accounts allowed to use them (the
-    repository checks every call anyway). Without them (the QA window) it has neither.
+    Given the signed-in `service` and the `tasks` lanes, it also runs the idle lock (the
+    lock is audited and the password checked through `service`). The moderator's window
+    adds the Admin menu (`add_admin_menu`); the QA window, built on the same person's
+    sign-in, does not.
     """
 
     def __init__(
@@ -124,17 +130,6 @@ class MainWindow(QMainWindow):
         self.admin_menu: QMenu | None = None
         self.users_action: QAction | None = None
         self.settings_action: QAction | None = None
-        account = None if service is None else service.account
-        if account is not None and (
-            account.can(Permission.MANAGE_USERS) or account.can(Permission.MANAGE_SETTINGS)
-        ):
-            self.admin_menu = self.menuBar().addMenu("&Admin")
-            if account.can(Permission.MANAGE_USERS):
-                self.users_action = self.admin_menu.addAction("&Users…")
-                self.users_action.triggered.connect(self.show_users)
-            if account.can(Permission.MANAGE_SETTINGS):
-                self.settings_action = self.admin_menu.addAction("&Idle lock…")
-                self.settings_action.triggered.connect(self.ask_security_settings)
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.addAction(shortcuts_action)
         self.help_menu.addAction(support_action)
@@ -144,12 +139,40 @@ class MainWindow(QMainWindow):
         self.settings_dialog: SecuritySettingsDialog | None = None
         # Set by build_main_window when the moderator's session has a welfare policy.
         self.welfare: WelfareGuard | None = None
+        # Team tools open in windows of their own (Team and Admin menus), kept until closed.
+        self.team_menu: QMenu | None = None
+        self.team_windows: list[QWidget] = []
+        self._hidden_by_lock: list[QWidget] = []
+        # How many calibration notes the person has not read (None: not offered).
+        self.unseen_notes: int | None = None
+        self.calibration_action: QAction | None = None
+        self.calibration_link = QLabel()
+        self.calibration_link.hide()
+        self.calibration_link.linkActivated.connect(lambda _link: self._open_calibration())
+        self.statusBar().addPermanentWidget(self.calibration_link)
         # Support is one click away on every screen (the welfare screens carry it too).
         self.support_link = QLabel("<a href='#'>Support and counselling</a>")
         self.support_link.linkActivated.connect(lambda _link: self.show_support())
         self.statusBar().addPermanentWidget(self.support_link)
         if self.idle is not None:
             self.idle.start()
+
+    def add_admin_menu(self) -> None:
+        """Admin > Users and Admin > Idle lock, each for accounts allowed to use it (the
+        repository checks every call anyway)."""
+        account = None if self._service is None else self._service.account
+        if account is None or not (
+            account.can(Permission.MANAGE_USERS) or account.can(Permission.MANAGE_SETTINGS)
+        ):
+            return
+        self.admin_menu = QMenu("&Admin", self)
+        self.menuBar().insertMenu(self.help_menu.menuAction(), self.admin_menu)
+        if account.can(Permission.MANAGE_USERS):
+            self.users_action = self.admin_menu.addAction("&Users…")
+            self.users_action.triggered.connect(self.show_users)
+        if account.can(Permission.MANAGE_SETTINGS):
+            self.settings_action = self.admin_menu.addAction("&Idle lock…")
+            self.settings_action.triggered.connect(self.ask_security_settings)
 
     # -- the idle lock ------------------------------------------------------------------
 
@@ -165,6 +188,13 @@ class MainWindow(QMainWindow):
         for dialog in (self.users_dialog, self.settings_dialog, self.shortcuts_dialog):
             if dialog is not None:
                 dialog.hide()
+        # Team windows show names, grades and exposure: hidden too. A QA window is a
+        # MainWindow with an idle lock of its own.
+        self._hidden_by_lock = [
+            w for w in self.team_windows if w.isVisible() and not isinstance(w, MainWindow)
+        ]
+        for w in self._hidden_by_lock:
+            w.hide()
         self._set_menus_enabled(False)
         self.lock_screen.reset()
         self._tasks.db.submit(
@@ -193,6 +223,10 @@ class MainWindow(QMainWindow):
         assert self.idle is not None
         self.pages.setCurrentWidget(self.review)
         self._set_menus_enabled(True)
+        for w in self._hidden_by_lock:
+            if w in self.team_windows:  # not closed meanwhile
+                w.show()
+        self._hidden_by_lock = []
         self.idle.unlock()
         self.review.idle_unlock()
 
@@ -202,8 +236,41 @@ class MainWindow(QMainWindow):
     def _set_menus_enabled(self, enabled: bool) -> None:
         if self.lock_action is not None:
             self.lock_action.setEnabled(enabled)
-        if self.admin_menu is not None:
-            self.admin_menu.setEnabled(enabled)
+        for menu in (self.admin_menu, self.team_menu):
+            if menu is not None:
+                menu.setEnabled(enabled)
+        self.calibration_link.setEnabled(enabled)
+
+    # -- team windows -------------------------------------------------------------------
+
+    def open_team_window(
+        self, widget: QWidget, title: str, start: Callable[[], None] | None = None
+    ) -> None:
+        """Show a team tool in a window of its own, kept until closed (then deleted),
+        and start it loading."""
+        widget.setWindowTitle(title)
+        widget.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        widget.resize(1400, 900)
+        widget.show()
+        self.team_windows.append(widget)
+        widget.destroyed.connect(lambda _o=None: self.team_windows.remove(widget))
+        if start is not None:
+            start()
+
+    def _open_calibration(self) -> None:
+        if self.calibration_action is not None:
+            self.calibration_action.trigger()
+
+    def show_unseen_notes(self, unseen: int) -> None:
+        """The count of unread calibration notes, in the Team menu and the status bar."""
+        self.unseen_notes = unseen
+        if self.calibration_action is not None:
+            new = f" ({unseen} new)" if unseen else ""
+            self.calibration_action.setText(f"My &calibration notes{new}…")
+        self.calibration_link.setText(
+            f"<a href='#'>{unseen} new calibration note{'s' if unseen != 1 else ''}</a>"
+        )
+        self.calibration_link.setVisible(unseen > 0)
 
     # -- dialogs ------------------------------------------------------------------------
 
@@ -264,6 +331,9 @@ class MainWindow(QMainWindow):
         if self.idle is not None:
             self.idle.stop()
         self.review.close_session()
+        # The session ends here: its team tools with it (a QA window hands back its items).
+        for w in list(self.team_windows):
+            w.close()
         super().closeEvent(event)
 
 
@@ -281,56 +351,107 @@ def build_main_window(
 ) -> MainWindow:
     """The window for a signed-in person; call `window.review.start()` once shown."""
     clock = clock or SystemClock()
-    review = ReviewScreen(service, tasks, events or AppEvents(), clock, timings)
+    events = events or AppEvents()
+    review = ReviewScreen(service, tasks, events, clock, timings)
     window = MainWindow(
         review, service.account.name, service=service, tasks=tasks, clock=clock, lock=lock
     )
+    window.add_admin_menu()
     if service.welfare is not None:
         window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
         window.statusBar().addWidget(window.welfare.banner, 1)
     team = getattr(service, "team", None)
     if team is not None and team.any:
-        window.team_menu = _add_team_menu(window, team, tasks, service.account.id, clock)
+        window.team_menu = _add_team_menu(window, service, team, tasks, events, clock)
+    if team is not None and team.gold is not None and window.admin_menu is not None:
+        gold = team.gold
+
+        def open_gold() -> None:
+            screen = GoldScreen(gold, tasks)
+            window.open_team_window(screen, "Reviewer — golden set", screen.refresh)
+
+        window.admin_menu.addAction("&Golden set…").triggered.connect(open_gold)
     return window
 
 
 def _add_team_menu(
-    window: MainWindow, team: TeamServices, tasks: Tasks, user_id: int, clock: Clock
+    window: MainWindow,
+    service: ReviewService,
+    team: TeamServices,
+    tasks: Tasks,
+    events: AppEvents,
+    clock: Clock,
 ) -> QMenu:
-    """Dashboard, QA queue and referrals, each only for those who may use it; each opens
-    in a window of its own, kept open until closed."""
-    menu = window.menuBar().addMenu("&Team")
+    """Dashboard, QA queue, disputes, referrals and calibration notes, each only for
+    those who may use it; each opens in a window of its own."""
+    menu = QMenu("&Team", window)
     window.menuBar().insertMenu(window.help_menu.menuAction(), menu)
-    window.team_windows = []
-
-    def keep(widget: QWidget, title: str) -> None:
-        widget.setWindowTitle(title)
-        widget.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        widget.resize(1400, 900)
-        widget.show()
-        window.team_windows.append(widget)
-        widget.destroyed.connect(lambda _o=None: window.team_windows.remove(widget))
+    keep = window.open_team_window
 
     if team.dashboard is not None:
         dashboard = team.dashboard
-        action = menu.addAction("Team &dashboard…")
-        action.triggered.connect(
-            lambda: keep(DashboardScreen(dashboard, tasks), "Reviewer — team dashboard")
-        )
+
+        def open_dashboard() -> None:
+            screen = DashboardScreen(dashboard, tasks, events)
+            keep(screen, "Reviewer — team dashboard", screen.start)
+
+        menu.addAction("Team &dashboard…").triggered.connect(open_dashboard)
     if team.qa_session is not None:
         session = team.qa_session
 
         def open_qa() -> None:
             from ui.qa_screen import build_qa_window  # it builds on this module's window
 
-            qa_window = build_qa_window(session, tasks, clock=clock)
-            keep(qa_window, qa_window.windowTitle())
-            qa_window.review.start()
+            # The same person's sign-in: the QA window locks on idle as this one does.
+            lock = window.idle.timings if window.idle is not None else None
+            qa_window = build_qa_window(session, tasks, clock=clock, owner=service, lock=lock)
+            keep(qa_window, qa_window.windowTitle(), qa_window.review.start)
 
         menu.addAction("&QA re-grades…").triggered.connect(open_qa)
+    if team.adjudication is not None:
+        adjudication = team.adjudication
+
+        def open_disputes() -> None:
+            screen = AdjudicationScreen(adjudication, tasks)
+            keep(screen, "Reviewer — QA disputes", screen.refresh)
+
+        menu.addAction("&Adjudicate QA disputes…").triggered.connect(open_disputes)
     if team.referrals is not None:
         referrals = team.referrals
-        menu.addAction("&Referrals…").triggered.connect(
-            lambda: keep(ReferralsWindow(referrals, tasks, user_id), "Reviewer — referrals")
-        )
+
+        def open_referrals() -> None:
+            screen = ReferralsWindow(referrals, tasks, service.account.id)
+            keep(screen, "Reviewer — referrals", screen.refresh)
+
+        menu.addAction("&Referrals…").triggered.connect(open_referrals)
+    if team.calibration is not None:
+        _add_calibration(window, menu, team.calibration, tasks, events)
     return menu
+
+
+def _add_calibration(
+    window: MainWindow, menu: QMenu, notes: QaService, tasks: Tasks, events: AppEvents
+) -> None:
+    """My calibration notes, with the count not yet read: read at sign-in, after each
+    decision (a lead may have settled one meanwhile) and as notes are opened."""
+
+    def count() -> None:
+        tasks.db.submit(
+            notes.my_calibration,
+            on_done=lambda rows: window.show_unseen_notes(unseen(rows)),
+            on_error=lambda exc: log.warning("could not count calibration notes: %r", exc),
+        )
+
+    def changed(change: ChangeSet) -> None:
+        if change.touches(Change.DECISION_RECORDED):
+            count()
+
+    def open_notes() -> None:
+        screen = CalibrationScreen(notes, tasks)
+        screen.unseen_changed.connect(window.show_unseen_notes)
+        window.open_team_window(screen, "Reviewer — my calibration notes", screen.refresh)
+
+    window.calibration_action = menu.addAction("My &calibration notes…")
+    window.calibration_action.triggered.connect(open_notes)
+    events.changed.connect(changed)
+    count()

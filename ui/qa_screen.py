@@ -2,8 +2,9 @@
 
 It is the review screen itself, driven by a QaReviewSession: the same protected image
 (greyscale and blur from the first pixel, metered reveal, re-protection), the same
-grading panel and keys, the same leases and prefetch. Only a banner is added. The
-first grade is not hidden here but never sent: the session has no way to return it.
+grading panel and keys, the same leases and prefetch, in a window with the same idle
+lock and welfare screens as the moderator's. Only a banner is added. The first grade
+is not hidden here but never sent: the session has no way to return it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QWidget
 
 from reviewer.qa_service import QaReviewSession
+from reviewer.review import ReviewService
 from ui.events import AppEvents
+from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
+from ui.welfare_view import WelfareGuard
 from wellbeing.clock import Clock, SystemClock
 
 BANNER = (
@@ -52,9 +56,28 @@ def build_qa_window(
     events: AppEvents | None = None,
     clock: Clock | None = None,
     timings: Timings | None = None,
+    *,
+    owner: ReviewService | None = None,
+    lock: LockTimings | None = None,
 ) -> MainWindow:
-    """The window for a QA reviewer; call `window.review.start()` once shown."""
-    screen = QaScreen(session, tasks, events or AppEvents(), clock or SystemClock(), timings)
-    window = MainWindow(screen, session.user.name)
+    """The window for a QA reviewer; call `window.review.start()` once shown.
+
+    QA re-grading is exposure as review is: given the reviewer's own sign-in (`owner`),
+    the window locks after `lock.lock_after_s` without input as theirs does, and with
+    the session's welfare policy it puts up the same break lock, pause and hard stop.
+    """
+    clock = clock or SystemClock()
+    screen = QaScreen(session, tasks, events or AppEvents(), clock, timings)
+    window = MainWindow(
+        screen,
+        session.user.name,
+        service=owner,
+        tasks=tasks if owner is not None else None,
+        clock=clock,
+        lock=lock,
+    )
     window.setWindowTitle(f"Reviewer — QA re-grades — {session.user.name}")
+    if session.welfare is not None:
+        window.welfare = WelfareGuard(window, screen, session.welfare, tasks, clock)
+        window.statusBar().addWidget(window.welfare.banner, 1)
     return window

@@ -281,7 +281,9 @@ class ReviewScreen(QWidget):
         self._pump()
 
     def close_session(self) -> None:
-        """Hand back every held item (why="closed"). Call before the tasks shut down."""
+        """Hand back every held item (why="closed"). Call before the tasks shut down.
+        Outcomes of work still in flight then change nothing on screen: a team window
+        (QA) is deleted when it closes."""
         if self._closing.is_set():
             return
         self._closing.set()
@@ -325,6 +327,8 @@ class ReviewScreen(QWidget):
     def _fetched(self, fetched: Fetched | None, generation: int) -> None:
         self._fetching = False
         if fetched is None:
+            if self._closing.is_set():
+                return  # the window may be gone (a closed QA window is deleted)
             if generation == self._generation:
                 self._exhausted = True
                 self._poll.start()
@@ -539,6 +543,8 @@ class ReviewScreen(QWidget):
         )
 
     def _decided(self, slot: _Slot, receipt: DecisionReceipt) -> None:
+        if self._closing.is_set():
+            return  # stored; the window that asked may be gone
         self._set_busy(False)
         self._move_on(slot)
         self._say(f"Decision stored for item #{receipt.item_id}.{self._now_showing()}")
@@ -648,6 +654,8 @@ class ReviewScreen(QWidget):
         self._events.announce(Change.DECISION_RECORDED, Change.QUEUE_CHANGED)
 
     def _submit_failed(self, slot: _Slot, exc: Exception) -> None:
+        if self._closing.is_set():
+            return
         self._set_busy(False)
         if isinstance(exc, GradingInvalid):
             self.panel.show_problems(exc.problems, refused=True)
@@ -680,6 +688,8 @@ class ReviewScreen(QWidget):
         )
 
     def _skipped(self, slot: _Slot) -> None:
+        if self._closing.is_set():
+            return
         self._set_busy(False)
         self._move_on(slot)
         item = slot.claim.item
@@ -689,6 +699,8 @@ class ReviewScreen(QWidget):
         )
 
     def _skip_failed(self, slot: _Slot, exc: Exception) -> None:
+        if self._closing.is_set():
+            return
         self._set_busy(False)
         if isinstance(exc, LeaseLost):
             self._lost(slot, exc)
@@ -820,6 +832,8 @@ class ReviewScreen(QWidget):
         slot.claim = claim
 
     def _renew_failed(self, slot: _Slot, exc: Exception) -> None:
+        if self._closing.is_set():
+            return
         if not isinstance(exc, LeaseLost):
             self._say(f"Could not renew your hold on the item ({type(exc).__name__}).", "warn")
             return
@@ -881,6 +895,8 @@ class ReviewScreen(QWidget):
 
     def _queues_loaded(self, queues: list[QueueSummary]) -> None:
         self._queues_loading = False
+        if self._closing.is_set():
+            return
         chosen = self._chosen_queue()
         now = self._clock.now()
         self._queue_ids = [None, *(q.id for q in queues)]
@@ -916,6 +932,8 @@ class ReviewScreen(QWidget):
     # -- status -------------------------------------------------------------------------
 
     def _say(self, message: str, level: str = "info") -> None:
+        if self._closing.is_set():
+            return  # late outcomes of a closed session: the window may be deleted
         self.status.setText(message)
         self.status.setProperty("level", level)
         # Dynamic properties need a re-polish before the style sheet sees them.

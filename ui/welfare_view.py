@@ -318,7 +318,7 @@ class WelfareGuard(QObject):
         if mode is Mode.BREAK_DUE and not self._starting_break:
             self._starting_break = True
             self._tasks.db.submit(
-                self._welfare.start_break, on_done=self._break_started, on_error=self._failed
+                self._welfare.start_due_break, on_done=self._break_started, on_error=self._failed
             )
         if mode in _LOCKED:
             self._show(self.lock)

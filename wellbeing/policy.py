@@ -350,6 +350,18 @@ class WelfarePolicy:
                 now,
             )
 
+    def start_due_break(self) -> bool:
+        """Start the break if one is due; False if none is (e.g. another window showing
+        this shift started it already). One shift can be on screen in more than one
+        window (review and QA re-grades), each of which starts a break it sees due."""
+        with self._lock:
+            now = self._clock.monotonic()
+            self._sync(now)
+            if self._mode(now) is not Mode.BREAK_DUE:
+                return False
+            self.start_break()
+            return True
+
     def end_break(self, by_lead: str | None = None, reason: str | None = None) -> PolicyEvent:
         """End the break. The moderator can once `break_minutes` have passed (else
         BreakNotOver); a lead can at any time, naming themselves and giving a reason.

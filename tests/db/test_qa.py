@@ -19,7 +19,9 @@ from qa_helpers import (
     qa_session,
     regrade_next,
 )
+from sqlalchemy import update
 
+from db.models import ItemRow
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import AccessDenied, Role
@@ -319,7 +321,7 @@ def test_perfect_and_single_category_agreement_over_db(qa, people, clock, store)
 def test_gold_items_are_mixed_in_and_feed_agreement(qa, people, clock, store) -> None:
     rate = 0.5
     configure(qa, people, clock, QaSettings(SamplingPolicy(1.0, True, 1.0, 0), rate))
-    [gold_a, gold_b] = add_items(store, 2, tag="gold", source=Source.NGO)
+    [gold_a, gold_b] = add_items(store, 2, tag="gold", source=Source.NGO, synthetic=True)
     add_items(store, 10)
     admin = QaService(qa, people["admin"], clock, SEED)
     with pytest.raises(AccessDenied):
@@ -362,7 +364,7 @@ def test_gold_items_are_mixed_in_and_feed_agreement(qa, people, clock, store) ->
 
 
 def test_gold_never_goes_ahead_of_imminent_risk(qa, people, clock, store) -> None:
-    [gold_item] = add_items(store, 1, tag="gold")
+    [gold_item] = add_items(store, 1, tag="gold", synthetic=True)
     add_items(store, 1, tag="urgent", imminent_risk=True)
     QaService(qa, people["admin"], clock, SEED).mark_gold(gold_item, graded(Severity.C))
     always = golden_mix("x", 1.0)
@@ -372,7 +374,7 @@ def test_gold_never_goes_ahead_of_imminent_risk(qa, people, clock, store) -> Non
 
 
 def test_a_moderator_gets_each_gold_item_once(qa, people, clock, store) -> None:
-    [gold_item] = add_items(store, 1, tag="gold")
+    [gold_item] = add_items(store, 1, tag="gold", synthetic=True)
     QaService(qa, people["admin"], clock, SEED).mark_gold(gold_item, graded(Severity.C))
     always = golden_mix("x", 1.0)
     claim = qa.serve_gold(people["mod"].id, None, 600, always)
@@ -380,3 +382,41 @@ def test_a_moderator_gets_each_gold_item_once(qa, people, clock, store) -> None:
     store.submit_decision(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
     assert qa.serve_gold(people["mod"].id, None, 600, always) is None
     assert qa.serve_gold(people["mod2"].id, None, 600, always) is not None
+
+
+def test_only_synthetic_items_with_their_media_can_be_gold(qa, people, clock, store) -> None:
+    [held] = add_items(store, 1, tag="held", synthetic=True)  # oldest: claimed first
+    [real] = add_items(store, 1, tag="real")
+    [synth, disposed] = add_items(store, 2, tag="synth", synthetic=True)
+    admin = QaService(qa, people["admin"], clock, SEED)
+    with pytest.raises(ValueError, match="not synthetic"):
+        admin.mark_gold(real, graded(Severity.C))
+    items = ItemRow.__table__
+    with store.engine.begin() as conn:  # as retention leaves a disposed item
+        conn.execute(
+            update(items).where(items.c.id == disposed).values(media_disposed_at=clock.now())
+        )
+    with pytest.raises(ValueError, match="disposed"):
+        admin.mark_gold(disposed, graded(Severity.C))
+    claim = moderator_session(store, qa, people["mod"]).claim_next()
+    assert claim is not None and claim.item.id == held
+    with pytest.raises(ValueError, match="being reviewed"):
+        admin.mark_gold(held, graded(Severity.C))
+    assert {c.item_id for c in admin.gold_candidates()} == {synth}
+    [candidate] = admin.gold_candidates()
+    assert candidate.synthetic == "test synth0" and candidate.queue_name == "General"
+
+    gid = admin.mark_gold(synth, graded(Severity.C))
+    assert admin.gold_candidates() == []  # gold already
+    [item] = admin.gold_items()
+    assert (item.id, item.item_id, item.active, item.synthetic) == (gid, synth, True, "test synth0")
+    assert item.expected.severity is Severity.C and item.queue_name == "General"
+    # Unmarked, it can be marked again.
+    admin.unmark_gold(gid)
+    assert [c.item_id for c in admin.gold_candidates()] == [synth]
+    assert [e.kind for e in store.audit_events(item_id=synth)][-2:] == [
+        "gold_marked",
+        "gold_unmarked",
+    ]
+    with pytest.raises(AccessDenied):
+        QaService(qa, people["lead"], clock, SEED).gold_candidates()

@@ -1,4 +1,5 @@
-"""Take docs/screenshots/qa.png and dashboard.png on a throwaway synthetic database.
+"""Take docs/screenshots/qa.png, dashboard.png, adjudication.png, calibration.png and
+gold.png on a throwaway synthetic database.
 
     Xvfb :97 -screen 0 1600x1000x24 &
     DISPLAY=:97 PYTHONPATH=.:tests python tests/ui/make_qa_screenshots.py
@@ -15,11 +16,20 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from qa_helpers import SEED, account, add_items, decide_next, graded, qa_session
+from qa_helpers import (
+    SEED,
+    account,
+    add_items,
+    decide_next,
+    graded,
+    moderator_session,
+    qa_session,
+)
 
 from db.dashboard import DashboardRepo
 from db.media_store import MediaStore
@@ -33,7 +43,10 @@ from reviewer.qa_model import QaSettings
 from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity, Source
+from ui.adjudication import AdjudicationScreen
+from ui.calibration import CalibrationScreen
 from ui.dashboard import DashboardScreen
+from ui.gold import GoldScreen
 from ui.qa_screen import build_qa_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
@@ -41,6 +54,8 @@ from wellbeing.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs/screenshots"
+# A throwaway audit signing key: the screenshots never touch the keyring's real one.
+AUDIT_KEY = os.urandom(32)
 
 
 def wait_for(app: QApplication, condition, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +74,7 @@ def settle(app: QApplication, seconds: float = 0.4) -> None:
 
 def qa_shot(app: QApplication, tmp: str) -> None:
     clock = FakeClock(datetime.now(UTC))
-    store = Store.open(f"sqlite:///{tmp}/qa.db", clock=clock)
+    store = Store.open(f"sqlite:///{tmp}/qa.db", clock=clock, audit_key=AUDIT_KEY)
     media = MediaStore(Path(tmp) / "qa-media", os.urandom(32))
     generate_demo(store, media, 6, seed=11, max_megapixels=5, broken=False)
     qa = QaRepo(store)
@@ -99,7 +114,7 @@ def _none():  # type: ignore[no-untyped-def]
 
 def dashboard_shot(app: QApplication, tmp: str) -> None:
     clock = FakeClock(datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0))
-    store = Store.open(f"sqlite:///{tmp}/dash.db", clock=clock)
+    store = Store.open(f"sqlite:///{tmp}/dash.db", clock=clock, audit_key=AUDIT_KEY)
     qa = QaRepo(store)
     rng = random.Random(5)
     QaService(qa, account(store, "Admin", Role.ADMIN), clock, SEED).set_settings(
@@ -174,6 +189,148 @@ def dashboard_shot(app: QApplication, tmp: str) -> None:
     store.close()
 
 
+# Sam's grade, QA's blind re-grade, and (for the settled ones) the lead's reason.
+DISPUTES = (
+    (
+        graded(Severity.B, AgeBand.B11_13),
+        graded(Severity.A, AgeBand.B11_13),
+        "The lower third shows penetrative activity, partly cropped: that makes it "
+        "Category A whatever the framing. Check the edges of the frame before grading.",
+    ),
+    (
+        graded(Severity.C, AgeBand.B14_15, ProductionContext.PEER),
+        graded(Severity.C, AgeBand.B11_13, ProductionContext.PEER),
+        "Your band stands: the school uniform and the phone in the mirror shot point "
+        "to 14-15 rather than younger.",
+    ),
+    (
+        graded(Severity.A, AgeBand.B7_10, ProductionContext.GROOMED),
+        graded(Severity.A, AgeBand.B3_6, ProductionContext.GROOMED),
+        None,
+    ),
+    (
+        graded(Severity.NOT_ILLEGAL),
+        graded(Severity.C, AgeBand.B14_15),
+        None,
+    ),
+)
+
+
+def _disputed(clock: FakeClock, path: str) -> tuple[Store, QaRepo, dict[str, Any]]:
+    """Sam's decisions, Priya's blind re-grades: one agreement, four disputes."""
+    store = Store.open(f"sqlite:///{path}", clock=clock, audit_key=AUDIT_KEY)
+    qa = QaRepo(store)
+    QaService(qa, account(store, "Admin", Role.ADMIN), clock, SEED).set_settings(
+        QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
+    )
+    people = {
+        "sam": account(store, "Sam Okafor", Role.MODERATOR),
+        "jo": account(store, "Jo Lindqvist", Role.MODERATOR),
+        "priya": account(store, "Priya Nair", Role.QA),
+        "lead": account(store, "Morgan Reid", Role.LEAD),
+    }
+    add_items(store, len(DISPUTES) + 2, queue="Child safety", tag="adj")
+    sam = moderator_session(store, qa, people["sam"])
+    regrades = {}
+    for first, second, _reason in DISPUTES:
+        item_id, _ = decide_next(sam, first)
+        regrades[item_id] = second
+        clock.advance(900)
+    jo = moderator_session(store, qa, people["jo"])
+    for first, second in (
+        (graded(Severity.B, AgeBand.B7_10), graded(Severity.B, AgeBand.B7_10)),
+        (graded(Severity.ADULT), graded(Severity.C, AgeBand.B16_17)),
+    ):
+        item_id, _ = decide_next(jo, first)
+        regrades[item_id] = second
+        clock.advance(600)
+    priya = qa_session(qa, people["priya"], clock)
+    while (claim := priya.claim_next()) is not None:
+        priya.submit(claim, regrades[claim.item.id], Exposure(30.0, 1, 1.0), f"q{claim.claim_id}")
+        clock.advance(420)
+    return store, qa, people
+
+
+def adjudication_shot(app: QApplication, tmp: str) -> None:
+    clock = FakeClock(datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0))
+    store, qa, people = _disputed(clock, f"{tmp}/adj.db")
+    tasks = Tasks()
+    screen = AdjudicationScreen(QaService(qa, people["lead"], clock, SEED), tasks)
+    screen.setWindowTitle("Reviewer — QA disputes — Morgan Reid")
+    screen.resize(1600, 1000)
+    screen.show()
+    done: list[object] = []
+    screen.refreshed.connect(done.append)
+    screen.refresh()
+    wait_for(app, lambda: bool(done))
+    screen.view.selectRow(0)
+    screen.from_qa.click()
+    screen.panel.note.setPlainText(DISPUTES[0][2] or "")
+    settle(app, 0.6)
+    screen.grab().save(str(OUT / "adjudication.png"))
+    screen.close()
+    tasks.shutdown()
+    store.close()
+
+
+def calibration_shot(app: QApplication, tmp: str) -> None:
+    clock = FakeClock(datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0))
+    store, qa, people = _disputed(clock, f"{tmp}/cal.db")
+    lead = QaService(qa, people["lead"], clock, SEED)
+    for dispute in lead.disputes():
+        if dispute.moderator_name != "Sam Okafor":
+            continue
+        first, second, reason = next(d for d in DISPUTES if d[0] == dispute.first)
+        if reason is not None:
+            # QA was right on the severity; Sam was right on the age band.
+            final = second if dispute.fields == ["severity"] else first
+            lead.adjudicate(dispute.sample_id, final, reason)
+            clock.advance(1800)
+    tasks = Tasks()
+    screen = CalibrationScreen(QaService(qa, people["sam"], clock, SEED), tasks)
+    screen.setWindowTitle("Reviewer — my calibration notes — Sam Okafor")
+    screen.resize(1400, 900)
+    screen.show()
+    done: list[object] = []
+    screen.refreshed.connect(done.append)
+    screen.refresh()
+    wait_for(app, lambda: len(done) >= 2 and tasks.pending == 0)  # opened, then re-read as seen
+    settle(app, 0.6)
+    screen.grab().save(str(OUT / "calibration.png"))
+    screen.close()
+    tasks.shutdown()
+    store.close()
+
+
+def gold_shot(app: QApplication, tmp: str) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    store = Store.open(f"sqlite:///{tmp}/gold.db", clock=clock, audit_key=AUDIT_KEY)
+    media = MediaStore(Path(tmp) / "gold-media", os.urandom(32))
+    qa = QaRepo(store)
+    admin = QaService(qa, account(store, "Ada Admin", Role.ADMIN), clock, SEED)
+    generate_demo(store, media, 9, seed=21, max_megapixels=2, broken=False)
+    items = sorted(c.item_id for c in admin.gold_candidates())  # all demo items are synthetic
+    admin.mark_gold(items[0], graded(Severity.B, AgeBand.B11_13))
+    admin.mark_gold(items[1], graded(Severity.NOT_ILLEGAL))
+    admin.unmark_gold(admin.mark_gold(items[2], graded(Severity.C, AgeBand.B14_15)))
+    tasks = Tasks()
+    screen = GoldScreen(admin, tasks)
+    screen.setWindowTitle("Reviewer — golden set — Ada Admin")
+    screen.resize(1400, 900)
+    screen.show()
+    done: list[object] = []
+    screen.refreshed.connect(lambda *lists: done.append(lists))
+    screen.refresh()
+    wait_for(app, lambda: bool(done))
+    screen.candidate_view.selectRow(0)
+    screen.panel.set_grading(graded(Severity.C, AgeBand.B14_15, ProductionContext.PEER))
+    settle(app, 0.6)
+    screen.grab().save(str(OUT / "gold.png"))
+    screen.close()
+    tasks.shutdown()
+    store.close()
+
+
 class _NoMedia:
     def get(self, sha256: str) -> bytes:
         raise OSError("not needed")
@@ -186,7 +343,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         qa_shot(app, tmp)
         dashboard_shot(app, tmp)
-    print(f"wrote {OUT / 'qa.png'} and {OUT / 'dashboard.png'}")
+        adjudication_shot(app, tmp)
+        calibration_shot(app, tmp)
+        gold_shot(app, tmp)
+    names = ("qa", "dashboard", "adjudication", "calibration", "gold")
+    print("wrote " + ", ".join(str(OUT / f"{n}.png") for n in names))
 
 
 if __name__ == "__main__":

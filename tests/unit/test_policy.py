@@ -256,6 +256,19 @@ def test_moderator_cannot_end_a_break_early(clock: FakeClock) -> None:
     assert kinds(policy)[-3:] == ["break_due", "break_started", "break_ended"]
 
 
+def test_a_due_break_is_started_once_whoever_asks(clock: FakeClock) -> None:
+    # Two windows (review and QA) show one shift; both start the break they see due.
+    policy = started(clock)
+    work(policy, clock, 1200)
+    assert not policy.start_due_break()  # not due yet: nothing happens
+    assert policy.state().mode is Mode.REVIEWING
+    work(policy, clock, 1800)
+    assert policy.start_due_break()
+    assert not policy.start_due_break()
+    assert policy.state().mode is Mode.ON_BREAK
+    assert kinds(policy).count("break_started") == 1
+
+
 def test_no_active_time_accrues_on_a_break(clock: FakeClock) -> None:
     policy = started(clock)
     work(policy, clock, 100)

@@ -1,0 +1,112 @@
+"""Read-only tables over immutable rows, shared by the team screens (dashboard,
+adjudication, calibration, golden set): one model, replaced whole on refresh, with named
+roles for the row object and a sort key, behind a sorting proxy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+ALERT_COLOUR: Final = "#d0564b"
+
+# Named roles of every table model here.
+RowRole: Final = Qt.ItemDataRole.UserRole + 1  # the immutable row object
+SortRole: Final = Qt.ItemDataRole.UserRole + 2  # a number or text to sort by
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    display: Callable[[Any], str]
+    sort: Callable[[Any], Any]
+    alert: Callable[[Any], bool] | None = None
+
+
+class RowsModel(QAbstractTableModel):
+    """A read-only table over a tuple of immutable rows, replaced whole on refresh.
+    `emphasis` picks rows shown in bold (e.g. not yet seen)."""
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        parent: Any = None,
+        emphasis: Callable[[Any], bool] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._columns = list(columns)
+        self._rows: tuple[Any, ...] = ()
+        self._emphasis = emphasis
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self._rows = tuple(rows)
+        self.endResetModel()
+
+    def row(self, index: int) -> Any:
+        return self._rows[index]
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> Any:
+        if not index.isValid():
+            return None
+        row, col = self._rows[index.row()], self._columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return col.display(row)
+        if role == SortRole:
+            return col.sort(row)
+        if role == RowRole:
+            return row
+        if role == Qt.ItemDataRole.ForegroundRole and col.alert and col.alert(row):
+            return QColor(ALERT_COLOUR)
+        if role == Qt.ItemDataRole.FontRole and self._emphasis and self._emphasis(row):
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self._columns[section].header
+        return None
+
+    def roleNames(self) -> dict[int, QByteArray]:
+        names = super().roleNames()
+        names[RowRole] = QByteArray(b"row")
+        names[SortRole] = QByteArray(b"sortKey")
+        return names
+
+
+def table_view(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
+    """A sortable, single-row-selecting view of `model`, and the proxy between them."""
+    proxy = QSortFilterProxyModel()
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SortRole)
+    view = QTableView()
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.verticalHeader().hide()
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.setAlternatingRowColors(True)
+    view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    return view, proxy
