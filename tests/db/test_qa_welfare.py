@@ -18,7 +18,7 @@ from reviewer.accounts import Account, Role, VettingStatus
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService, _per_user
-from reviewer.review import Workstation
+from reviewer.review import ReviewService, Workstation
 from reviewer.sampling import SamplingPolicy, golden_mix
 from reviewer.vocabulary import AgeBand, Severity
 from reviewer.welfare import WelfareSession
@@ -112,6 +112,33 @@ def test_qa_passes_by_opted_out_queues_without_penalty(
     assert session.claim_next() is not None  # the General sample again, not Livestream
 
 
+def app_people(store: Store, clock: FakeClock) -> tuple[AccountsRepo, Account, Account]:
+    """An admin and a vetted moderator, as a first run of the app would enrol them."""
+    accounts = AccountsRepo(store)
+    accounts.enrol_first_admin("Admin", PASSWORD)
+    admin = accounts.authenticate("Admin", PASSWORD)
+    mod = accounts.create_user(admin, "Mo", PASSWORD, {Role.MODERATOR})
+    accounts.set_vetting(admin, mod.id, VettingStatus.VETTED, clock.now().date())
+    return accounts, admin, mod
+
+
+def app_sign_in(
+    store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
+) -> ReviewService:
+    """Mo signs in through the Workstation wired as reviewer.cli wires it."""
+    from reviewer import cli
+
+    welfare_repo = WelfareRepo(store)
+    return Workstation(
+        store,
+        media,
+        accounts=accounts,
+        clock=clock,
+        review_service=cli._calibrated(store),
+        welfare=lambda user: WelfareSession(welfare_repo, user, clock),
+    ).log_in("Mo", PASSWORD)
+
+
 def test_a_sign_in_as_the_app_wires_it_samples_and_locks_gold_too(
     qa: QaRepo,
     store: Store,
@@ -124,27 +151,14 @@ def test_a_sign_in_as_the_app_wires_it_samples_and_locks_gold_too(
     from reviewer import cli
 
     monkeypatch.setattr(cli, "_qa_seed", lambda: SEED.encode())  # a known gold schedule
-    accounts = AccountsRepo(store)
-    accounts.enrol_first_admin("Admin", PASSWORD)
-    admin = accounts.authenticate("Admin", PASSWORD)
-    mod = accounts.create_user(admin, "Mo", PASSWORD, {Role.MODERATOR})
-    accounts.set_vetting(admin, mod.id, VettingStatus.VETTED, clock.now().date())
+    accounts, admin, mod = app_people(store, clock)
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.5)
     )
     [gold_item] = add_items(store, 1, tag="gold", synthetic=True)
     QaService(qa, admin, clock, SEED).mark_gold(gold_item, graded(Severity.C))
     add_items(store, 8, tag="work")
-    welfare_repo = WelfareRepo(store)
-    workstation = Workstation(
-        store,
-        media,
-        accounts=accounts,
-        clock=clock,
-        review_service=cli._calibrated(store),
-        welfare=lambda user: WelfareSession(welfare_repo, user, clock),
-    )
-    service = workstation.log_in("Mo", PASSWORD)
+    service = app_sign_in(store, media, accounts, clock)
     assert isinstance(service, CalibratedReviewService)
     claims = []
     while (claim := service.claim_next()) is not None:
@@ -185,11 +199,7 @@ def test_no_gold_is_mixed_in_while_the_moderator_is_steered_off_category_a(
     from reviewer import cli
 
     monkeypatch.setattr(cli, "_qa_seed", lambda: SEED.encode())  # a known gold schedule
-    accounts = AccountsRepo(store)
-    accounts.enrol_first_admin("Admin", PASSWORD)
-    admin = accounts.authenticate("Admin", PASSWORD)
-    mod = accounts.create_user(admin, "Mo", PASSWORD, {Role.MODERATOR})
-    accounts.set_vetting(admin, mod.id, VettingStatus.VETTED, clock.now().date())
+    accounts, admin, mod = app_people(store, clock)
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(0.0, False, 0.0, 0), gold_rate=0.5)
     )
@@ -197,15 +207,7 @@ def test_no_gold_is_mixed_in_while_the_moderator_is_steered_off_category_a(
     slot = next(n for n in range(3, 200) if mix.is_gold(n))  # claim number that gets gold
     later = next(n for n in range(slot + 1, 400) if mix.is_gold(n))
     add_items(store, later + 2, tag="work")
-    welfare_repo = WelfareRepo(store)
-    service = Workstation(
-        store,
-        media,
-        accounts=accounts,
-        clock=clock,
-        review_service=cli._calibrated(store),
-        welfare=lambda user: WelfareSession(welfare_repo, user, clock),
-    ).log_in("Mo", PASSWORD)
+    service = app_sign_in(store, media, accounts, clock)
     assert service.welfare is not None
 
     def decide(severity: Severity) -> int:
