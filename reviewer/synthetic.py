@@ -11,6 +11,7 @@ import random
 import struct
 import zlib
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 # Sizes of common camera and phone outputs, in pixels (width, height).
@@ -51,7 +52,7 @@ def make_image(width: int, height: int, seed: int, label: str = "") -> Image.Ima
             draw.rectangle((x0, y0, x1, y1), fill=colour)
     img = img.resize((width, height), Image.Resampling.BILINEAR)
     # Fine detail: a checker of thin lines plus noise, so blur has something to remove.
-    detail = Image.effect_noise((width, height), 64).filter(ImageFilter.SHARPEN)
+    detail = _noise(width, height, seed).filter(ImageFilter.SHARPEN)
     img = Image.blend(img, Image.merge("RGB", (detail, detail, detail)), 0.25)
     draw = ImageDraw.Draw(img)
     step = max(6, width // 160)
@@ -61,6 +62,17 @@ def make_image(width: int, height: int, seed: int, label: str = "") -> Image.Ima
     font = ImageFont.load_default(size=max(10, height // 14))
     draw.text((width // 20, height // 20), text, fill=(255, 255, 0), font=font)
     return img
+
+
+def _noise(width: int, height: int, seed: int) -> Image.Image:
+    """Grey Gaussian noise (sigma 64 around mid-grey) drawn from `seed`. Not Pillow's
+    effect_noise: that draws from the C library's rand(), so a picture would depend on
+    how many were made before it in the process, not on its seed."""
+    values = np.random.default_rng(seed).standard_normal((height, width), dtype=np.float32)
+    values *= 64
+    values += 128
+    np.clip(values, 0, 255, out=values)
+    return Image.fromarray(values.astype(np.uint8))
 
 
 def encode(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
