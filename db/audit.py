@@ -63,6 +63,7 @@ from sqlalchemy.engine import Dialect
 
 from db.keys import AUDIT_KEY, KeyringSecrets, SecretSource
 from db.models import UTCDateTime
+from db.prepared import Prepared
 
 GENESIS = "0" * 64
 ROOT = 0  # the root chain's chain_id; its head is audit_head
@@ -308,6 +309,7 @@ class ChainWriter:
         self._key = key
         self._head: tuple[int, int, str] | None = None  # chain id, seq, hash: committed
         self._pending: tuple[int, int, str] | None = None  # ... after this transaction
+        self._sql: _WriterSql | None = None
 
     @property
     def chain_id(self) -> int | None:
@@ -325,7 +327,9 @@ class ChainWriter:
             head = self._open(conn, key, at)
         chain, seq, prev = head
         rows = _rows(key, todo, chain, seq, prev, at)
-        if not self._write(conn, rows, seq):
+        if self._sql is None:
+            self._sql = _WriterSql(conn.dialect)
+        if not self._sql.write(conn, rows, seq):
             # The head moved under us: re-read it, locked, and hash again from there.
             row = conn.execute(
                 select(chains_t.c.seq, chains_t.c.hash)
@@ -333,7 +337,7 @@ class ChainWriter:
                 .with_for_update()
             ).one()
             rows = _rows(key, todo, chain, int(row.seq), str(row.hash), at)
-            if not self._write(conn, rows, int(row.seq)):
+            if not self._sql.write(conn, rows, int(row.seq)):
                 raise RuntimeError(f"audit chain {chain} moved while locked")
         self._pending = (chain, rows[-1]["seq"], rows[-1]["hash"])
 
@@ -351,51 +355,66 @@ class ChainWriter:
         append_many(conn, key, [NewEvent(None, OPENED, None, {"chain_id": chain})], at=at)
         return int(chain), 0, GENESIS
 
-    @staticmethod
-    def _write(conn: Connection, rows: list[dict[str, Any]], expect: int) -> bool:
-        """Move the head from seq `expect` to the last row and insert the rows; False,
-        with nothing written, if the head is no longer at `expect`."""
-        if conn.dialect.name == "postgresql" and len(rows) == 1:
-            # One round trip: the insert selects from the guarded UPDATE's RETURNING.
-            return conn.execute(_GUARDED_INSERT, {**rows[0], "p_expect": expect}).rowcount == 1
-        last = rows[-1]
-        moved = (
-            update(chains_t)
-            .where(chains_t.c.id == last["chain_id"], chains_t.c.seq == expect)
-            .values(seq=last["seq"], hash=last["hash"])
-        )
-        if conn.execute(moved).rowcount != 1:
-            return False
-        conn.execute(insert(events_t), rows)
-        return True
-
 
 _ROW_COLS = ("chain_id", "seq", "at", "user_id", "kind", "item_id", "detail", "prev_hash")
 _ROW_COLS += ("hash", "mac")
 
 
-def _guarded_insert() -> Any:
-    moved = (
-        update(chains_t)
-        .where(
-            chains_t.c.id == bindparam("chain_id", type_=BigInteger()),
-            chains_t.c.seq == bindparam("p_expect", type_=BigInteger()),
+class _WriterSql:
+    """ChainWriter's statements, compiled once for its dialect (db.prepared: an append
+    runs with every claim and decision)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        expect = bindparam("p_expect", type_=BigInteger())
+        chain = bindparam("chain_id", type_=BigInteger())
+        values = [bindparam(c, type_=events_t.c[c].type) for c in _ROW_COLS]
+        self.guarded: Prepared | None = None
+        if dialect.name == "postgresql":
+            # One round trip: the insert selects from the guarded UPDATE's RETURNING.
+            moved = (
+                update(chains_t)
+                .where(chains_t.c.id == chain, chains_t.c.seq == expect)
+                .values(
+                    seq=bindparam("seq", type_=BigInteger()),
+                    hash=bindparam("hash", type_=String()),
+                )
+                .returning(chains_t.c.id)
+                .cte("moved")
+            )
+            self.guarded = Prepared(
+                insert(events_t).from_select(list(_ROW_COLS), select(*values).select_from(moved)),
+                dialect,
+            )
+        self.move = Prepared(
+            update(chains_t)
+            .where(chains_t.c.id == chain, chains_t.c.seq == expect)
+            .values(
+                seq=bindparam("p_last_seq", type_=BigInteger()),
+                hash=bindparam("p_last_hash", type_=String()),
+            ),
+            dialect,
         )
-        .values(seq=bindparam("seq", type_=BigInteger()), hash=bindparam("hash", type_=String()))
-        .returning(chains_t.c.id)
-        .cte("moved")
-    )
-    values = [bindparam(c, type_=events_t.c[c].type) for c in _ROW_COLS]
-    # preserve_rowcount: SQLAlchemy memoises rowcount only for UPDATE and DELETE.
-    return (
-        insert(events_t)
-        .from_select(list(_ROW_COLS), select(*values).select_from(moved))
-        .execution_options(preserve_rowcount=True)
-    )
+        self.insert = Prepared(
+            insert(events_t).values(dict(zip(_ROW_COLS, values, strict=True))), dialect
+        )
 
-
-# Built once: SQLAlchemy caches the compiled form against this object.
-_GUARDED_INSERT = _guarded_insert()
+    def write(self, conn: Connection, rows: list[dict[str, Any]], expect: int) -> bool:
+        """Move the head from seq `expect` to the last row and insert the rows; False,
+        with nothing written, if the head is no longer at `expect`."""
+        if self.guarded is not None and len(rows) == 1:
+            return self.guarded.run(conn, {**rows[0], "p_expect": expect})[1] == 1
+        last = rows[-1]
+        moved = {
+            "chain_id": last["chain_id"],
+            "p_expect": expect,
+            "p_last_seq": last["seq"],
+            "p_last_hash": last["hash"],
+        }
+        if self.move.run(conn, moved)[1] != 1:
+            return False
+        for row in rows:
+            self.insert.run(conn, row)
+        return True
 
 
 # -- verifying ---------------------------------------------------------------------------

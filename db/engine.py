@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
+from db.prepared import execute_driver_sql
+
 # Execution option marking connections that will write: on SQLite they take the write
 # lock at BEGIN, so two processes never deadlock upgrading a read lock (SQLITE_BUSY).
 WRITE = "reviewer_write"
@@ -74,7 +76,8 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # On the driver's cursor: every claim and decision begins here (db.prepared).
+        execute_driver_sql(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -4,8 +4,9 @@ A moderator's state change (decision, exposure record, audit event, lease closed
 happens inside a single `engine.begin()` block, so it is stored whole or not at all.
 Methods return immutable objects from reviewer.model, never ORM rows.
 
-The queue path (claim, decide, skip, release) runs prebuilt statements with bound
-parameters: see `_Sql`. tests/bench/bench_claims.py measures it under load.
+The queue path (claim, decide, skip, release) runs statements compiled once and executed
+on the driver's cursor: see `_Sql` and db.prepared. tests/bench/bench_claims.py
+measures it under load.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, ParamSpec, TextIO, TypeVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ColumnElement,
     Connection,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     String,
+    all_,
     and_,
     bindparam,
     exists,
@@ -42,6 +45,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from db import audit as audit_chain
@@ -59,6 +63,7 @@ from db.models import (
     UserRow,
     UTCDateTime,
 )
+from db.prepared import Prepared
 from reviewer.errors import LeaseLost, NotFound, StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import (
@@ -162,7 +167,7 @@ class _Event(NamedTuple):
 class _Taken(NamedTuple):
     claim_id: int
     lease_expires_at: datetime
-    view: RowMapping
+    view: dict[str, Any]
     at: datetime | None  # the claim's time, when the database chose it (server clock)
 
 
@@ -191,7 +196,7 @@ def _view_columns(src: FromClause) -> list[ColumnElement[Any]]:
     ]
 
 
-def _to_view(m: RowMapping) -> ItemView:
+def _to_view(m: RowMapping | dict[str, Any]) -> ItemView:
     return ItemView(
         id=m["id"],
         queue_id=m["queue_id"],
@@ -222,17 +227,19 @@ def _severity(value: str | None) -> Severity | None:
 
 
 class _Sql:
-    """The queue path's statements, built once per Store.
+    """The queue path's statements, built and compiled once per Store.
 
-    SQLAlchemy memoises a statement object's cache key, so reusing one skips building
-    and re-keying the construct on every call.
+    Those run for every claim and decision are `Prepared` (db.prepared): compiled for
+    the engine's dialect here and executed on the driver's cursor, without SQLAlchemy's
+    per-call work; the once-a-second lease sweep, whose IN lists vary, stays Core.
     Custom bind names start with p_ (column names are reserved in VALUES and SET).
     Times are either the server's now() (PostgreSQL without an injected clock, so
     skewed workstations agree) or bound from Python as p_now / p_expires; see
     Store._stamp for the matching parameters.
     """
 
-    def __init__(self, pg: bool, server_time: bool) -> None:
+    def __init__(self, dialect: Dialect, server_time: bool) -> None:
+        pg = dialect.name == "postgresql"
         now: ColumnElement[datetime]
         expires: ColumnElement[datetime]
         if server_time:
@@ -259,7 +266,16 @@ class _Sql:
             if by_queue:
                 q = q.where(items.c.queue_id == bindparam("p_queue", type_=Integer()))
             if excluding:
-                q = q.where(items.c.queue_id.not_in(bindparam("p_exclude", expanding=True)))
+                # One bound value, not an IN list rendered per call, so that the statement
+                # compiles once: an array on PostgreSQL, JSON text on SQLite.
+                if pg:
+                    listed = bindparam("p_exclude", type_=postgresql.ARRAY(Integer()))
+                    q = q.where(items.c.queue_id != all_(listed))
+                else:
+                    listed_json = func.json_each(bindparam("p_exclude", type_=JSON()))
+                    q = q.where(
+                        items.c.queue_id.not_in(select(listed_json.table_valued("value").c.value))
+                    )
             if avoiding_a:
                 # No hint counts as other work. A child at imminent risk outranks the
                 # moderator's preference, so such items keep their place in the order.
@@ -276,7 +292,7 @@ class _Sql:
             return q.order_by(*order).limit(literal_column("1", Integer()))
 
         claim_cols = ["item_id", "user_id", "claimed_at", "expires_at"]
-        self.take: dict[tuple[bool, bool, bool], Any] = {}
+        self.take: dict[tuple[bool, bool, bool], Prepared] = {}
         for by_queue, excluding, avoiding_a in itertools.product((False, True), repeat=3):
             variant = (by_queue, excluding, avoiding_a)
             if pg:
@@ -302,7 +318,7 @@ class _Sql:
                     .returning(*items.c)
                     .cte("leased")
                 )
-                self.take[variant] = (
+                self.take[variant] = Prepared(
                     select(
                         *_view_columns(leased),
                         leased.c.claim_id,
@@ -310,27 +326,31 @@ class _Sql:
                         now.label("p_at"),  # what the audit event is stamped and hashed with
                     )
                     .join_from(leased, media_t, media_t.c.id == leased.c.media_id)
-                    .join(queues_t, queues_t.c.id == leased.c.queue_id)
+                    .join(queues_t, queues_t.c.id == leased.c.queue_id),
+                    dialect,
                 )
             else:
                 # SQLite holds the write lock from BEGIN IMMEDIATE: open the claim on the
                 # picked item, then lease the item and read its view (claim_next).
                 chosen = pick(*variant).add_columns(user, now, expires)
-                self.take[variant] = (
+                self.take[variant] = Prepared(
                     insert(claims)
                     .from_select(claim_cols, chosen)
-                    .returning(claims.c.id, claims.c.item_id, claims.c.expires_at)
+                    .returning(claims.c.id, claims.c.item_id, claims.c.expires_at),
+                    dialect,
                 )
-        self.lease = (
+        self.lease = Prepared(
             update(items)
             .where(items.c.id == item)
-            .values(status="claimed", claimed_by=user, lease_expires_at=expires, claim_id=claim)
+            .values(status="claimed", claimed_by=user, lease_expires_at=expires, claim_id=claim),
+            dialect,
         )
-        self.view = (
+        self.view = Prepared(
             select(*_view_columns(items))
             .join_from(items, media_t, media_t.c.id == items.c.media_id)
             .join(queues_t, queues_t.c.id == items.c.queue_id)
-            .where(items.c.id == item)
+            .where(items.c.id == item),
+            dialect,
         )
 
         # -- lease expiry
@@ -358,7 +378,7 @@ class _Sql:
         # submit find its stored decision instead of closing anything; skip and
         # release pass a NULL token, which matches no row.
         token = bindparam("p_token", type_=String())
-        self.close_item = (
+        close_item = (
             update(items)
             .where(
                 items.c.id == item,
@@ -373,7 +393,7 @@ class _Sql:
                 claim_id=None,
             )
         )
-        self.close_claim = (
+        close_claim = (
             update(claims)
             .where(claims.c.id == claim, claims.c.closed_at.is_(None))
             .values(closed_at=now, outcome=bindparam("p_outcome"))
@@ -381,13 +401,14 @@ class _Sql:
         # One ledger row per claim: a retry finds it there and leaves it.
         upsert = postgresql.insert if pg else sqlite.insert
         seen = {c: bindparam(f"p_{c}", type_=exposures.c[c].type) for c in _EXPOSURE_COLS}
-        self.exposure = (
+        self.exposure = Prepared(
             upsert(exposures)
             .values(item_id=item, user_id=user, claim_id=claim, recorded_at=now, **seen)
-            .on_conflict_do_nothing(index_elements=[exposures.c.claim_id])
+            .on_conflict_do_nothing(index_elements=[exposures.c.claim_id]),
+            dialect,
         )
         graded = {c: bindparam(f"p_{c}", type_=decisions.c[c].type) for c in _DECISION_COLS}
-        self.decision = (
+        self.decision = Prepared(
             insert(decisions)
             .values(
                 client_token=token,
@@ -397,11 +418,13 @@ class _Sql:
                 decided_at=now,
                 **graded,
             )
-            .returning(decisions.c.id, decisions.c.decided_at)
+            .returning(decisions.c.id, decisions.c.decided_at),
+            dialect,
         )
+        self.decide: Prepared | None = None
         if pg:
             # The same four steps as one statement, one round trip (Store._decide).
-            closed = self.close_item.returning(items.c.id).cte("closed")
+            closed = close_item.returning(items.c.id).cte("closed")
             ledger = (
                 upsert(exposures)
                 .from_select(
@@ -411,7 +434,7 @@ class _Sql:
                 .on_conflict_do_nothing(index_elements=[exposures.c.claim_id])
                 .cte("ledger")
             )
-            ended = self.close_claim.where(exists(select(closed.c.id))).cte("ended")
+            ended = close_claim.where(exists(select(closed.c.id))).cte("ended")
             stored = (
                 insert(decisions)
                 .from_select(
@@ -421,11 +444,29 @@ class _Sql:
                 .returning(decisions.c.id, decisions.c.decided_at)
                 .cte("stored")
             )
-            self.decide = select(stored.c.id, stored.c.decided_at).add_cte(ledger, ended)
-        self.prior = select(decisions.c.id, decisions.c.item_id, decisions.c.decided_at).where(
-            decisions.c.client_token == token
+            self.decide = Prepared(
+                select(stored.c.id, stored.c.decided_at).add_cte(ledger, ended), dialect
+            )
+        # Compiled only now: compiling memoises the statement's columns, which the
+        # generative .returning() copies above would inherit.
+        self.close_item = Prepared(close_item, dialect)
+        self.close_claim = Prepared(close_claim, dialect)
+        self.prior = Prepared(
+            select(decisions.c.id, decisions.c.item_id, decisions.c.decided_at).where(
+                decisions.c.client_token == token
+            ),
+            dialect,
         )
-        self.skip = insert(skips).values(at=now)
+        self.skip = Prepared(
+            insert(skips).values(
+                item_id=item,
+                user_id=user,
+                reason=bindparam("p_reason", type_=String()),
+                note=bindparam("p_note", type_=String()),
+                at=now,
+            ),
+            dialect,
+        )
 
 
 class Store:
@@ -438,7 +479,7 @@ class Store:
         self._clock = clock
         self._pg = engine.dialect.name == "postgresql"
         self._server_time = self._pg and clock is None
-        self._sql = _Sql(self._pg, self._server_time)
+        self._sql = _Sql(engine.dialect, self._server_time)
         self._sweep_due_at = float("-inf")
         self._chain = audit_chain.ChainWriter(self._key)
 
@@ -767,10 +808,10 @@ class Store:
     # -- reading items ------------------------------------------------------------------
 
     def _item_view(self, conn: Connection, item_id: int) -> ItemView:
-        r = conn.execute(self._sql.view, {"p_item": item_id}).mappings().first()
+        r = self._sql.view.first(conn, {"p_item": item_id})
         if r is None:
             raise NotFound(f"item {item_id}")
-        return _to_view(r)
+        return _to_view(self._sql.view.mapping(r))
 
     @_translate_errors
     def item(self, item_id: int) -> ItemView:
@@ -834,19 +875,22 @@ class Store:
         """Open a claim on the next item and lease it; None if nothing is claimable.
         `kind` is (from one queue, excluding queues, avoiding suspected Category A) and
         picks the prepared statement."""
+        take = self._sql.take[kind]
         if self._pg:
-            row = conn.execute(self._sql.take[kind], params).mappings().first()
-            if row is None:
+            got = take.first(conn, params)
+            if got is None:
                 return None
+            row = take.mapping(got)
             return _Taken(row["claim_id"], row["lease_expires_at"], row, row["p_at"])
-        opened = conn.execute(self._sql.take[kind], params).first()
+        opened = take.first(conn, params)
         if opened is None:
             return None
         claim_id, item_id, expires_at = opened
         ids = {"p_item": item_id, "p_claim": claim_id}
-        conn.execute(self._sql.lease, {**params, **ids})
-        view = conn.execute(self._sql.view, ids).mappings().one()
-        return _Taken(claim_id, expires_at, view, None)
+        self._sql.lease.run(conn, {**params, **ids})
+        view = self._sql.view.first(conn, ids)
+        assert view is not None  # leased in this transaction
+        return _Taken(claim_id, expires_at, self._sql.view.mapping(view), None)
 
     def _take_next(
         self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool, bool]
@@ -948,20 +992,20 @@ class Store:
     def _close(self, conn: Connection, params: dict[str, Any], status: str, outcome: str) -> bool:
         """Close the claim, record the exposure and move the item to `status`; False,
         with nothing written, if the lease was lost (or p_token names a decision)."""
-        took = conn.execute(self._sql.close_item, {**params, "p_status": status}).rowcount
+        took = self._sql.close_item.run(conn, {**params, "p_status": status})[1]
         if took != 1:
             return False
-        conn.execute(self._sql.exposure, params)
-        conn.execute(self._sql.close_claim, {**params, "p_outcome": outcome})
+        self._sql.exposure.run(conn, params)
+        self._sql.close_claim.run(conn, {**params, "p_outcome": outcome})
         return True
 
     def _decide(self, conn: Connection, params: dict[str, Any]) -> tuple[int, datetime] | None:
         """Close the claim and store the decision; None if nothing was written."""
         params = {**params, "p_status": "decided", "p_outcome": "decided"}
-        if self._pg:
-            row = conn.execute(self._sql.decide, params).first()
+        if self._sql.decide is not None:
+            row = self._sql.decide.first(conn, params)
         elif self._close(conn, params, "decided", "decided"):
-            row = conn.execute(self._sql.decision, params).one()
+            row = self._sql.decision.first(conn, params)
         else:
             row = None
         return None if row is None else (row[0], row[1])
@@ -970,7 +1014,7 @@ class Store:
         # Record what was seen even though the grading cannot be stored: a reveal is
         # evidence, and exposure counts against the moderator whatever happened next.
         with self._tx() as conn:
-            conn.execute(self._sql.exposure, self._closing(claim, exposure, self._stamp()))
+            self._sql.exposure.run(conn, self._closing(claim, exposure, self._stamp()))
             self._audit(
                 conn,
                 _Event(
@@ -1017,9 +1061,9 @@ class Store:
                     at=decided_at,
                 )
                 return DecisionReceipt(did, claim.item.id, decided_at)
-            prior = conn.execute(self._sql.prior, params).first()
+            prior = self._sql.prior.first(conn, params)
             if prior is not None:
-                return DecisionReceipt(prior.id, prior.item_id, prior.decided_at)
+                return DecisionReceipt(*prior)
             conn.rollback()
         raise self._lease_lost(claim, exposure, "decision")
 
@@ -1029,13 +1073,13 @@ class Store:
         stamp = self._stamp()
         with self._tx() as conn:
             if self._close(conn, self._closing(claim, exposure, stamp), "pending", "skipped"):
-                conn.execute(
-                    self._sql.skip,
+                self._sql.skip.run(
+                    conn,
                     {
-                        "item_id": claim.item.id,
-                        "user_id": claim.user_id,
-                        "reason": reason.value,
-                        "note": note,
+                        "p_item": claim.item.id,
+                        "p_user": claim.user_id,
+                        "p_reason": reason.value,
+                        "p_note": note,
                         **stamp,
                     },
                 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 
 from db.store import Store
 from reviewer.errors import LeaseLost
@@ -229,30 +231,50 @@ def test_invalid_grading_stores_nothing(store: Store, enqueue) -> None:
 
 
 def test_crash_mid_decision_leaves_nothing_behind(store: Store, enqueue) -> None:
-    """A failure after the decision row is written rolls back every part of it."""
+    """A failure after the decision row is written rolls back every part of it: here the
+    database itself refuses the decision's audit event, the last write of the four."""
     user = store.ensure_user("mod")
     [item] = enqueue(store, 1)
     claim = store.claim_next(user.id)
     assert claim is not None
     audit_before = len(store.audit_events())
 
-    def explode(conn, clauseelement, *args, **kwargs):  # type: ignore[no-untyped-def]
-        table = getattr(clauseelement, "table", None)
-        if getattr(table, "name", None) == "audit_events":
-            raise RuntimeError("power cut")
-
-    event.listen(store.engine, "before_execute", explode)
-    try:
-        with pytest.raises(RuntimeError, match="power cut"):
-            store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
-    finally:
-        event.remove(store.engine, "before_execute", explode)
+    with power_cut_on_decision_audit(store), pytest.raises(DBAPIError, match="power cut"):
+        store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
     assert store.decisions(item) == [] and store.exposures(item) == []
     assert len(store.audit_events()) == audit_before
     assert store.item_status(item) == "claimed"
     # ...and the moderator can submit again once the fault has passed.
     store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
     assert store.item_status(item) == "decided"
+
+
+@contextmanager
+def power_cut_on_decision_audit(store: Store) -> Iterator[None]:
+    """A trigger that makes the database refuse every decision's audit event."""
+    if store.backend == "postgresql":
+        on = [
+            "CREATE FUNCTION power_cut() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'power cut'; END $$",
+            "CREATE TRIGGER power_cut BEFORE INSERT ON audit_events FOR EACH ROW"
+            " WHEN (NEW.kind = 'decision') EXECUTE FUNCTION power_cut()",
+        ]
+        off = ["DROP TRIGGER power_cut ON audit_events", "DROP FUNCTION power_cut()"]
+    else:
+        on = [
+            "CREATE TRIGGER power_cut BEFORE INSERT ON audit_events"
+            " WHEN NEW.kind = 'decision' BEGIN SELECT RAISE(ABORT, 'power cut'); END"
+        ]
+        off = ["DROP TRIGGER power_cut"]
+    with store.engine.begin() as conn:
+        for sql in on:
+            conn.exec_driver_sql(sql)
+    try:
+        yield
+    finally:
+        with store.engine.begin() as conn:
+            for sql in off:
+                conn.exec_driver_sql(sql)
 
 
 def test_skip_returns_item_for_others_only(store: Store, enqueue) -> None:

@@ -1,0 +1,116 @@
+"""Statements compiled once and run on the driver's own cursor: the queue's hot path.
+
+SQLAlchemy Core costs about 90 µs of Python per statement on top of the driver (cache
+key, parameter processing, result set-up, events), and a claim plus a decision is a
+dozen statements: on SQLite that overhead was six times the database's own work
+(docs/BENCHMARKS.md, "Claims under load"). A `Prepared` is the same Core statement,
+compiled for the engine's dialect once; running it binds the parameters with the
+statement's own type processors, executes on the DBAPI connection inside the caller's
+SQLAlchemy transaction, and converts the returned columns with their types' result
+processors, so callers get what `Connection.execute` would have given them.
+
+Driver errors are raised as SQLAlchemy's DBAPIError, and a lost connection is
+invalidated, exactly as `Connection.execute` does, so Store's handling of a dropped
+server is the same on either path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.dml import UpdateBase
+
+Processor = Callable[[Any], Any] | None
+_REQUIRED = object()  # a bind with no default that the caller must give
+
+
+class Prepared:
+    """One Core statement compiled for one dialect (see the module docstring).
+
+    Not for statements with expanding (IN-list) parameters: those are rendered per
+    call, so there is nothing to compile once."""
+
+    def __init__(self, stmt: Select[Any] | UpdateBase, dialect: Dialect) -> None:
+        compiled = stmt.compile(dialect=dialect)
+        if any(bp.expanding for bp in compiled.bind_names):
+            raise ValueError("expanding parameters are rendered per call; use Connection")
+        self.sql = str(compiled)
+        # Bind names as rendered, each with its default (a literal value in the statement)
+        # and type processor, in the order the driver takes them: `positiontup` for
+        # positional drivers (sqlite3), the compiled order for named ones (psycopg).
+        binds = {name: bp for bp, name in compiled.bind_names.items()}
+        self._positional = compiled.positiontup is not None
+        order = compiled.positiontup if compiled.positiontup is not None else list(binds)
+        self._plan: list[tuple[str, Any, Processor]] = []
+        for name in order:
+            bp = binds[name]
+            default = _REQUIRED if bp.required else bp.effective_value
+            proc = bp.type.dialect_impl(dialect).bind_processor(dialect)
+            self._plan.append((name, default, proc))
+        described = (
+            stmt.column_descriptions
+            if isinstance(stmt, Select)
+            else stmt.returning_column_descriptions
+        )
+        self.keys: tuple[str, ...] = tuple(d["name"] for d in described)
+        procs = [d["type"].dialect_impl(dialect).result_processor(dialect, None) for d in described]
+        self._results = [(i, p) for i, p in enumerate(procs) if p is not None]
+
+    def _params(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        values = []
+        for name, default, proc in self._plan:
+            value = params.get(name, default)
+            if value is _REQUIRED:
+                raise KeyError(f"statement needs parameter {name!r}")
+            values.append(value if proc is None else proc(value))
+        if self._positional:
+            return values
+        return {name: v for (name, _d, _p), v in zip(self._plan, values, strict=True)}
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
+        """Execute in `conn`'s transaction; returns (processed rows, rowcount)."""
+        rows, count = execute_driver_sql(conn, self.sql, self._params(params))
+        if self._results and rows:
+            out = []
+            for row in rows:
+                values = list(row)
+                for i, proc in self._results:
+                    values[i] = proc(values[i])  # type: ignore[misc]
+                out.append(tuple(values))
+            return out, count
+        return rows, count
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        rows = self.run(conn, params)[0]
+        return rows[0] if rows else None
+
+    def mapping(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        return dict(zip(self.keys, row, strict=True))
+
+
+def execute_driver_sql(
+    conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+) -> tuple[list[tuple[Any, ...]], int]:
+    """Run `sql` on `conn`'s DBAPI connection; returns (rows as the driver gave them,
+    rowcount). Driver errors come out as Connection.execute raises them."""
+    dialect = conn.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    raw = conn.connection.driver_connection
+    cur = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+        rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
+        return rows, cur.rowcount
+    except dbapi_error as exc:
+        gone = dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
+        if gone:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, params, exc, dbapi_error, connection_invalidated=gone, dialect=dialect
+        ) from exc
+    finally:
+        cur.close()
