@@ -22,8 +22,9 @@ Secrets live in one of two places, chosen by `open_secrets`:
 Which one (`open_secrets`): a workstation whose data directory already has a vault
 keeps using it (so its keys never split between two places); otherwise the OS keyring
 when a usable one exists; otherwise a new vault if a passphrase was given; otherwise
-`NoKeyringAvailable`, whose message says exactly this. Plaintext keyrings
-(``keyrings.alt``) and the null backend are never accepted as "usable".
+`NoKeyringAvailable`, whose message says exactly this. Only the OS keyrings that
+keyring itself ships count as "usable" (an allowlist, `OS_KEYRING_MODULES`): a
+third-party backend that keeps secrets in a file, in plaintext or not, is never used.
 
 Sharing keys within a team: every workstation of a team must hold the SAME media key
 (they share media) and audit key (they verify one audit trail). An admin copies them
@@ -174,15 +175,39 @@ def _backend_name(backend: keyring.backend.KeyringBackend) -> str:
     return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
+# The OS keyrings keyring ships: Secret Service / libsecret (GNOME, KeePassXC), KWallet,
+# the macOS Keychain and the Windows Credential Locker.
+OS_KEYRING_MODULES = (
+    "keyring.backends.SecretService",
+    "keyring.backends.libsecret",
+    "keyring.backends.kwallet",
+    "keyring.backends.macOS",
+    "keyring.backends.Windows",
+)
+_in_memory_backends: set[type[keyring.backend.KeyringBackend]] = set()
+
+
+def accept_in_memory_backend(cls: type[keyring.backend.KeyringBackend]) -> None:
+    """Accept backends of exactly this class, which must keep secrets in process memory
+    only: the tests' in-memory keyring. Subclasses are not accepted with it."""
+    _in_memory_backends.add(cls)
+
+
 def _insecure(backend: keyring.backend.KeyringBackend) -> str | None:
+    if type(backend) in _in_memory_backends:
+        return None
     name = _backend_name(backend)
-    if name.startswith("keyrings.alt") or "plaintext" in name.lower():
-        return f"{name} is not an OS keyring (keyrings.alt / plaintext); it is never used"
-    if name.startswith("keyring.backends.null"):
+    module = type(backend).__module__
+    if module.startswith("keyring.backends.null"):
         return f"{name} stores nothing"
-    if name.startswith("keyring.backends.fail"):
+    if module.startswith("keyring.backends.fail"):
         return "keyring found no OS keyring backend"
-    return None
+    if module.startswith(OS_KEYRING_MODULES):
+        return None
+    return (
+        f"{name} is not an OS keyring; a backend that may keep secrets in a file or in "
+        "plaintext is never used"
+    )
 
 
 def keyring_problem(backend: keyring.backend.KeyringBackend | None = None) -> str | None:

@@ -33,6 +33,8 @@ if _TESTS_DIR not in sys.path:
 
 from pgserver import PgNotAvailableError, PgServer  # noqa: E402
 
+from db.keys import accept_in_memory_backend  # noqa: E402
+
 BACKENDS = ("sqlite", "postgresql")
 _BACKEND_IDS = {"sqlite": "sqlite", "postgresql": "pg"}
 
@@ -106,6 +108,9 @@ class InMemoryKeyring(keyring.backend.KeyringBackend):
             raise keyring.errors.PasswordDeleteError(
                 f"no password for {service}/{username}"
             ) from None
+
+
+accept_in_memory_backend(InMemoryKeyring)  # db.keys only trusts OS keyrings otherwise
 
 
 @pytest.fixture(autouse=True)

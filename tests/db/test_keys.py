@@ -29,6 +29,7 @@ from db.keys import (
     VaultLocked,
     WeakPassphrase,
     WrongPassphrase,
+    accept_in_memory_backend,
     export_secrets,
     fingerprint,
     import_secrets,
@@ -99,6 +100,11 @@ class ForgetfulKeyring(keyring.backend.KeyringBackend):
         pass
 
 
+# Both keep secrets in memory only; the allowlist takes them for these tests.
+accept_in_memory_backend(RaisingKeyring)
+accept_in_memory_backend(ForgetfulKeyring)
+
+
 # ------------------------------------------------------------------- OS keyring
 def test_keys_are_created_once_in_the_keyring(memory_keyring, reviewer_data_dir: Path) -> None:
     source = open_secrets(reviewer_data_dir)
@@ -160,15 +166,15 @@ def test_empty_chainer_is_no_keyring() -> None:
 
 
 def test_plaintext_keyrings_are_never_used(memory_keyring) -> None:
-    class PlaintextKeyring(ForgetfulKeyring):
+    class FileKeyring(ForgetfulKeyring):  # not on the allowlist, as a file backend
         pass
 
-    PlaintextKeyring.__module__ = "keyrings.alt.file"
-    problem = keyring_problem(PlaintextKeyring())
+    FileKeyring.__module__ = "somevendor.file"
+    problem = keyring_problem(FileKeyring())
     assert problem is not None and "plaintext" in problem
 
     class Chainer(ChainerBackend):
-        backends = [memory_keyring, PlaintextKeyring()]  # type: ignore[assignment]
+        backends = [memory_keyring, FileKeyring()]  # type: ignore[assignment]
 
     assert keyring_problem(Chainer()) is not None
 
@@ -312,3 +318,10 @@ def test_fingerprint_is_short_stable_and_not_the_key() -> None:
     fp = fingerprint(key)
     assert fp == fingerprint(key) and fp != fingerprint(bytes(32)) and len(fp) == 19
     assert key.hex()[:8] not in fp.replace(" ", "")
+
+
+def test_the_os_keyrings_keyring_ships_are_accepted() -> None:
+    from keyring.backends import SecretService, kwallet
+
+    assert keyring_problem(SecretService.Keyring()) is None
+    assert keyring_problem(kwallet.DBusKeyring()) is None
