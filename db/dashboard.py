@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
@@ -18,6 +18,7 @@ from db.models import (
     QueueRow,
     UserRow,
 )
+from db.open_items import open_counts
 from db.repo import Repo, translate_errors
 from reviewer.dashboard import (
     BREAK_OVERRIDDEN_KINDS,
@@ -40,45 +41,28 @@ audit = AuditRow.__table__
 _AB = ("A", "B")
 
 
-def _aware(value: Any) -> datetime | None:
-    if isinstance(value, str):  # SQLite aggregates lose the column type
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
 class DashboardRepo(Repo):
     @translate_errors
     def queue_depths(self) -> list[QueueDepth]:
-        q = (
-            select(
-                queues.c.id,
-                queues.c.name,
-                queues.c.target_minutes,
-                items.c.priority,
-                func.count().filter(items.c.status == "pending").label("pending"),
-                func.count().filter(items.c.status == "claimed").label("claimed"),
-                func.min(items.c.received_at).filter(items.c.status == "pending").label("oldest"),
-            )
-            .join(items, items.c.queue_id == queues.c.id)
-            .where(items.c.status.in_(("pending", "claimed")))
-            .group_by(queues.c.id, queues.c.name, queues.c.target_minutes, items.c.priority)
-            .order_by(queues.c.name, items.c.priority)
-        )
         with self.read() as conn:
-            return [
-                QueueDepth(
-                    r.id,
-                    r.name,
-                    r.target_minutes,
-                    r.priority,
-                    r.pending,
-                    r.claimed,
-                    _aware(r.oldest),
-                )
-                for r in conn.execute(q)
-            ]
+            counts = open_counts(conn, by_priority=True)
+            names = {
+                r.id: r
+                for r in conn.execute(select(queues.c.id, queues.c.name, queues.c.target_minutes))
+            }
+        depths = [
+            QueueDepth(
+                queue_id,
+                names[queue_id].name,
+                names[queue_id].target_minutes,
+                priority,
+                c.pending,
+                c.claimed,
+                c.oldest_pending_at,
+            )
+            for (queue_id, priority), c in counts.items()
+        ]
+        return sorted(depths, key=lambda d: (d.queue_name, d.priority))
 
     @translate_errors
     def people(

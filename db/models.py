@@ -175,8 +175,17 @@ class ItemRow(Base):
     suspected_category: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
-        # The claim query walks this index: next pending item by priority, then age.
-        Index("ix_items_next", "queue_id", "status", "priority", "received_at", "id"),
+        # Claims from one queue walk this index: next pending item by priority, then age
+        # (migration 0013). Pending rows only: a decision does not touch it.
+        Index(
+            "ix_items_queue_pending",
+            "queue_id",
+            "priority",
+            "received_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         # Claims across all queues walk this one (migration 0004): no sort of every
         # pending row.
         Index(

@@ -63,6 +63,7 @@ from db.models import (
     UserRow,
     UTCDateTime,
 )
+from db.open_items import OpenCounts, open_counts
 from db.prepared import Prepared
 from reviewer.errors import LeaseLost, NotFound, StoreUnavailable
 from reviewer.grading import Grading
@@ -638,31 +639,22 @@ class Store:
 
     @_translate_errors
     def queue_summaries(self) -> list[QueueSummary]:
-        q = (
-            select(
-                queues_t.c.id,
-                queues_t.c.name,
-                queues_t.c.target_minutes,
-                func.count(items.c.id).filter(items.c.status == "pending").label("pending"),
-                func.count(items.c.id).filter(items.c.status == "claimed").label("claimed"),
-                func.min(items.c.received_at).filter(items.c.status == "pending").label("oldest"),
-            )
-            .select_from(queues_t.outerjoin(items, items.c.queue_id == queues_t.c.id))
-            .group_by(queues_t.c.id, queues_t.c.name, queues_t.c.target_minutes)
-            .order_by(queues_t.c.name)
-        )
         with self.engine.connect() as conn:
-            out = []
-            for r in conn.execute(q):
-                oldest = r.oldest
-                if isinstance(oldest, str):  # SQLite aggregates lose the column type
-                    oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
-                elif oldest is not None and oldest.tzinfo is None:
-                    oldest = oldest.replace(tzinfo=UTC)
-                out.append(
-                    QueueSummary(r.id, r.name, r.target_minutes, r.pending, r.claimed, oldest)
+            counts = open_counts(conn, by_priority=False)
+            rows = conn.execute(
+                select(queues_t.c.id, queues_t.c.name, queues_t.c.target_minutes).order_by(
+                    queues_t.c.name
                 )
-            return out
+            ).all()
+        out = []
+        for r in rows:
+            c = counts.get((r.id,), OpenCounts())
+            out.append(
+                QueueSummary(
+                    r.id, r.name, r.target_minutes, c.pending, c.claimed, c.oldest_pending_at
+                )
+            )
+        return out
 
     @_translate_errors
     def item_count(self) -> int:

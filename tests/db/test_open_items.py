@@ -1,0 +1,101 @@
+"""Queue counts read open items only, through the partial indexes of migration 0013."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from alembic import command
+from sqlalchemy import inspect
+
+from db.dashboard import DashboardRepo
+from db.migrate import alembic_config, upgrade
+from db.models import ItemRow
+from db.store import Store
+from reviewer.grading import Grading
+from reviewer.model import Exposure
+from reviewer.vocabulary import NotAssessableReason, Severity, SkipReason, Source
+from wellbeing.clock import FakeClock
+
+GRADE = Grading(
+    severity=Severity.NOT_ASSESSABLE, not_assessable_reason=NotAssessableReason.TOO_SMALL
+)
+
+
+def _expected(store: Store, ids: list[int]) -> dict[tuple[str, int], tuple[int, int, datetime]]:
+    """(queue, priority) -> (pending, claimed, oldest pending), from each item's own view."""
+    pending: Counter[tuple[str, int]] = Counter()
+    claimed: Counter[tuple[str, int]] = Counter()
+    oldest: dict[tuple[str, int], datetime] = {}
+    for item_id in ids:
+        view, status = store.item(item_id), store.item_status(item_id)
+        key = (view.queue_name, view.priority)
+        if status == "pending":
+            pending[key] += 1
+            oldest[key] = min(oldest.get(key, view.received_at), view.received_at)
+        elif status == "claimed":
+            claimed[key] += 1
+    return {k: (pending[k], claimed[k], oldest.get(k)) for k in pending | claimed}  # type: ignore[misc]
+
+
+def test_queue_counts_hold_pending_and_claimed_items_only(
+    store: Store, enqueue: Callable[..., list[int]], clock: FakeClock
+) -> None:
+    mod = store.ensure_user("mod")
+    ids = enqueue(store, 3, queue="Alpha", tag="a")
+    clock.advance(60)
+    ids += enqueue(store, 2, queue="Alpha", source=Source.USER_REPORT, tag="b")
+    ids += enqueue(store, 2, queue="Beta", source=Source.NGO, tag="c")
+    store.ensure_queue("Empty")
+    alpha = {q.name: q.id for q in store.queue_summaries()}["Alpha"]
+    decided, released, held = (store.claim_next(mod.id, alpha) for _ in range(3))
+    assert decided and released and held
+    store.submit_decision(decided, GRADE, Exposure(), "token-1")
+    store.release(released, Exposure(), why="closed")
+    skipped = store.claim_next(mod.id, {q.name: q.id for q in store.queue_summaries()}["Beta"])
+    assert skipped is not None
+    store.skip(skipped, SkipReason.NEEDS_SPECIALIST, "", Exposure())
+
+    expected = _expected(store, ids)
+    assert sum(p for p, _, _ in expected.values()) == 5  # one decided, one held
+    depths = DashboardRepo(store).queue_depths()
+    assert [(d.queue_name, d.priority) for d in depths] == sorted(expected)
+    for d in depths:
+        pending, claimed, oldest = expected[(d.queue_name, d.priority)]
+        assert (d.pending, d.claimed) == (pending, claimed)
+        assert d.oldest_pending_at == oldest
+
+    summaries = {q.name: q for q in store.queue_summaries()}
+    assert sorted(summaries) == ["Alpha", "Beta", "Empty"]
+    for name, q in summaries.items():
+        mine = [v for (queue, _), v in expected.items() if queue == name]
+        assert q.pending == sum(p for p, _, _ in mine)
+        assert q.claimed == sum(c for _, c, _ in mine)
+        assert q.oldest_pending_at == min((o for _, _, o in mine if o), default=None)
+
+
+def _item_indexes(store: Store) -> set[str]:
+    return {
+        ix["name"]
+        for ix in inspect(store.engine).get_indexes("items")
+        if not ix.get("duplicates_constraint")  # PostgreSQL lists unique constraints too
+    }
+
+
+def test_items_indexes_match_the_models_and_migration_0013_goes_both_ways(
+    store: Store, enqueue: Callable[..., list[int]]
+) -> None:
+    modelled = {ix.name for ix in ItemRow.__table__.indexes}
+    assert _item_indexes(store) == modelled
+    assert "ix_items_queue_pending" in modelled and "ix_items_next" not in modelled
+    enqueue(store, 2)
+
+    command.downgrade(alembic_config(store.engine), "0012")
+    assert _item_indexes(store) == modelled - {"ix_items_queue_pending"} | {"ix_items_next"}
+    upgrade(store.engine)
+    assert _item_indexes(store) == modelled
+    claim = store.claim_next(store.ensure_user("mod").id)
+    assert claim is not None
+    store.submit_decision(claim, GRADE, Exposure(), "after-round-trip")
+    assert [q.pending for q in store.queue_summaries()] == [1]
