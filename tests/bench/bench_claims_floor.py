@@ -15,8 +15,15 @@ SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Vari
   workstation's own hash chain (client-side SHA-256 + HMAC, guarded head update), sent
   with the COMMIT in one pipelined round trip: what this repository's design costs at
   best.
+* PostgreSQL `bare, paced`: the bare variant offered 2,000 cycles/s (each workstation
+  one cycle every 25 ms): the claim latency a design with no audit at all gets at the
+  goal's rate.
 * SQLite `audited`, 1 and 2 processes: the same transactions with a one-chain audit
   (SQLite serialises writers anyway).
+* SQLite `audited, our schema`: the same hand-written transactions on a database made
+  by this repository's migrations and seeded through the Store, so with every column,
+  constraint, index, trigger and foreign key the application has (each workstation on
+  a chain of its own, as db.audit.ChainWriter): the ceiling for this schema.
 
 Prints cycles/s and claim p50/p99 per variant; last line `BENCH {json}`.
 Not a pytest module: nothing is collected.
@@ -30,6 +37,7 @@ import hmac
 import json
 import multiprocessing as mp
 import os
+import random
 import sqlite3
 import sys
 import tempfile
@@ -40,7 +48,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "bench"))
 
 import psycopg  # noqa: E402
 from pgserver import PgServer  # noqa: E402
@@ -117,13 +127,21 @@ class Chain:
         return row
 
 
-def pg_workstation(dsn: str, uid: int, seconds: float, mode: str, out: list[Any]) -> None:
+def pg_workstation(
+    dsn: str, uid: int, seconds: float, mode: str, out: list[Any], interval: float
+) -> None:
+    """Cycles back to back, or (interval > 0) one every `interval` seconds from a
+    random phase, as bench_claims.work_loop paces."""
     conn = psycopg.connect(dsn, autocommit=True)
-    conn.execute("insert into heads values (%s, 0, %s)", (uid, GENESIS))
+    conn.execute("insert into heads values (%s, 0, %s) on conflict do nothing", (uid, GENESIS))
     chain = Chain(uid)
     n, lat = 0, []
     end = time.monotonic() + seconds
+    next_at = time.monotonic() + random.uniform(0, interval)
     while time.monotonic() < end:
+        if interval:
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at + interval, time.monotonic())
         t0 = time.perf_counter()
         if mode == "bare":
             r = conn.execute(PG_CLAIM, {"u": uid}).fetchone()
@@ -157,10 +175,13 @@ def pg_workstation(dsn: str, uid: int, seconds: float, mode: str, out: list[Any]
     conn.close()
 
 
-def pg_process(dsn: str, uids: list[int], seconds: float, mode: str, q: Any) -> None:
+def pg_process(
+    dsn: str, uids: list[int], seconds: float, mode: str, q: Any, interval: float
+) -> None:
     out: list[Any] = []
     threads = [
-        threading.Thread(target=pg_workstation, args=(dsn, u, seconds, mode, out)) for u in uids
+        threading.Thread(target=pg_workstation, args=(dsn, u, seconds, mode, out, interval))
+        for u in uids
     ]
     for t in threads:
         t.start()
@@ -257,6 +278,139 @@ def sqlite_workstation(path: str, uid: int, seconds: float, q: Any) -> None:
     q.put([(n, lat)])
 
 
+# The application's own schema (every migration), written to as directly as above.
+OURS_CLAIM = (
+    "insert into claims(item_id, user_id, claimed_at, expires_at)"
+    " select id, ?, ?, ? from items where status = 'pending'"
+    " and not exists (select 1 from skips where skips.item_id = items.id and skips.user_id = ?)"
+    " order by priority, received_at, id limit 1 returning id, item_id"
+)
+OURS_LEASE = (
+    "update items set status = 'claimed', claimed_by = ?, lease_expires_at = ?, claim_id = ?"
+    " where id = ?"
+)
+# What the workstation is shown: the item with its media and queue (Store's item view).
+OURS_VIEW = (
+    "select items.*, media.sha256, media.size_bytes, media.format, media.width,"
+    " media.height, media.unreadable_reason, queues.name from items join media"
+    " on media.id = items.media_id join queues on queues.id = items.queue_id where items.id = ?"
+)
+OURS_CLOSE_ITEM = (
+    "update items set status = 'decided', claimed_by = null, lease_expires_at = null,"
+    " claim_id = null where id = ? and claim_id = ? and status = 'claimed'"
+)
+OURS_EXPOSURE = (
+    "insert into exposures(item_id, user_id, claim_id, recorded_at, seconds_revealed,"
+    " reveal_count, max_area_fraction, full_unprotected, area_seconds, min_blur_step,"
+    " colour_shown, least_mode) values (?, ?, ?, ?, 1.5, 1, 0.4, 0, 0.6, null, 0, 'protected')"
+)
+OURS_CLOSE_CLAIM = (
+    "update claims set closed_at = ?, outcome = 'decided' where id = ? and closed_at is null"
+)
+OURS_DECISION = (
+    "insert into decisions(client_token, item_id, user_id, claim_id, decided_at, severity,"
+    " csea_related, not_assessable_reason, age_band, age_confidence, production_context,"
+    " actions, note) values (?, ?, ?, ?, ?, 'not_assessable', 0, 'too_small', null, null,"
+    " null, '[]', '') returning id"
+)
+OURS_AUDIT = (
+    "insert into audit_events(chain_id, seq, at, user_id, kind, item_id, detail, prev_hash,"
+    " hash, mac) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+OURS_HEAD = "update audit_chains set seq = ?, hash = ? where id = ? and seq = ?"
+
+
+def ours_sqlite_db(path: str, n_items: int, workstations: int) -> list[tuple[int, int]]:
+    """Migrate and seed `path` through the Store; returns (user id, chain id) pairs."""
+    from bench_claims import BENCH_AUDIT_KEY, seed
+
+    from db.store import Store
+
+    store = Store.open(f"sqlite:///{path}", audit_key=BENCH_AUDIT_KEY)
+    try:
+        seed(store, n_items, "floor")
+        users = [store.ensure_user(f"floor{i}").id for i in range(workstations)]
+    finally:
+        store.close()
+    c = sqlite3.connect(path)
+    chains = [10_000 + u for u in users]
+    c.executemany(
+        "insert into audit_chains(id, seq, hash) values (?, 0, ?)", [(ch, GENESIS) for ch in chains]
+    )
+    c.commit()
+    c.close()
+    return list(zip(users, chains, strict=True))
+
+
+def ours_audit(
+    cur: sqlite3.Cursor, head: list[Any], uid: int, kind: str, item: int, detail: Any, at: str
+) -> None:
+    """Append to this workstation's chain, head kept in memory, guarded by its seq."""
+    chain, seq, prev = head
+    d = json.dumps(detail, sort_keys=True, separators=(",", ":"))
+    h = hashlib.sha256(f"{prev}\n{seq + 1}\n{at}\n{uid}\n{item}\n{d}\n{kind}".encode()).hexdigest()
+    mac = hmac.new(KEY, bytes.fromhex(h), hashlib.sha256).hexdigest()
+    cur.execute(OURS_AUDIT, (chain, seq + 1, at, uid, kind, item, d, prev, h, mac))
+    if cur.execute(OURS_HEAD, (seq + 1, h, chain, seq)).rowcount != 1:
+        raise RuntimeError(f"audit chain {chain} moved")
+    head[1:] = [seq + 1, h]
+
+
+def ours_sqlite_workstation(path: str, uid: int, chain: int, seconds: float, q: Any) -> None:
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+    for pragma in ("journal_mode=wal", "synchronous=normal", "foreign_keys=on"):
+        conn.execute(f"pragma {pragma}")
+    cur = conn.cursor()
+    head: list[Any] = [chain, 0, GENESIS]
+    n, lat = 0, []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        cur.execute("begin immediate")
+        r = cur.execute(OURS_CLAIM, (uid, now, now, uid)).fetchone()
+        if r is None:
+            cur.execute("rollback")
+            break
+        claim, item = r
+        cur.execute(OURS_LEASE, (uid, now, claim, item))
+        cur.execute(OURS_VIEW, (item,)).fetchone()
+        ours_audit(cur, head, uid, "claim", item, {"claim_id": claim}, now)
+        cur.execute("commit")
+        t1 = time.perf_counter()
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        cur.execute("begin immediate")
+        if cur.execute(OURS_CLOSE_ITEM, (item, claim)).rowcount != 1:
+            raise RuntimeError("lease lost")
+        cur.execute(OURS_EXPOSURE, (item, uid, claim, now))
+        cur.execute(OURS_CLOSE_CLAIM, (now, claim))
+        did = cur.execute(OURS_DECISION, (f"{uid}-{n}", item, uid, claim, now)).fetchone()[0]
+        detail = {"claim_id": claim, "decision_id": did, "grading": GRADING}
+        ours_audit(cur, head, uid, "decision", item, detail, now)
+        cur.execute("commit")
+        lat.append(t1 - t0)
+        n += 1
+    q.put([(n, lat)])
+    conn.close()
+
+
+def run_sqlite_ours(procs: int, seconds: float) -> list[Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "ours.db")
+        pairs = ours_sqlite_db(path, int(6_000 * seconds), procs)
+        q: Any = mp.Queue()
+        workers = [
+            mp.Process(target=ours_sqlite_workstation, args=(path, u, ch, seconds, q))
+            for u, ch in pairs
+        ]
+        for w in workers:
+            w.start()
+        results = [r for _ in workers for r in q.get()]
+        for w in workers:
+            w.join()
+        return results
+
+
 def summarise(label: str, results: list[Any], seconds: float) -> dict[str, Any]:
     n = sum(r[0] for r in results)
     lat = sorted(x for r in results for x in r[1])
@@ -272,7 +426,11 @@ def summarise(label: str, results: list[Any], seconds: float) -> dict[str, Any]:
     return out
 
 
-def run_pg(pg: PgServer, mode: str, procs: int, per: int, seconds: float) -> list[Any]:
+def run_pg(
+    pg: PgServer, mode: str, procs: int, per: int, seconds: float, offered: float = 0.0
+) -> list[Any]:
+    """`offered` > 0: cycles/s offered in all, spread evenly over the workstations."""
+    interval = procs * per / offered if offered else 0.0
     dsn = pg.url().replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("drop table if exists items, claims, decisions, exposures, audit, heads")
@@ -286,7 +444,7 @@ def run_pg(pg: PgServer, mode: str, procs: int, per: int, seconds: float) -> lis
     workers = [
         mp.Process(
             target=pg_process,
-            args=(dsn, list(range(p * per + 1, p * per + per + 1)), seconds, mode, q),
+            args=(dsn, list(range(p * per + 1, p * per + per + 1)), seconds, mode, q, interval),
         )
         for p in range(procs)
     ]
@@ -336,10 +494,17 @@ def main() -> int:
         bench["pg_audited"] = summarise(
             "audited (per-workstation chain, pipelined)", run_pg(pg, "audited", 2, 25, s), s
         )
+        bench["pg_bare_paced_2000"] = summarise(
+            "bare, paced at 2000/s offered", run_pg(pg, "bare", 2, 25, s, offered=2000), s
+        )
     print("== SQLite")
     for procs in (1, 2):
         bench[f"sqlite_audited_{procs}p"] = summarise(
             f"audited, {procs} process(es)", run_sqlite(procs, s), s
+        )
+    for procs in (1, 2):
+        bench[f"sqlite_ours_{procs}p"] = summarise(
+            f"audited, our schema, {procs} process(es)", run_sqlite_ours(procs, s), s
         )
     print("BENCH " + json.dumps(bench, separators=(",", ":")))
     return 0
