@@ -403,12 +403,17 @@ def run_sqlite_ours(procs: int, seconds: float) -> list[Any]:
             mp.Process(target=ours_sqlite_workstation, args=(path, u, ch, seconds, q))
             for u, ch in pairs
         ]
-        for w in workers:
-            w.start()
-        results = [r for _ in workers for r in q.get()]
-        for w in workers:
-            w.join()
-        return results
+        return gather(workers, q)
+
+
+def gather(workers: list[mp.Process], q: Any) -> list[Any]:
+    """Start the workstation processes and collect what each puts on `q`."""
+    for w in workers:
+        w.start()
+    results = [r for _ in workers for r in q.get()]
+    for w in workers:
+        w.join()
+    return results
 
 
 def summarise(label: str, results: list[Any], seconds: float) -> dict[str, Any]:
@@ -448,12 +453,7 @@ def run_pg(
         )
         for p in range(procs)
     ]
-    for w in workers:
-        w.start()
-    results = [r for _ in workers for r in q.get()]
-    for w in workers:
-        w.join()
-    return results
+    return gather(workers, q)
 
 
 def run_sqlite(procs: int, seconds: float) -> list[Any]:
@@ -474,12 +474,7 @@ def run_sqlite(procs: int, seconds: float) -> list[Any]:
             mp.Process(target=sqlite_workstation, args=(path, u + 1, seconds, q))
             for u in range(procs)
         ]
-        for w in workers:
-            w.start()
-        results = [r for _ in workers for r in q.get()]
-        for w in workers:
-            w.join()
-        return results
+        return gather(workers, q)
 
 
 def main() -> int:
