@@ -23,7 +23,9 @@ GRADE = Grading(
 )
 
 
-def _expected(store: Store, ids: list[int]) -> dict[tuple[str, int], tuple[int, int, datetime]]:
+def _expected(
+    store: Store, ids: list[int]
+) -> dict[tuple[str, int], tuple[int, int, datetime | None]]:
     """(queue, priority) -> (pending, claimed, oldest pending), from each item's own view."""
     pending: Counter[tuple[str, int]] = Counter()
     claimed: Counter[tuple[str, int]] = Counter()
@@ -36,7 +38,7 @@ def _expected(store: Store, ids: list[int]) -> dict[tuple[str, int], tuple[int, 
             oldest[key] = min(oldest.get(key, view.received_at), view.received_at)
         elif status == "claimed":
             claimed[key] += 1
-    return {k: (pending[k], claimed[k], oldest.get(k)) for k in pending | claimed}  # type: ignore[misc]
+    return {k: (pending[k], claimed[k], oldest.get(k)) for k in pending | claimed}
 
 
 def test_queue_counts_hold_pending_and_claimed_items_only(
