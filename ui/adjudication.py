@@ -31,7 +31,8 @@ from reviewer.qa_model import Dispute
 from ui import text
 from ui.grade_card import GradeCard, field_list
 from ui.grading_panel import GradingPanel, keyed
-from ui.tables import Column, RowRole, RowsModel, table_view
+from ui.list_screen import ListScreen
+from ui.tables import Column, RowRole, RowsModel, selected_row, table_view
 from ui.tasks import Tasks
 
 REASON_TITLE: Final = "Reason for the moderator (required; they read it as calibration)"
@@ -51,7 +52,7 @@ class AdjudicationPort(Protocol):
     def adjudicate(self, sample_id: int, final: Grading, reason: str) -> None: ...
 
 
-class AdjudicationScreen(QWidget):
+class AdjudicationScreen(ListScreen):
     """The disputes waiting for a lead, oldest re-grade first."""
 
     # disputes: the list of Dispute now on screen.
@@ -67,14 +68,6 @@ class AdjudicationScreen(QWidget):
         self._tasks = tasks
         self._busy = False
         self._denied = False
-
-        self.status = QLabel("Loading…")
-        self.status.setObjectName("status")
-        self.status.setWordWrap(True)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(self.refresh)
-        intro = QLabel(INTRO)
-        intro.setWordWrap(True)
 
         self.model = RowsModel(
             [
@@ -131,17 +124,7 @@ class AdjudicationScreen(QWidget):
         split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
         split.setSizes([900, 600])
-        top = QHBoxLayout()
-        title = QLabel("QA disputes")
-        title.setObjectName("contextTitle")
-        top.addWidget(title)
-        top.addSpacing(16)
-        top.addWidget(self.status, 1)
-        top.addWidget(self.refresh_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(intro)
-        layout.addWidget(split, 1)
+        self._frame("QA disputes", INTRO, split)
         self._show_selected()
 
     # -- loading ------------------------------------------------------------------------
@@ -174,8 +157,7 @@ class AdjudicationScreen(QWidget):
     # -- the dispute on screen ----------------------------------------------------------
 
     def selected(self) -> Dispute | None:
-        rows = self.view.selectionModel().selectedRows()
-        return self.proxy.data(rows[0], RowRole) if rows else None
+        return selected_row(self.view)
 
     def _show_selected(self) -> None:
         d = self.selected()
@@ -238,9 +220,3 @@ class AdjudicationScreen(QWidget):
         self._say(f"Not recorded: {exc}", "error")
         if not isinstance(exc, AccessDenied):
             self.refresh()  # e.g. another lead settled it meanwhile: the list says so
-
-    def _say(self, message: str, level: str = "info") -> None:
-        self.status.setText(message)
-        self.status.setProperty("level", level)
-        self.status.style().unpolish(self.status)
-        self.status.style().polish(self.status)

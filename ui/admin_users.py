@@ -54,6 +54,7 @@ from reviewer.accounts import (
 from reviewer.admin import AdminService, UsersSnapshot
 from ui.login import password_field, password_problem
 from ui.tasks import Tasks
+from ui.theme import set_style_property
 from wellbeing.clock import Clock
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -625,6 +626,4 @@ class UsersDialog(QDialog):
 
     def _say(self, message: str, level: str = "info") -> None:
         self.status.setText(message)
-        self.status.setProperty("level", level)
-        self.status.style().unpolish(self.status)
-        self.status.style().polish(self.status)
+        set_style_property(self.status, "level", level)

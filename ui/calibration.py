@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -26,7 +25,8 @@ from PySide6.QtWidgets import (
 from reviewer.qa_model import CalibrationNote, differences
 from ui import text
 from ui.grade_card import GradeCard, field_list, summary
-from ui.tables import Column, RowRole, RowsModel, table_view
+from ui.list_screen import ListScreen
+from ui.tables import Column, RowRole, RowsModel, selected_row, table_view
 from ui.tasks import Tasks
 
 INTRO: Final = (
@@ -70,7 +70,7 @@ def unseen(notes: list[CalibrationNote]) -> int:
     return sum(not n.seen for n in notes)
 
 
-class CalibrationScreen(QWidget):
+class CalibrationScreen(ListScreen):
     """The outcomes of one's own adjudicated decisions, newest first."""
 
     # notes: the list of CalibrationNote now on screen.
@@ -84,14 +84,6 @@ class CalibrationScreen(QWidget):
         super().__init__(parent)
         self._service = service
         self._tasks = tasks
-
-        self.status = QLabel("Loading…")
-        self.status.setObjectName("status")
-        self.status.setWordWrap(True)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(self.refresh)
-        intro = QLabel(INTRO)
-        intro.setWordWrap(True)
 
         self.model = RowsModel(
             [
@@ -132,17 +124,7 @@ class CalibrationScreen(QWidget):
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         split.setChildrenCollapsible(False)
-        top = QHBoxLayout()
-        title = QLabel("Calibration notes")
-        title.setObjectName("contextTitle")
-        top.addWidget(title)
-        top.addSpacing(16)
-        top.addWidget(self.status, 1)
-        top.addWidget(self.refresh_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(intro)
-        layout.addWidget(split, 1)
+        self._frame("Calibration notes", INTRO, split)
         self._show_selected()
 
     # -- loading ------------------------------------------------------------------------
@@ -177,8 +159,7 @@ class CalibrationScreen(QWidget):
     # -- the note on screen -------------------------------------------------------------
 
     def selected(self) -> CalibrationNote | None:
-        rows = self.view.selectionModel().selectedRows()
-        return self.proxy.data(rows[0], RowRole) if rows else None
+        return selected_row(self.view)
 
     def _show_selected(self) -> None:
         n = self.selected()
@@ -201,9 +182,3 @@ class CalibrationScreen(QWidget):
                 on_done=lambda _n: self.refresh(),
                 on_error=self._failed,
             )
-
-    def _say(self, message: str, level: str = "info") -> None:
-        self.status.setText(message)
-        self.status.setProperty("level", level)
-        self.status.style().unpolish(self.status)
-        self.status.style().polish(self.status)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from reviewer.model import PRIORITY_IMMINENT_RISK, PRIORITY_LABELS, ItemView
 from ui import text
+from ui.theme import set_style_property
 from wellbeing.clock import Clock
 
 
@@ -65,10 +66,7 @@ class ContextPanel(QWidget):
         self.priority.setText(
             f"{label.upper()}: escalate if a child is at risk" if urgent else label
         )
-        self.priority.setProperty("urgent", urgent)
-        # Dynamic properties need a re-polish before the style sheet sees them.
-        self.priority.style().unpolish(self.priority)
-        self.priority.style().polish(self.priority)
+        set_style_property(self.priority, "urgent", urgent)
         self.priority.show()
         waited = (self._clock.now() - item.received_at).total_seconds()
         media = item.media

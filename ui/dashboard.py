@@ -48,8 +48,9 @@ from reviewer.agreement import Figure
 from reviewer.dashboard import DashboardService, DashboardSnapshot, PersonLoad, snapshot_csv
 from ui import text
 from ui.events import AppEvents, Change, ChangeSet
-from ui.tables import ALERT_COLOUR, Column, RowRole, RowsModel, table_view
+from ui.tables import ALERT_COLOUR, Column, RowsModel, selected_row, table_view
 from ui.tasks import Tasks
+from ui.theme import set_style_property
 
 REFRESH_MS: Final = 30_000
 AGREEMENT_PERIODS: Final = ((7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days"))
@@ -427,8 +428,7 @@ class DashboardScreen(QWidget):
             + (f" ({', '.join(a.queue_name for a in late)})" if late else ""),
         ]
         self.alerts.setText(" · ".join(parts))
-        self.alerts.setProperty("level", "warn" if over or week or late else "info")
-        self._repolish(self.alerts)
+        set_style_property(self.alerts, "level", "warn" if over or week or late else "info")
         self._say(f"Updated {text.when(s.at)}; refreshes every {self.timer.interval() // 1000} s.")
         self._update_actions()
         self.refreshed.emit(s)
@@ -475,10 +475,7 @@ class DashboardScreen(QWidget):
     # -- lead actions -------------------------------------------------------------------
 
     def selected_person(self) -> PersonLoad | None:
-        rows = self.people_view.selectionModel().selectedRows()
-        if not rows:
-            return None
-        return self.people_proxy.data(rows[0], RowRole)
+        return selected_row(self.people_view)
 
     def _update_actions(self) -> None:
         p = self.selected_person()
@@ -578,13 +575,7 @@ class DashboardScreen(QWidget):
 
     def _say(self, message: str, level: str = "info") -> None:
         self.updated.setText(message)
-        self.updated.setProperty("level", level)
-        self._repolish(self.updated)
-
-    @staticmethod
-    def _repolish(widget: QWidget) -> None:
-        widget.style().unpolish(widget)
-        widget.style().polish(widget)
+        set_style_property(self.updated, "level", level)
 
 
 def _sortable(f: Figure) -> float:

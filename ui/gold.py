@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -29,7 +28,8 @@ from reviewer.qa_model import GoldCandidate, GoldItem
 from ui import text
 from ui.grade_card import summary
 from ui.grading_panel import GradingPanel, keyed
-from ui.tables import Column, RowRole, RowsModel, table_view
+from ui.list_screen import ListScreen
+from ui.tables import Column, RowsModel, selected_row, table_view
 from ui.tasks import Tasks
 
 INTRO: Final = (
@@ -66,7 +66,7 @@ def _load(service: GoldPort) -> tuple[list[GoldItem], list[GoldCandidate]]:
     return service.gold_items(), service.gold_candidates()
 
 
-class GoldScreen(QWidget):
+class GoldScreen(ListScreen):
     """Gold items and candidates on the left, the known-answer form on the right."""
 
     # gold, candidates: the two lists now on screen.
@@ -79,14 +79,6 @@ class GoldScreen(QWidget):
         self._service = service
         self._tasks = tasks
         self._busy = False
-
-        self.status = QLabel("Loading…")
-        self.status.setObjectName("status")
-        self.status.setWordWrap(True)
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(self.refresh)
-        intro = QLabel(INTRO)
-        intro.setWordWrap(True)
 
         self.gold_model = RowsModel(
             [
@@ -148,17 +140,7 @@ class GoldScreen(QWidget):
         split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
         split.setSizes([800, 600])
-        top = QHBoxLayout()
-        title = QLabel("Golden set")
-        title.setObjectName("contextTitle")
-        top.addWidget(title)
-        top.addSpacing(16)
-        top.addWidget(self.status, 1)
-        top.addWidget(self.refresh_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(intro)
-        layout.addWidget(split, 1)
+        self._frame("Golden set", INTRO, split)
         self._update()
 
     # -- loading ------------------------------------------------------------------------
@@ -191,12 +173,10 @@ class GoldScreen(QWidget):
     # -- selection ----------------------------------------------------------------------
 
     def selected_gold(self) -> GoldItem | None:
-        rows = self.gold_view.selectionModel().selectedRows()
-        return self.gold_proxy.data(rows[0], RowRole) if rows else None
+        return selected_row(self.gold_view)
 
     def selected_candidate(self) -> GoldCandidate | None:
-        rows = self.candidate_view.selectionModel().selectedRows()
-        return self.candidate_proxy.data(rows[0], RowRole) if rows else None
+        return selected_row(self.candidate_view)
 
     def _update(self) -> None:
         g = self.selected_gold()
@@ -241,9 +221,3 @@ class GoldScreen(QWidget):
             self._say(f"Item #{item_id} is no longer served as gold.")
         self.changed.emit(what, item_id)
         self.refresh()
-
-    def _say(self, message: str, level: str = "info") -> None:
-        self.status.setText(message)
-        self.status.setProperty("level", level)
-        self.status.style().unpolish(self.status)
-        self.status.style().polish(self.status)

@@ -47,6 +47,7 @@ from reviewer.vocabulary import (
     SkipReason,
 )
 from ui import keymap
+from ui.theme import set_style_property
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -409,14 +410,11 @@ class GradingPanel(QWidget):
         """Show what is missing; `refused` when a submit was just turned down for it."""
         if not problems:
             self.problems.setText("Complete: ready to submit.")
-            self.problems.setProperty("state", "ok")
+            set_style_property(self.problems, "state", "ok")
         else:
             head = "Not submitted. Still needed:" if refused else "Still needed:"
             self.problems.setText("\n".join([head, *(f"• {p}" for p in problems)]))
-            self.problems.setProperty("state", "refused" if refused else "missing")
-        # Dynamic properties need a re-polish before the style sheet sees them.
-        self.problems.style().unpolish(self.problems)
-        self.problems.style().polish(self.problems)
+            set_style_property(self.problems, "state", "refused" if refused else "missing")
 
     def set_extra_rule(self, rule: Callable[[Grading], list[str]] | None) -> None:
         """Problems beyond the grading's own, checked on every change and on submit."""

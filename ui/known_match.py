@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 from reviewer.hashing import PDQ_MATCH_DISTANCE
 from reviewer.matching import KnownMatch, grading_for
 from reviewer.vocabulary import Severity
+from ui.theme import set_style_property
 
 CONFIRM_KEY: Final = "Ctrl+Return"
 REJECT_KEY: Final = "Ctrl+J"
@@ -131,9 +132,7 @@ class KnownMatchPanel(QWidget):
             return
         self.grade.setText(grade_text(m))
         self.kind.setText(kind_text(m))
-        self.kind.setProperty("kind", "exact" if m.exact else "pdq")
-        self.kind.style().unpolish(self.kind)
-        self.kind.style().polish(self.kind)
+        set_style_property(self.kind, "kind", "exact" if m.exact else "pdq")
         lst = m.hash_list
         others = f"<br>{self._others} more matching entr{'y' if self._others == 1 else 'ies'}."
         self.provenance.setText(

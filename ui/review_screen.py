@@ -45,6 +45,7 @@ from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster
 from ui.keyframe_view import VideoPane, VideoSheet, protected_media
 from ui.known_match import KnownMatchPanel, grade_text
 from ui.tasks import Tasks
+from ui.theme import set_style_property
 from wellbeing.clock import Clock
 from wellbeing.policy import ReviewLocked
 
@@ -935,10 +936,7 @@ class ReviewScreen(QWidget):
         if self._closing.is_set():
             return  # late outcomes of a closed session: the window may be deleted
         self.status.setText(message)
-        self.status.setProperty("level", level)
-        # Dynamic properties need a re-polish before the style sheet sees them.
-        self.status.style().unpolish(self.status)
-        self.status.style().polish(self.status)
+        set_style_property(self.status, "level", level)
 
 
 def _grade_label(grading: Grading) -> str:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from reviewer.segments import DURATION_SLACK_S, Segment, SegmentError, rollup
 from reviewer.vocabulary import Severity
+from ui.theme import set_style_property
 from wellbeing.keyframes import format_time
 
 # Most severe first, as the roll-up ranks them.
@@ -158,9 +159,7 @@ class SegmentsPanel(QWidget):
             else "No segments: grade the whole video."
         )
         self.message.setText(f"{note}  {grade}".strip() if note else grade)
-        self.message.setProperty("state", "refused" if error else "ok")
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        set_style_property(self.message, "state", "refused" if error else "ok")
         self.remove_button.setEnabled(bool(self._segments))
         self.segments_changed.emit(self.segments())
 

@@ -110,3 +110,9 @@ def table_view(model: RowsModel) -> tuple[QTableView, QSortFilterProxyModel]:
     view.setAlternatingRowColors(True)
     view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
     return view, proxy
+
+
+def selected_row(view: QTableView) -> Any:
+    """The row object selected in a view made by table_view, or None."""
+    rows = view.selectionModel().selectedRows()
+    return rows[0].data(RowRole) if rows else None
