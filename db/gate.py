@@ -216,8 +216,11 @@ class Gate:
         rule = MATRIX[check.op]
         row = conn.execute(self._who, {"gate_user": check.actor_id, **self._clock()}).first()
         account = None if row is None else account_from_row(conn, row, _ids(row.gate_granted))
-        when = row.gate_now if row is not None else conn.execute(self._today, self._clock())
-        today = (when if row is not None else when.scalar_one()).date()
+        when: datetime = (
+            row.gate_now if row is not None
+            else conn.execute(self._today, self._clock()).scalar_one()
+        )
+        today = when.date()
         facts = self._facts(conn, check)
         why = refusal(check.op, account, today, facts)
         if why is not None:

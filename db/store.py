@@ -68,6 +68,7 @@ from db.models import (
 )
 from db.open_items import OpenCounts, open_counts
 from db.prepared import Prepared
+from reviewer.clock import Clock
 from reviewer.errors import LeaseLost, NotFound, OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import (
@@ -85,7 +86,6 @@ from reviewer.model import (
 )
 from reviewer.permissions import Check
 from reviewer.vocabulary import Severity, SkipReason, Source
-from wellbeing.clock import Clock
 
 items = ItemRow.__table__
 media_t = MediaRow.__table__

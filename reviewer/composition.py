@@ -22,6 +22,7 @@ from db.video import VideoRepo
 from db.welfare import WelfareRepo
 from reviewer import cli_hashes
 from reviewer.accounts import Account, Permission
+from reviewer.clock import Clock, SystemClock
 from reviewer.dashboard import DashboardService
 from reviewer.model import User
 from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService
@@ -30,7 +31,6 @@ from reviewer.review import ReviewService, Workstation
 from reviewer.sampling import Seed
 from reviewer.team import TeamServices
 from reviewer.welfare import WelfareSession
-from wellbeing.clock import Clock, SystemClock
 
 
 def calibrated(store: Store, seed: Seed) -> Callable[..., ReviewService]:

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from reviewer.accounts import Account
+from reviewer.clock import Clock
 from reviewer.model import PRIORITY_LABELS
 from reviewer.permissions import Check, Operation
 from reviewer.qa_service import AgreementSummary, QaService
 from reviewer.referral_service import ReferralDeadlines
 from reviewer.untrusted import MAX_NOTE, text
-from wellbeing.clock import Clock
 from wellbeing.settings import WelfareSettings
 
 BREAK_TAKEN_KINDS: Final = ("break_started",)

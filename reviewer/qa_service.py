@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from reviewer.accounts import Account, AccountsPort
 from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
+from reviewer.clock import Clock
 from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.matching import ShowLess
@@ -45,7 +46,6 @@ from reviewer.untrusted import MAX_NOTE, text
 from reviewer.video_review import VideoPort
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare import WelfareSession
-from wellbeing.clock import Clock
 
 
 class QaPort(Protocol):

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from reviewer.clock import Clock
 from reviewer.destinations import Destination, Priority
 from reviewer.grading import Grading
 from reviewer.vocabulary import Action, ProductionContext
-from wellbeing.clock import Clock
 
 CYBERTIP_NAMESPACE = "urn:x-reviewer:cybertip-style:1"
 CYBERTIP_SCHEMA_VERSION = "1"

@@ -20,6 +20,7 @@ from reviewer.accounts import (
     SecuritySettings,
 )
 from reviewer.admin import AdminService
+from reviewer.clock import Clock, SystemClock
 from reviewer.errors import LeaseLost
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import ShowLess
@@ -30,7 +31,6 @@ from reviewer.untrusted import MAX_NOTE, text
 from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare import WelfareSession
-from wellbeing.clock import Clock, SystemClock
 from wellbeing.settings import WelfareSettings
 
 if TYPE_CHECKING:  # team.py imports services that import this module

@@ -17,11 +17,11 @@ from datetime import date
 from typing import Protocol
 
 from reviewer.accounts import AccessDenied, Account
+from reviewer.clock import Clock
 from reviewer.model import Claim, Exposure, User
 from reviewer.permissions import Check, Operation
 from reviewer.untrusted import MAX_NOTE, text
 from reviewer.vocabulary import Severity
-from wellbeing.clock import Clock
 from wellbeing.policy import (
     DayTotals,
     OptOuts,

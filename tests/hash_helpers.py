@@ -14,12 +14,12 @@ from db.qa import QaRepo
 from db.store import Store
 from reviewer import synthetic
 from reviewer.accounts import Role
+from reviewer.clock import SystemClock
 from reviewer.hashing import compute_hashes
 from reviewer.ingest import Entry, IngestReport, ingest_bytes
 from reviewer.matching import HashIngest
 from reviewer.qa_service import QaService
 from reviewer.vocabulary import Severity, Source
-from wellbeing.clock import SystemClock
 
 
 def ingest_one(

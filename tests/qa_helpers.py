@@ -10,11 +10,11 @@ from sign_in import stored_account
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Account, Role
+from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.model import Exposure, NewItem
 from reviewer.qa_service import CalibratedReviewService, QaReviewSession
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, Source
-from wellbeing.clock import Clock
 
 SEED = "team-secret-for-tests"
 

@@ -22,7 +22,7 @@ from pgserver import PgServer
 from db.accounts import AccountsRepo
 from db.store import Store
 from reviewer.accounts import Account, Role, VettingStatus
-from wellbeing.clock import Clock
+from reviewer.clock import Clock
 
 # A fixed audit key: every Store of one team shares the team's key.
 AUDIT_KEY = b"team-audit-key-for-the-tests-32b"

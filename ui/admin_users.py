@@ -53,12 +53,12 @@ from reviewer.accounts import (
     VettingStatus,
 )
 from reviewer.admin import AdminService, UsersSnapshot
+from reviewer.clock import Clock
 from reviewer.untrusted import MAX_COURSE
 from ui.login import password_field, password_problem
 from ui.screen_fit import fit_to_screen
 from ui.tasks import Tasks
 from ui.theme import set_style_property
-from wellbeing.clock import Clock
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 COLUMNS: Final = ("Name", "Roles", "Vetting", "Vetted on", "Training", "Queue access", "Status")

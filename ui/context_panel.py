@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reviewer.clock import Clock
 from reviewer.model import PRIORITY_IMMINENT_RISK, PRIORITY_LABELS, ItemView
 from ui import text
 from ui.theme import set_style_property
-from wellbeing.clock import Clock
 
 PREVIEW_CHARS: Final = 600
 PREVIEW_LINES: Final = 8

@@ -15,8 +15,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from reviewer.accounts import SecuritySettings
+from reviewer.clock import Clock
 from ui.login import password_field
-from wellbeing.clock import Clock
 
 _INPUT: Final = frozenset(
     {

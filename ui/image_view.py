@@ -50,11 +50,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reviewer.clock import Clock
 from reviewer.model import Exposure
 from ui import keymap
 from ui.flow_layout import FlowLayout, flow_policy
 from ui.tasks import Tasks
-from wellbeing.clock import Clock
 from wellbeing.exposure import RevealMeter
 from wellbeing.render import (
     BLUR_STEPS,

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.accounts import Permission, SecuritySettings
+from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaService
 from reviewer.review import ReviewService
 from reviewer.team import TeamServices
@@ -38,7 +39,6 @@ from ui.review_screen import ReviewScreen, Timings
 from ui.screen_fit import fit_to_screen
 from ui.tasks import Tasks
 from ui.welfare_view import ResourcesDialog, WelfareGuard
-from wellbeing.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

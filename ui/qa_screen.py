@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
+from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaReviewSession
 from reviewer.review import ReviewService
 from ui.events import AppEvents
@@ -19,7 +20,6 @@ from ui.main_window import MainWindow
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
 from ui.welfare_view import WelfareGuard
-from wellbeing.clock import Clock, SystemClock
 
 BANNER = (
     "Blind QA re-grade — grade what you see. The first grade stays hidden until a lead "

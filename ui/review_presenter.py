@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
 from reviewer.accounts import AccessDenied
+from reviewer.clock import Clock
 from reviewer.errors import LeaseLost, MediaMissing, OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import KnownMatch
@@ -30,7 +31,6 @@ from reviewer.segments import Segment
 from reviewer.vocabulary import SkipReason
 from ui import keymap
 from ui.change_set import Change, ChangeSet
-from wellbeing.clock import Clock
 from wellbeing.policy import ReviewLocked
 from wellbeing.render import DEFAULT_BLUR_STEP
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.matching import DupGroup, Propagated
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
@@ -47,7 +48,6 @@ from ui.known_match import KnownMatchPanel, grade_text
 from ui.review_presenter import OUTCOME_UNKNOWN, UNREACHABLE, ReviewPresenter, Slot
 from ui.tasks import Tasks
 from ui.theme import set_style_property
-from wellbeing.clock import Clock
 
 __all__ = ["OUTCOME_UNKNOWN", "UNREACHABLE", "ReviewScreen", "Timings"]
 

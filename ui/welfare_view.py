@@ -38,13 +38,13 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.accounts import LoginFailed
+from reviewer.clock import Clock
 from reviewer.review import lease_seconds_left
 from reviewer.untrusted import MAX_NOTE
 from reviewer.welfare import WelfareSession
 from ui.review_screen import ReviewScreen
 from ui.tasks import Tasks
 from wellbeing import resources
-from wellbeing.clock import Clock
 from wellbeing.policy import BreakNotOver, Mode, PauseNotSkippable, PolicyState
 
 TICK_MS: Final = 500

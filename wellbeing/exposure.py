@@ -7,8 +7,8 @@ viewing and never assumes it.
 
 from __future__ import annotations
 
+from reviewer.clock import Clock
 from reviewer.model import Exposure
-from wellbeing.clock import Clock
 
 
 class RevealMeter:

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from reviewer.clock import Clock
 from reviewer.model import Exposure
 from reviewer.vocabulary import Severity
-from wellbeing.clock import Clock
 from wellbeing.settings import WelfareSettings
 
 _AB = (Severity.A, Severity.B)

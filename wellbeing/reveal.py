@@ -19,8 +19,8 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any, Final
 
+from reviewer.clock import Clock
 from reviewer.model import Exposure
-from wellbeing.clock import Clock
 from wellbeing.exposure import RevealMeter
 from wellbeing.render import BLUR_STEPS, DEFAULT_BLUR_STEP
 

@@ -55,12 +55,12 @@ from sign_in import sign_in
 
 from db.media_store import MediaStore
 from db.store import Store
+from reviewer.clock import SystemClock
 from reviewer.demo import generate_demo
 from reviewer.model import DecisionReceipt
 from reviewer.review import ReviewService, Workstation
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
-from wellbeing.clock import SystemClock
 
 GOAL_PAINT_P95_MS = 16.0
 GOAL_MAX_STALL_MS = 50.0

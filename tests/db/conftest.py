@@ -9,9 +9,9 @@ import pytest
 
 from db.media_store import MediaStore
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.model import NewItem
 from reviewer.vocabulary import Severity, Source
-from wellbeing.clock import FakeClock
 
 
 @pytest.fixture

@@ -30,12 +30,12 @@ from reviewer.accounts import (
     VettingStatus,
 )
 from reviewer.admin import AdminService
+from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Exposure
 from reviewer.review import ReviewService, Workstation
 from reviewer.untrusted import MAX_COURSE, Untrusted
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity
-from wellbeing.clock import FakeClock
 
 ADMIN_PW = "admin password 1"
 MOD_PW = "moderator password 1"

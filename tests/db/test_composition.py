@@ -10,10 +10,10 @@ from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role, VettingStatus
+from reviewer.clock import FakeClock
 from reviewer.composition import build_workstation
 from reviewer.permissions import Operation
 from reviewer.qa_service import CalibratedReviewService
-from wellbeing.clock import FakeClock
 from wellbeing.settings import WelfareSettings
 
 ADMIN_PW = "admin password 1"

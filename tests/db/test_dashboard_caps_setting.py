@@ -12,12 +12,12 @@ from db.referrals import ReferralRepo
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role
+from reviewer.clock import FakeClock
 from reviewer.dashboard import DashboardService
 from reviewer.permissions import Operation
 from reviewer.qa_service import QaService
 from reviewer.referral_service import ReferralService
 from reviewer.vocabulary import Severity
-from wellbeing.clock import FakeClock
 from wellbeing.settings import WelfareSettings
 
 

@@ -31,6 +31,7 @@ from db.qa import QaRepo
 from db.store import Store
 from reviewer import synthetic
 from reviewer.accounts import AccessDenied, Role
+from reviewer.clock import FakeClock
 from reviewer.grading import GradeBasis
 from reviewer.hashing import compute_hashes
 from reviewer.hashlists import MAX_SOURCE
@@ -47,7 +48,6 @@ from reviewer.qa_service import QaService
 from reviewer.sampling import Sampler, SamplingPolicy
 from reviewer.untrusted import Untrusted
 from reviewer.vocabulary import AgeBand, Severity
-from wellbeing.clock import FakeClock
 
 EVERYTHING = SamplingPolicy(1.0, True, 1.0, 0)
 NOTHING = SamplingPolicy(0.0, False, 0.0, 0)

@@ -23,10 +23,10 @@ from db.models import ItemRow, UserRow
 from db.store import Store
 from reviewer import synthetic
 from reviewer.accounts import AccessDenied, Account, Role, VettingStatus, hash_password
+from reviewer.clock import FakeClock
 from reviewer.matching import HashIngest, ShowLess
 from reviewer.model import Exposure, User
 from reviewer.review import ReviewService
-from wellbeing.clock import FakeClock
 
 
 @dataclass

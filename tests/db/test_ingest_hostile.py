@@ -21,13 +21,13 @@ from db.store import Store
 from reviewer import synthetic
 from reviewer.accounts import Role
 from reviewer.cli import main
+from reviewer.clock import FakeClock
 from reviewer.ingest import ingest_manifest
 from reviewer.model import Exposure, NewItem
 from reviewer.qa_model import SYNTHETIC_KEY
 from reviewer.qa_service import QaService
 from reviewer.untrusted import MAX_NOTE, Untrusted
 from reviewer.vocabulary import SkipReason, Source
-from wellbeing.clock import FakeClock
 
 SECRET = b"the key passphrase is hunter2\n"
 

@@ -13,11 +13,11 @@ from db.dashboard import DashboardRepo
 from db.migrate import alembic_config, upgrade
 from db.models import ItemRow
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Exposure
 from reviewer.permissions import Check, Operation
 from reviewer.vocabulary import NotAssessableReason, Severity, SkipReason, Source
-from wellbeing.clock import FakeClock
 
 GRADE = Grading(
     severity=Severity.NOT_ASSESSABLE, not_assessable_reason=NotAssessableReason.TOO_SMALL

@@ -38,6 +38,7 @@ from reviewer.accounts import (
     VettingStatus,
 )
 from reviewer.admin import AdminService
+from reviewer.clock import FakeClock
 from reviewer.dashboard import DashboardService
 from reviewer.model import Claim, Exposure
 from reviewer.permissions import ALL_ROLES, MATRIX, Check, Operation
@@ -48,7 +49,6 @@ from reviewer.retention_service import RetentionService
 from reviewer.review import ReviewService
 from reviewer.sampling import Sampler, SamplingPolicy, golden_mix
 from reviewer.vocabulary import Severity, SkipReason
-from wellbeing.clock import FakeClock
 from wellbeing.settings import WelfareSettings
 
 EVERYTHING = QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)

@@ -14,12 +14,12 @@ from team_server import Person, TeamDb
 
 from db.qa import QaRepo
 from reviewer.accounts import AccessDenied, Role
+from reviewer.clock import FakeClock
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, Severity, SkipReason
-from wellbeing.clock import FakeClock
 
 pytestmark = pytest.mark.postgres_only
 

@@ -26,6 +26,7 @@ from db.models import ItemRow
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import AccessDenied, Account, Role
+from reviewer.clock import FakeClock
 from reviewer.errors import LeaseLost
 from reviewer.model import Claim, Exposure
 from reviewer.permissions import Check, Operation
@@ -41,7 +42,6 @@ from reviewer.vocabulary import (
     SkipReason,
     Source,
 )
-from wellbeing.clock import FakeClock
 
 EVERYTHING = QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
 NOTHING_RANDOM = QaSettings(SamplingPolicy(0.0, True, 0.0, 0), gold_rate=0.0)

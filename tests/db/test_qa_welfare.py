@@ -15,6 +15,7 @@ from db.qa import QaRepo
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Role, VettingStatus
+from reviewer.clock import FakeClock
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService, _per_user
@@ -22,7 +23,6 @@ from reviewer.review import ReviewService, Workstation
 from reviewer.sampling import SamplingPolicy, golden_mix
 from reviewer.vocabulary import AgeBand, Severity
 from reviewer.welfare import WelfareSession
-from wellbeing.clock import FakeClock
 from wellbeing.policy import Mode, OptOuts, ReviewLocked
 
 PASSWORD = "a long enough passphrase"

@@ -33,6 +33,7 @@ from db.referrals import ReferralRepo
 from db.retention import RetentionRepo
 from db.store import Store
 from reviewer.accounts import Role
+from reviewer.clock import FakeClock
 from reviewer.destinations import AlreadyReported, Destination, Priority, PriorityTooLow
 from reviewer.errors import NotFound
 from reviewer.grading import Grading
@@ -41,7 +42,6 @@ from reviewer.referral import IncidentType, cybertip_schema_path
 from reviewer.referral_service import NewReferral, ReferralKind, ReferralService
 from reviewer.retention_service import RetentionService
 from reviewer.vocabulary import Action, Severity
-from wellbeing.clock import FakeClock
 
 NCA, NCMEC = Destination.NCA, Destination.NCMEC
 DAY = 86400.0

@@ -25,6 +25,7 @@ from referral_fixtures import (
 from db.media_store import MediaStore
 from db.referrals import ReferralRepo
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.hashing import compute_hashes
 from reviewer.referral import CYBERTIP_NAMESPACE, build_cybertip_xml, cybertip_schema_path
 from reviewer.referral_service import (
@@ -35,7 +36,6 @@ from reviewer.referral_service import (
 )
 from reviewer.synthetic import encode, make_image
 from reviewer.vocabulary import ProductionContext
-from wellbeing.clock import FakeClock
 
 NS = {"c": CYBERTIP_NAMESPACE}
 

@@ -34,10 +34,10 @@ from db.referrals import ReferralRepo
 from db.retention import MAX_REASON, RetentionRepo
 from db.store import Store
 from reviewer.accounts import Role
+from reviewer.clock import FakeClock
 from reviewer.referral_service import ReferralKind, ReferralService
 from reviewer.retention_service import RetentionService
 from reviewer.untrusted import Untrusted
-from wellbeing.clock import FakeClock
 
 DAY = 86_400.0
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.errors import LeaseLost
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.model import Exposure
@@ -23,7 +24,6 @@ from reviewer.vocabulary import (
     SkipReason,
     Source,
 )
-from wellbeing.clock import FakeClock
 
 CAT_C = Grading(
     severity=Severity.C,

@@ -30,13 +30,13 @@ from db.models import ClaimRow, DecisionRow, QaSampleRow, QaSamplingDueRow
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Account, Role
+from reviewer.clock import SystemClock
 from reviewer.grading import Grading
 from reviewer.model import Claim, Exposure, NewItem
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import CalibratedReviewService, QaService
 from reviewer.sampling import Sampler, SamplingPolicy
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, Source
-from wellbeing.clock import SystemClock
 
 # Nothing random, gold off: a decision is sampled exactly when its age is uncertain.
 MANDATORY_ONLY = QaSettings(SamplingPolicy(0.0, True, 0.0, 0), gold_rate=0.0)

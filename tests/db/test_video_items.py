@@ -17,6 +17,7 @@ from db.media_store import MediaStore
 from db.store import Store
 from db.video import VideoRepo
 from reviewer import synthetic_video
+from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.ingest import ingest_manifest
@@ -31,7 +32,6 @@ from reviewer.vocabulary import (
     Severity,
     Source,
 )
-from wellbeing.clock import FakeClock
 
 
 def _grading(severity: Severity) -> Grading:

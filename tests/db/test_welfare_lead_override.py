@@ -11,10 +11,10 @@ from db.accounts import AccountsRepo
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import AccessDenied, LoginFailed, Role
+from reviewer.clock import FakeClock
 from reviewer.model import User
 from reviewer.untrusted import MAX_NOTE, Untrusted
 from reviewer.welfare import WelfareSession
-from wellbeing.clock import FakeClock
 
 PASSWORD = "a long enough passphrase"
 

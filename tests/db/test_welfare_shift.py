@@ -22,6 +22,7 @@ from sign_in import sign_in as profile_sign_in
 
 from db.store import Store
 from db.welfare import WelfareRepo
+from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Claim, User
 from reviewer.permissions import Operation
@@ -35,7 +36,6 @@ from reviewer.vocabulary import (
     Source,
 )
 from reviewer.welfare import WelfareSession
-from wellbeing.clock import FakeClock
 from wellbeing.exposure import RevealMeter
 from wellbeing.policy import (
     BreakNotOver,

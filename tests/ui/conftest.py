@@ -16,6 +16,7 @@ from ui_helpers import ADMIN, ADMIN_PASSWORD, MODERATOR, WindowFactory
 from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.review import ReviewService, Workstation
 from ui.idle_lock import LockTimings
@@ -23,7 +24,6 @@ from ui.main_window import MainWindow, build_main_window
 from ui.review_screen import Timings
 from ui.tasks import Tasks
 from ui.theme import apply_theme
-from wellbeing.clock import FakeClock
 
 
 @pytest.fixture

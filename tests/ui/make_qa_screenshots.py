@@ -42,6 +42,7 @@ from db.referrals import ReferralRepo
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role
+from reviewer.clock import FakeClock
 from reviewer.dashboard import DashboardService
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure, User
@@ -57,7 +58,6 @@ from ui.gold import GoldScreen
 from ui.qa_screen import build_qa_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
-from wellbeing.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "docs/screenshots"

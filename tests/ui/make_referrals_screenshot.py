@@ -28,12 +28,12 @@ from referral_fixtures import (
 from db.media_store import MediaStore
 from db.referrals import ReferralRepo
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.destinations import Destination
 from reviewer.referral_service import ReferralService
 from ui.referrals import ReferralsWindow
 from ui.tasks import Tasks
 from ui.theme import apply_theme
-from wellbeing.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 

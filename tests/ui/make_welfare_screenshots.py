@@ -25,6 +25,7 @@ from sign_in import sign_in
 from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
+from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import User
 from reviewer.review import Workstation
@@ -32,7 +33,6 @@ from reviewer.welfare import WelfareSession
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
-from wellbeing.clock import FakeClock
 
 
 def settle(app: QApplication, seconds: float = 0.3) -> None:

@@ -24,6 +24,7 @@ from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role, VettingStatus
 from reviewer.cli import _team_tools
+from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
@@ -36,7 +37,6 @@ from ui.calibration import CalibrationScreen
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 
 PASSWORD = "a long enough passphrase"
 MODERATOR, QA_REVIEWER, LEAD = "Sam Okafor", "Priya Nair", "Morgan Reid"

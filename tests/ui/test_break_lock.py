@@ -18,6 +18,7 @@ from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer import synthetic
+from reviewer.clock import FakeClock
 from reviewer.ingest import Entry, IngestReport, ingest_bytes
 from reviewer.model import User
 from reviewer.permissions import Operation
@@ -26,7 +27,6 @@ from reviewer.vocabulary import Severity, Source
 from reviewer.welfare import WelfareSession
 from ui.main_window import MainWindow
 from ui.welfare_view import WelfareGuard
-from wellbeing.clock import FakeClock
 from wellbeing.policy import Mode, ReviewLocked
 from wellbeing.settings import WelfareSettings
 

@@ -10,10 +10,10 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import clipped_texts
 
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.model import NewItem
 from reviewer.vocabulary import Source
 from ui.context_panel import PAGE_CHARS, PREVIEW_CHARS, PREVIEW_LINES, ContextPanel
-from wellbeing.clock import FakeClock
 
 TEN_MB = 10_000_000
 

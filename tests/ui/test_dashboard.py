@@ -33,6 +33,7 @@ from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.accounts import AccessDenied, Role
 from reviewer.agreement import cohen_kappa
+from reviewer.clock import FakeClock
 from reviewer.dashboard import DashboardService
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaService
@@ -42,7 +43,6 @@ from reviewer.untrusted import MAX_NOTE, Untrusted
 from reviewer.vocabulary import AgeBand, Severity, Source
 from ui.dashboard import DashboardScreen
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 from wellbeing.settings import WelfareSettings
 
 WELFARE = WelfareSettings(daily_ab_revealed_cap_hours=1.0, cap_warning_minutes=15)

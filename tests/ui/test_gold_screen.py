@@ -20,12 +20,12 @@ from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role
 from reviewer.cli import _team_tools
+from reviewer.clock import FakeClock
 from reviewer.qa_service import QaService
 from reviewer.review import Workstation
 from ui.gold import NEEDS_ITEM, GoldScreen
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 
 PASSWORD = "a long enough passphrase"
 

@@ -9,10 +9,10 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import ADMIN_PASSWORD, WindowFactory, press
 
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.review import ReviewService
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow
-from wellbeing.clock import FakeClock
 
 LOCK = LockTimings(lock_after_s=300, release_after_s=600, check_ms=10)
 

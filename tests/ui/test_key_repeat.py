@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory
 
+from reviewer.clock import FakeClock
 from ui.image_view import AFTER_AUTO_PROTECT_S, ProtectedImageView
-from wellbeing.clock import FakeClock
 from wellbeing.reveal import RevealMode
 
 

@@ -30,6 +30,7 @@ from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Role, SecuritySettings
+from reviewer.clock import FakeClock
 from reviewer.model import User
 from reviewer.review import ReviewService, Workstation
 from reviewer.welfare import WelfareSession
@@ -46,7 +47,6 @@ from ui.login import LoginDialog
 from ui.main_window import MainWindow
 from ui.passphrase import PassphraseDialog
 from ui.segments_panel import SegmentsPanel
-from wellbeing.clock import FakeClock
 
 
 def _label_buddies(root: QWidget) -> set[int]:

@@ -24,12 +24,12 @@ from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
+from reviewer.clock import FakeClock
 from reviewer.model import User
 from reviewer.review import ReviewService, Workstation
 from reviewer.welfare import WelfareSession
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow
-from wellbeing.clock import FakeClock
 
 LOCK = LockTimings(lock_after_s=300, release_after_s=3_600, check_ms=10)
 

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import pixels
 
 from reviewer import synthetic
+from reviewer.clock import FakeClock
 from ui.image_view import (
     STRIP_MAX_LONG,
     ProtectedImageView,
@@ -22,7 +23,6 @@ from ui.image_view import (
     strip_box,
 )
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 from wellbeing.render import fit
 
 CANVAS = (900, 600)

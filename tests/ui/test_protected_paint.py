@@ -9,9 +9,9 @@ from ui_helpers import WindowFactory, laplacian_energy, pixels, press
 
 from db.media_store import MediaStore
 from db.store import Store
+from reviewer.clock import FakeClock
 from ui.image_view import ProtectedImageView
 from ui.review_screen import Timings
-from wellbeing.clock import FakeClock
 from wellbeing.render import render_revealed
 
 

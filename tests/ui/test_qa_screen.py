@@ -13,6 +13,7 @@ from db.media_store import MediaStore
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role
+from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
@@ -21,7 +22,6 @@ from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity
 from ui.qa_screen import BANNER, build_qa_window
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 
 MARKER = "FIRST-GRADE-NOTE-c41d"
 

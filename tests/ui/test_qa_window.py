@@ -19,6 +19,7 @@ from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role, VettingStatus
 from reviewer.cli import _team_tools
+from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
@@ -30,7 +31,6 @@ from reviewer.welfare import WelfareSession
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 from wellbeing.policy import Mode, ReviewLocked
 
 PASSWORD = "a long enough passphrase"

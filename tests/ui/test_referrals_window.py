@@ -27,13 +27,13 @@ from ui_helpers import clipped_texts, laptop_size
 from db.media_store import MediaStore
 from db.referrals import ReferralRepo
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.destinations import Destination, Priority
 from reviewer.referral import IncidentType
 from reviewer.referral_service import ReferralService
 from ui.referrals import ReferralsWindow
 from ui.tables import ALERT_COLOUR
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 
 HOUR = 3600.0
 

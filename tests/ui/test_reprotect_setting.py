@@ -10,7 +10,7 @@ from ui_helpers import WindowFactory, press
 
 from db.media_store import MediaStore
 from db.store import Store
-from wellbeing.clock import FakeClock
+from reviewer.clock import FakeClock
 from wellbeing.settings import WelfareSettings
 
 

@@ -13,10 +13,10 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, laplacian_energy, pixels, press
 
 from db.store import Store
+from reviewer.clock import FakeClock
 from ui.image_view import ProtectedImageView
 from ui.main_window import MainWindow
 from ui.review_screen import Timings
-from wellbeing.clock import FakeClock
 from wellbeing.reveal import RevealMode
 
 

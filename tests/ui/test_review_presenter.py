@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import DecisionReceipt, Exposure, QueueSummary
@@ -22,7 +23,6 @@ from reviewer.vocabulary import Severity, SkipReason
 from ui.change_set import Change, ChangeSet
 from ui.review_presenter import UNREACHABLE, ReviewPresenter, Slot
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 from wellbeing.render import render_protected
 
 GRADE = Grading(severity=Severity.NOT_ILLEGAL, csea_related=False)

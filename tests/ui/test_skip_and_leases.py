@@ -6,10 +6,10 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, press
 
 from db.store import Store
+from reviewer.clock import FakeClock
 from reviewer.vocabulary import SkipReason
 from ui.review_screen import Timings
 from ui.tasks import Tasks
-from wellbeing.clock import FakeClock
 
 
 def test_skip_with_a_reason_and_note_using_the_keyboard(

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from reviewer.clock import FakeClock
 from reviewer.model import Exposure
 from reviewer.vocabulary import Severity
-from wellbeing.clock import FakeClock
 from wellbeing.policy import (
     BreakNotOver,
     DayTotals,

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.referral import (
     CYBERTIP_NAMESPACE,
@@ -41,7 +42,6 @@ from reviewer.vocabulary import (
     ProductionContext,
     Severity,
 )
-from wellbeing.clock import FakeClock
 
 T = datetime(2026, 2, 3, 14, 0, tzinfo=UTC)
 NOW = datetime(2026, 2, 4, 9, 30, tzinfo=UTC)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reviewer.clock import FakeClock
 from reviewer.retention import (
     AUDIT_KEPT,
     Disposal,
@@ -21,7 +22,6 @@ from reviewer.retention import (
     plan,
 )
 from reviewer.vocabulary import Severity
-from wellbeing.clock import FakeClock
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from wellbeing.clock import FakeClock
+from reviewer.clock import FakeClock
 from wellbeing.exposure import RevealMeter
 from wellbeing.render import BLUR_STEPS, DEFAULT_BLUR_STEP
 from wellbeing.reveal import (

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from reviewer.clock import FakeClock
 from reviewer.model import Exposure
 from reviewer.vocabulary import Severity
-from wellbeing.clock import FakeClock
 from wellbeing.exposure import RevealMeter
 from wellbeing.policy import (
     BreakNotOver,
