@@ -300,9 +300,7 @@ class ReferralService:
     who builds or exports is the account the service was built for, never an id from
     the caller, and the gate decides every call."""
 
-    def __init__(
-        self, repo: ReferralRepository, media: MediaReader | None, account: Account
-    ) -> None:
+    def __init__(self, repo: ReferralRepository, media: MediaReader, account: Account) -> None:
         self.repo = repo
         self.media = media
         self.account = account
@@ -456,8 +454,6 @@ class ReferralService:
 
     def _hashes(self, sha256: str) -> tuple[str | None, str | None, tuple[tuple[str, str], ...]]:
         """MD5, PDQ and EXIF of the media, read in memory; empty when it is gone."""
-        if self.media is None:
-            return None, None, ()
         try:
             data = self.media.get(sha256)
         except MediaMissing:

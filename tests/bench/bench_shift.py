@@ -47,6 +47,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import wiring
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
@@ -58,7 +59,7 @@ from db.store import Store
 from reviewer.clock import SystemClock
 from reviewer.demo import generate_demo
 from reviewer.model import DecisionReceipt
-from reviewer.review import ReviewService, Workstation
+from reviewer.review import ReviewService
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
 
@@ -233,7 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             store, media, args.items, seed=args.seed, max_megapixels=args.max_mp, broken=False
         )
         print(f"generated {args.items} synthetic items in {time.perf_counter() - started:.1f} s")
-        service = sign_in(Workstation(store, media), "Scripted moderator")
+        service = sign_in(wiring.workstation(store, media), "Scripted moderator")
         tasks = Tasks()
         window = build_main_window(service, tasks, clock=SystemClock())
         window.resize(*WINDOW)

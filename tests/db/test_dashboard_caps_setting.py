@@ -3,6 +3,7 @@ dashboard compares people against (it used the defaults). SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import wiring
 from qa_helpers import SEED, account, add_items, decide_next, graded, moderator_session
 from sign_in import admin_check
 
@@ -37,7 +38,7 @@ def test_the_dashboard_compares_people_against_the_admins_caps(
         lead,
         clock,
         welfare.settings,
-        referral_deadlines=ReferralService(ReferralRepo(store), None, lead).deadlines,
+        referral_deadlines=ReferralService(ReferralRepo(store), wiring.NoMedia(), lead).deadlines,
     )
     before = dash.snapshot()
     assert before.caps.daily_ab_s == WelfareSettings().daily_ab_revealed_cap_seconds

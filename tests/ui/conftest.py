@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import wiring
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sign_in import sign_in
@@ -41,7 +42,7 @@ def media(tmp_path: Path) -> MediaStore:
 
 @pytest.fixture
 def workstation(store: Store, media: MediaStore) -> Workstation:
-    return Workstation(store, media)
+    return wiring.workstation(store, media)
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def admin_service(
     store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
 ) -> ReviewService:
     """Signed in with a password: the first account (admin and moderator, vetted)."""
-    ws = Workstation(store, media, accounts=accounts, clock=clock)
+    ws = wiring.workstation(store, media, accounts=accounts, clock=clock)
     return ws.enrol_first_admin(ADMIN, ADMIN_PASSWORD)
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from qa_helpers import (
@@ -111,7 +112,7 @@ def tasks(store: Store) -> Iterator[Tasks]:
 
 def _service(store: Store, clock: FakeClock, acc) -> DashboardService:  # type: ignore[no-untyped-def]
     qa = QaService(QaRepo(store), acc, clock, SEED)
-    deadlines = ReferralService(ReferralRepo(store), None, acc).deadlines
+    deadlines = ReferralService(ReferralRepo(store), wiring.NoMedia(), acc).deadlines
     return DashboardService(
         DashboardRepo(store), qa, acc, clock, lambda: WELFARE, referral_deadlines=deadlines
     )

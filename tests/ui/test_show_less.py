@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import wiring
 from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, press
 
@@ -18,7 +19,7 @@ from ui.tasks import Tasks
 @pytest.fixture
 def workstation(store: Store, media: MediaStore) -> Workstation:
     repo = HashRepo(store)
-    return Workstation(
+    return wiring.workstation(
         store, media, show_less_for=lambda user: ShowLess(repo, store, user, media.get)
     )
 

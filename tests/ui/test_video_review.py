@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sign_in import sign_in
@@ -25,7 +26,7 @@ from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.ingest import ingest_manifest
 from reviewer.model import NewItem
-from reviewer.review import ReviewService, Workstation
+from reviewer.review import ReviewService
 from reviewer.segments import Segment
 from reviewer.vocabulary import NotAssessableReason, Severity, Source
 from ui.image_view import raster_from
@@ -40,7 +41,7 @@ def videos(store: Store) -> VideoRepo:
 
 @pytest.fixture
 def video_service(store: Store, media: MediaStore, videos: VideoRepo) -> ReviewService:
-    return sign_in(Workstation(store, media, videos=videos), MODERATOR)
+    return sign_in(wiring.workstation(store, media, videos=videos), MODERATOR)
 
 
 def ingest(
