@@ -4,7 +4,8 @@
                             [--incident-type TYPE] [--out DIR] [--allow-incomplete]
     reviewer referral awaiting | list | export REFERRAL_ID --out DIR | reporter [--org ...]
     reviewer referral rules [--destination D --level-hours L=H ... --hold-days N
-                            --reference-days N] [--default-destination D]
+                            --reference-days N --exempt-if-reported-to [D ...]]
+                            [--default-destination D]
     reviewer retention run [--dry-run] | settings [--report-hold-days N] [--dispose-days N]
     reviewer audit mitigations --out FILE [--format jsonld|csv] [--since DATE]
     reviewer hold place|lift ITEM_ID --reason TEXT
@@ -199,6 +200,10 @@ def cmd_referral_rules(args: argparse.Namespace) -> int:
         changes["report_hold_days"] = args.hold_days
     if args.reference_days is not None:
         changes["reference_keep_days"] = args.reference_days
+    if args.exempt_if_reported_to is not None:
+        changes["exempt_if_reported_to"] = frozenset(
+            Destination(x) for x in args.exempt_if_reported_to
+        )
     if changes and not args.destination:
         return _fail("--destination is needed to change its figures", 2)
     with _services(args) as s:
@@ -379,6 +384,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ru.add_argument("--level-hours", nargs="+", metavar="LEVEL=HOURS")
     ru.add_argument("--hold-days", type=int)
     ru.add_argument("--reference-days", type=int)
+    ru.add_argument(
+        "--exempt-if-reported-to",
+        nargs="*",
+        choices=["nca", "ncmec"],
+        metavar="DEST",
+        help="no report here for content already reported to these (none given: always report)",
+    )
     ru.add_argument("--default-destination", choices=["nca", "ncmec"])
     ru.set_defaults(func=cmd_referral_rules)
     ex = rs.add_parser("export", parents=[who], help="write a stored package into a folder")
