@@ -4,8 +4,8 @@ PostgreSQL.
 Each test changes one setting the way an admin does it (signed in through the
 workstation the composition root builds; the QA settings through the admin's own
 QaService, the reporting and retention settings through the `reviewer` commands with
-the admin's password, the welfare settings through the gated welfare repository with
-the signed-in admin's account) and then watches the setting's consumer behave by the
+the admin's password, the welfare settings through `reviewer welfare settings` (no
+screen edits them)) and then watches the setting's consumer behave by the
 new value where the default would behave otherwise: the welfare policy of the next
 sign-in, the lead's dashboard, the QA sampler, gold serves, the hash export, the
 referral packages, the awaiting list and the retention plan.
@@ -57,7 +57,6 @@ from reviewer.destinations import (
 from reviewer.grading import Grading
 from reviewer.matching import export_confirmed
 from reviewer.model import Claim, Exposure
-from reviewer.permissions import Check, Operation
 from reviewer.qa_model import QaSettings
 from reviewer.referral_service import ReportingSettings
 from reviewer.retention import Disposal, Kept
@@ -191,12 +190,8 @@ class Desk:
         return self.sign_in(name)
 
     def set_welfare(self, **changes: object) -> None:
-        """The admin's welfare settings, saved through the gate as the admin."""
-        acc = self.admin.account
-        WelfareRepo(self.store).save_settings(
-            WelfareSettings(**changes),  # type: ignore[arg-type]
-            Check(acc.id, acc.name, Operation.WELFARE_SETTINGS),
-        )
+        """`reviewer welfare settings --set NAME=VALUE ...` as the admin (the others kept)."""
+        self.command("welfare", "settings", "--set", *(f"{k}={v}" for k, v in changes.items()))
 
     def set_qa(self, policy: SamplingPolicy, **changes: object) -> None:
         """The admin's QA settings, through the QaService the admin's sign-in got."""
@@ -204,16 +199,18 @@ class Desk:
         assert team is not None and team.gold is not None
         team.gold.set_settings(QaSettings(policy, **changes))  # type: ignore[arg-type]
 
-    def command(self, *argv: str) -> None:
-        """A `reviewer` command run by the admin, signed in with the admin's password."""
-        stdin = io.StringIO(ADMIN_PW + "\n")
+    def command(
+        self, *argv: str, user: str = ADMIN, password: str = ADMIN_PW, expect: int = 0
+    ) -> None:
+        """A `reviewer` command run by `user` (the admin), signed in with their password;
+        it must exit with `expect`."""
         mp = pytest.MonkeyPatch()
-        mp.setattr("sys.stdin", stdin)
+        mp.setattr("sys.stdin", io.StringIO(password + "\n"))
         try:
-            code = main([*argv, "--db", self.db_url, "--user", ADMIN, "--password-stdin"])
+            code = main([*argv, "--db", self.db_url, "--user", user, "--password-stdin"])
         finally:
             mp.undo()
-        assert code == 0, argv
+        assert code == expect, argv
 
 
 @pytest.fixture
@@ -249,6 +246,30 @@ def decide(svc: ReviewService, grading: Grading, seconds: float = 0.0) -> Claim:
 
 
 # --------------------------------------------------------------------------- welfare
+def test_the_welfare_settings_command_refuses_bad_values_and_non_admins(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    desk.set_welfare(break_minutes=15)
+    desk.person("Lee Lead", Role.LEAD)
+    capsys.readouterr()
+    # Loosened past the evidence, a typo, not a number: refused by name, nothing saved.
+    for bad, says in (
+        ("break_after_active_minutes=90", "break_after_active_minutes must be 1..60"),
+        ("brake_minutes=5", "unknown setting 'brake_minutes'"),
+        ("break_minutes=ten", "break_minutes must be a whole number"),
+    ):
+        desk.command("welfare", "settings", "--set", bad, "cap_warning_minutes=5", expect=2)
+        assert says in capsys.readouterr().err
+    # Only an admin may change them (the gate refuses a lead, and audits it).
+    desk.command(
+        "welfare", "settings", "--set", "break_minutes=5", user="Lee Lead", password=PW, expect=1
+    )
+    assert "access_denied" in {e.kind for e in desk.store.audit_events(None)}
+    assert WelfareRepo(desk.store).settings() == WelfareSettings(break_minutes=15)
+    (changed,) = desk.store.audit_events(None, kind="welfare_settings_changed")
+    assert changed.user_id == desk.admin.account.id and changed.detail["break_minutes"] == 15
+
+
 def test_break_after_active_minutes(desk: Desk, enqueue: Callable[..., list[int]]) -> None:
     enqueue(desk.store, 2)
     desk.set_welfare(break_after_active_minutes=20)

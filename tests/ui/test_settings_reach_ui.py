@@ -9,6 +9,7 @@ tests/db/test_settings_reach.py (its registry test names the tests here).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,11 +21,10 @@ from ui_helpers import ADMIN, ADMIN_PASSWORD, press
 import ui.app
 from db.media_store import MediaStore
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Role, VettingStatus
+from reviewer.cli import main
 from reviewer.clock import FakeClock
 from reviewer.composition import build_workstation
-from reviewer.permissions import Check, Operation
 from reviewer.review import ReviewService, Workstation
 from ui.admin_users import SecuritySettingsDialog
 from ui.events import AppEvents
@@ -32,7 +32,6 @@ from ui.idle_lock import LockTimings
 from ui.login import LoginDialog
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
-from wellbeing.settings import WelfareSettings
 
 MO, MO_PW = "Mo Derator", "mo's password 123"
 
@@ -187,16 +186,16 @@ def test_the_admins_release_after_minutes_hand_items_back(
 def test_the_admins_reprotect_delay_reaches_the_image_view(
     qtbot: QtBot,
     admin: ReviewService,
-    store: Store,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     clock: FakeClock,
     seeded: int,
     start_app: Callable[[], MainWindow],
 ) -> None:
-    # No screen edits the welfare settings: the admin saves them through the gate.
-    WelfareRepo(store).save_settings(
-        WelfareSettings(reprotect_after_seconds=4),
-        Check(admin.account.id, admin.account.name, Operation.WELFARE_SETTINGS),
-    )
+    # No screen edits the welfare settings: the admin runs the command.
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PASSWORD + "\n"))
+    argv = ["welfare", "settings", "--set", "reprotect_after_seconds=4", "--db", db_url]
+    assert main([*argv, "--user", ADMIN, "--password-stdin"]) == 0
     window = start_app()
     view = window.review.view
     press(qtbot, "Space")
