@@ -58,7 +58,7 @@ from reviewer.grading import Grading
 from reviewer.matching import export_confirmed
 from reviewer.model import Claim, Exposure
 from reviewer.qa_model import QaSettings
-from reviewer.referral_service import ReportingSettings
+from reviewer.referral_service import ReferralService, ReportingSettings
 from reviewer.retention import Disposal, Kept
 from reviewer.retention_service import RetentionService
 from reviewer.review import ReviewService, Workstation
@@ -616,7 +616,7 @@ def reported(d: Desk, seed: int, grading: Grading = REPORT_B) -> int:
     return item
 
 
-def lead_referrals(d: Desk):  # -> ReferralService
+def lead_referrals(d: Desk) -> ReferralService:
     lead = d.sign_in("Lee Lead")
     assert lead.team is not None and lead.team.referrals is not None
     return lead.team.referrals
@@ -625,7 +625,8 @@ def lead_referrals(d: Desk):  # -> ReferralService
 def retention_plan(d: Desk) -> dict[int, Disposal | Kept]:
     """The plan `reviewer retention run --dry-run` prints, by item."""
     run = RetentionService(RetentionRepo(d.store), d.media, d.admin.account).plan()
-    return {x.item_id: x for x in (*run.plan.disposals, *run.plan.kept)}
+    planned: list[Disposal | Kept] = [*run.plan.disposals, *run.plan.kept]
+    return {x.item_id: x for x in planned}
 
 
 def send(d: Desk, item: int, to: Destination, folder: Path) -> None:

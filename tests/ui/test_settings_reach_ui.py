@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -67,8 +66,14 @@ def start_app(
     real_build = ui.app.build_main_window
     built: list[MainWindow] = []
 
-    def build_with_test_clock(*args: Any, **kwargs: Any) -> MainWindow:
-        window = real_build(*args, clock=clock, **kwargs)
+    def build_with_test_clock(
+        service: ReviewService,
+        tasks: Tasks,
+        events: AppEvents | None = None,
+        *,
+        lock: LockTimings | None = None,
+    ) -> MainWindow:
+        window = real_build(service, tasks, events, clock=clock, lock=lock)
         built.append(window)
         return window
 
