@@ -8,7 +8,7 @@ the admin's password, the welfare settings through `reviewer welfare settings` (
 screen edits them)) and then watches the setting's consumer behave by the
 new value where the default would behave otherwise: the welfare policy of the next
 sign-in, the lead's dashboard, the QA sampler, gold serves, the hash export, the
-referral packages, the awaiting list and the retention plan.
+referral packages, the awaiting list, the retention plan and the claim queue.
 
 The list of settings is read from the code (the settings dataclasses, and the database
 tables named `*_settings`): a setting added without a test here makes
@@ -43,7 +43,7 @@ from db.models import Base
 from db.retention import RetentionRepo
 from db.store import Store
 from db.welfare import WelfareRepo
-from reviewer.accounts import Account, Role, SecuritySettings, VettingStatus
+from reviewer.accounts import Account, QueueInfo, Role, SecuritySettings, VettingStatus
 from reviewer.cli import main
 from reviewer.clock import FakeClock
 from reviewer.composition import build_workstation
@@ -83,6 +83,8 @@ def admin_settings() -> set[str]:
     out |= {f"reporting.{f.name}" for f in fields(ReportingSettings) if f.name != "destinations"}
     out |= {f"destinations.{f.name}" for f in fields(DestinationRule)}
     out.add("destinations.default_destination")
+    # Per queue, on the Users screen (who may claim from it is per account).
+    out |= {f"queue.{f.name}" for f in fields(QueueInfo) if f.name not in ("id", "name")}
     return out
 
 
@@ -146,6 +148,7 @@ COVERED: dict[str, tuple[str, ...]] = {
     "destinations.reference_keep_days": ("test_destination_reference_keep_days",),
     "destinations.exempt_if_reported_to": ("test_destination_exempt_if_reported_to",),
     "destinations.default_destination": ("test_default_destination",),
+    "queue.restricted": ("test_queue_restricted",),
 }
 
 
@@ -477,6 +480,20 @@ def test_security_settings_reach_the_next_sign_in(desk: Desk) -> None:
     assert mo.security_settings() == SecuritySettings(2, 7)
     (ev,) = desk.store.audit_events(None, kind="security_settings_set")
     assert ev.user_id == desk.admin.account.id
+
+
+# --------------------------------------------------------------------------- queues
+def test_queue_restricted(desk: Desk) -> None:
+    add_items(desk.store, 2, queue="Restricted")
+    mo = desk.moderator()
+    users = desk.admin.admin()
+    (queue,) = [q for q in users.snapshot().queues if q.name == "Restricted"]
+    # Marked restricted on the Users screen, Mo not among those allowed: not served.
+    users.set_queue_access(mo.account.id, allowed=[], restricted=[queue.id])
+    assert mo.claim_next() is None
+    users.set_queue_access(mo.account.id, allowed=[queue.id], restricted=[queue.id])
+    claim = mo.claim_next()
+    assert claim is not None and claim.item.queue_name == "Restricted"
 
 
 # --------------------------------------------------------------------------- QA
