@@ -119,10 +119,22 @@ COVERED: dict[str, tuple[str, ...]] = {
         "ui:test_the_admins_reprotect_delay_reaches_the_image_view",
     ),
     "welfare.idle_pause_seconds": ("test_idle_pause_seconds",),
-    "welfare.blur_step_default": ("test_starting_blur_steps",),
-    "welfare.blur_step_suspected_a": ("test_starting_blur_steps",),
-    "welfare.blur_step_suspected_b": ("test_starting_blur_steps",),
-    "welfare.blur_step_suspected_c": ("test_starting_blur_steps",),
+    "welfare.blur_step_default": (
+        "test_starting_blur_steps",
+        "ui:test_the_admins_starting_blur_reaches_the_image_view",
+    ),
+    "welfare.blur_step_suspected_a": (
+        "test_starting_blur_steps",
+        "ui:test_the_admins_starting_blur_reaches_the_image_view",
+    ),
+    "welfare.blur_step_suspected_b": (
+        "test_starting_blur_steps",
+        "ui:test_the_admins_starting_blur_reaches_the_image_view",
+    ),
+    "welfare.blur_step_suspected_c": (
+        "test_starting_blur_steps",
+        "ui:test_the_admins_starting_blur_reaches_the_image_view",
+    ),
     "security.idle_lock_minutes": (
         "test_security_settings_reach_the_next_sign_in",
         "ui:test_the_admins_idle_lock_minutes_lock_the_window",

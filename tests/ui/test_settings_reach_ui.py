@@ -210,3 +210,23 @@ def test_the_admins_reprotect_delay_reaches_the_image_view(
     assert not view.reveal_state.tick() and view.revealed
     clock.advance(1.0)
     assert view.reveal_state.tick()  # protected again after 4 s (the default: 10 s)
+
+
+def test_the_admins_starting_blur_reaches_the_image_view(
+    qtbot: QtBot,
+    admin: ReviewService,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    seeded: int,
+    start_app: Callable[[], MainWindow],
+) -> None:
+    # Every item opens at the strongest step, whatever it is suspected to be.
+    steps = [f"blur_step_{k}=4" for k in ("default", "suspected_a", "suspected_b", "suspected_c")]
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PASSWORD + "\n"))
+    argv = ["welfare", "settings", "--set", *steps, "--db", db_url]
+    assert main([*argv, "--user", ADMIN, "--password-stdin"]) == 0
+    window = start_app()
+    # The item on screen was rendered and opened at step 4 (the defaults: 2 or 3).
+    view = window.review.view
+    assert view.reveal_state.blur_step == 4
+    assert "blur 4/4" in view._hint.text()  # what the moderator reads under the picture
