@@ -22,7 +22,7 @@ from db.repo import Repo, translate_errors
 from reviewer.destinations import Destination
 from reviewer.errors import NotFound
 from reviewer.permissions import Check
-from reviewer.retention import (
+from reviewer.retention_model import (
     Disposal,
     DisposalScope,
     RetentionPolicy,

@@ -62,7 +62,7 @@ from reviewer.demo import generate_demo
 from reviewer.ingest import IngestReport, default_workers, ingest_manifest
 from reviewer.matching_demo import generate_matching_demo
 from reviewer.media_files import MediaRefused, import_roots
-from reviewer.review import Workstation
+from reviewer.review_service import Workstation
 from reviewer.team_session import TeamSignIn
 
 GUI_DEMO_ITEMS = 30

@@ -39,7 +39,7 @@ from reviewer.destinations import Destination, Priority, describe_due
 from reviewer.errors import NotFound
 from reviewer.mitigations import to_csv, to_jsonld_text
 from reviewer.permissions import Check, Operation
-from reviewer.referral import IncidentType
+from reviewer.referral_model import IncidentType
 from reviewer.referral_service import (
     AlreadyReported,
     NotReportable,

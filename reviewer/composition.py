@@ -24,16 +24,16 @@ from db.video import VideoRepo
 from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Permission
 from reviewer.clock import Clock, SystemClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.matching import HashIngest, ShowLess
 from reviewer.model import User
 from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.referral_service import ReferralService
-from reviewer.review import CalibratedReviewService, ReviewService, Workstation
+from reviewer.review_service import CalibratedReviewService, ReviewService, Workstation
 from reviewer.sampling import Seed
-from reviewer.team import TeamServices
+from reviewer.team_service import TeamServices
 from reviewer.video import FramePdq
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 
 
 def ingest_hook(store: Store) -> HashIngest:

@@ -1,6 +1,6 @@
 """QA services: the QA reviewer's blind re-grade session, and what leads, admins and
 moderators may do with QA results. (The sampling hook on a moderator's session is
-reviewer.review.CalibratedReviewService, which uses QaPort from here.)
+reviewer.review_service.CalibratedReviewService, which uses QaPort from here.)
 
 Every rule is enforced by the permission gate (reviewer.permissions, db.gate), not by
 hiding controls:
@@ -38,7 +38,7 @@ from reviewer.sessions import (
 )
 from reviewer.untrusted import MAX_NOTE, text
 from reviewer.vocabulary import SkipReason
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 
 
 class QaPort(Protocol):

@@ -1,4 +1,4 @@
-"""The retention executor: applies `reviewer.retention.plan` to the store and media.
+"""The retention executor: applies `reviewer.retention_model.plan` to the store and media.
 
 `run(dry_run=True)` only reports the plan. A real run disposes item by item, each in
 its own transaction with its audit event (the store re-checks the rules inside it, so
@@ -14,7 +14,7 @@ from typing import Protocol
 
 from reviewer.accounts import AccessDenied, Account
 from reviewer.permissions import Check, Operation
-from reviewer.retention import (
+from reviewer.retention_model import (
     Disposal,
     DisposalScope,
     RetentionPlan,

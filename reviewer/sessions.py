@@ -1,4 +1,4 @@
-"""What every review-shaped session shares: the moderator's (reviewer.review) and the QA
+"""What every review-shaped session shares: the moderator's (reviewer.review_service) and the QA
 reviewer's blind re-grade (reviewer.qa_service). Both show an item under a lease, meter
 what is revealed and hand the item back; the rules they must apply alike live here, so
 that neither session module has to import the other."""
@@ -11,7 +11,7 @@ from typing import Protocol
 
 from reviewer.errors import LeaseLost
 from reviewer.model import Exposure
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 
 DEFAULT_LEASE_SECONDS = 600
 # Items of opted-out queues or kinds passed by in one claim before saying "none now".

@@ -15,7 +15,7 @@ from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.model import Exposure, NewItem
 from reviewer.qa_service import QaReviewSession
-from reviewer.review import CalibratedReviewService
+from reviewer.review_service import CalibratedReviewService
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, Source
 
 SEED = "team-secret-for-tests"

@@ -25,12 +25,12 @@ from reviewer.errors import MediaMissing
 from reviewer.matching import ShowLess
 from reviewer.model import Claim, Exposure, User
 from reviewer.qa_service import QaReviewSession
-from reviewer.review import CalibratedReviewService, MediaPort, ReviewService, Workstation
+from reviewer.review_service import CalibratedReviewService, MediaPort, ReviewService, Workstation
 from reviewer.sampling import Seed
-from reviewer.team import TeamServices
+from reviewer.team_service import TeamServices
 from reviewer.video_review import VideoPort
 from reviewer.vocabulary import Severity
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from wellbeing.policy import PolicyState
 
 SEED = "team-secret-for-tests"

@@ -10,16 +10,16 @@ from PySide6.QtWidgets import QMenu
 
 from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaService
-from reviewer.review import ReviewService
-from reviewer.team import TeamServices
-from ui.adjudication import AdjudicationScreen
-from ui.calibration import CalibrationScreen, unseen
-from ui.dashboard import DashboardScreen
+from reviewer.review_service import ReviewService
+from reviewer.team_service import TeamServices
+from ui.adjudication_screen import AdjudicationScreen
+from ui.calibration_screen import CalibrationScreen, unseen
+from ui.dashboard_screen import DashboardScreen
 from ui.events import AppEvents, Change, ChangeSet
-from ui.gold import GoldScreen
+from ui.gold_screen import GoldScreen
 from ui.idle_lock import LockTimings
 from ui.qa_screen import build_qa_window
-from ui.referrals import ReferralsWindow
+from ui.referral_screen import ReferralsWindow
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
 from ui.welfare_view import WelfareGuard

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaReviewSession
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui.events import AppEvents
 from ui.idle_lock import LockTimings
 from ui.review_screen import ReviewScreen, Timings

@@ -26,7 +26,7 @@ from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import KnownMatch
 from reviewer.media import MediaUnreadable
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.vocabulary import SkipReason
 from ui import keymap

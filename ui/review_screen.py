@@ -33,7 +33,7 @@ from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.matching import DupGroup, Propagated
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.video_review import segment_problems
 from reviewer.vocabulary import NotAssessableReason

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from reviewer.accounts import Permission, SecuritySettings
 from reviewer.clock import Clock, SystemClock
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui import keymap
 from ui.admin_users import SecuritySettingsDialog, UsersDialog
 from ui.idle_lock import IdleLock, LockScreen, LockTimings

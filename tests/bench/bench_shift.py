@@ -59,7 +59,7 @@ from db.store import Store
 from reviewer.clock import SystemClock
 from reviewer.demo import generate_demo
 from reviewer.model import DecisionReceipt
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
 

@@ -30,11 +30,11 @@ from reviewer.accounts import (
     SecuritySettings,
     VettingStatus,
 )
-from reviewer.admin import AdminService
+from reviewer.admin_service import AdminService
 from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Exposure
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from reviewer.untrusted import MAX_COURSE, Untrusted
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity
 

@@ -38,16 +38,16 @@ from reviewer.accounts import (
     SecuritySettings,
     VettingStatus,
 )
-from reviewer.admin import AdminService
+from reviewer.admin_service import AdminService
 from reviewer.clock import FakeClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.model import Claim, Exposure
 from reviewer.permissions import ALL_ROLES, MATRIX, Check, Operation
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.referral_service import ReferralKind, ReferralService
 from reviewer.retention_service import RetentionService
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.sampling import Sampler, SamplingPolicy, golden_mix
 from reviewer.vocabulary import Severity, SkipReason
 from wellbeing.settings import WelfareSettings

@@ -20,10 +20,10 @@ from reviewer.clock import FakeClock
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaReviewSession, QaService, per_user_seed
-from reviewer.review import CalibratedReviewService, ReviewService
+from reviewer.review_service import CalibratedReviewService, ReviewService
 from reviewer.sampling import SamplingPolicy, golden_mix
 from reviewer.vocabulary import AgeBand, Severity
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from wellbeing.policy import Mode, OptOuts, ReviewLocked
 
 PASSWORD = "a long enough passphrase"

@@ -29,7 +29,7 @@ from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Claim, User
 from reviewer.permissions import Operation
-from reviewer.review import ReviewService, lease_seconds_left
+from reviewer.review_service import ReviewService, lease_seconds_left
 from reviewer.vocabulary import (
     AgeBand,
     AgeConfidence,
@@ -38,7 +38,7 @@ from reviewer.vocabulary import (
     SkipReason,
     Source,
 )
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from wellbeing.exposure import RevealMeter
 from wellbeing.policy import (
     BreakNotOver,

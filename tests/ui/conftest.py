@@ -19,7 +19,7 @@ from db.media_store import MediaStore
 from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.review_screen import Timings

@@ -44,7 +44,7 @@ from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
@@ -52,10 +52,10 @@ from reviewer.qa_service import QaService
 from reviewer.referral_service import ReferralService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity, Source
-from ui.adjudication import AdjudicationScreen
-from ui.calibration import CalibrationScreen
-from ui.dashboard import DashboardScreen
-from ui.gold import GoldScreen
+from ui.adjudication_screen import AdjudicationScreen
+from ui.calibration_screen import CalibrationScreen
+from ui.dashboard_screen import DashboardScreen
+from ui.gold_screen import GoldScreen
 from ui.qa_screen import build_qa_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme

@@ -30,7 +30,7 @@ from db.welfare import WelfareRepo
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import User
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme

@@ -29,11 +29,11 @@ from reviewer.grading import Grading
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaService
-from reviewer.review import Workstation
+from reviewer.review_service import Workstation
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity
-from ui.adjudication import NEEDS_REASON, AdjudicationScreen
-from ui.calibration import CalibrationScreen
+from ui.adjudication_screen import NEEDS_REASON, AdjudicationScreen
+from ui.calibration_screen import CalibrationScreen
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks

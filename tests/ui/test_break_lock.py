@@ -25,9 +25,9 @@ from reviewer.clock import FakeClock
 from reviewer.ingest import Entry, IngestReport, ingest_bytes
 from reviewer.model import User
 from reviewer.permissions import Operation
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.vocabulary import Severity, Source
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.main_window import MainWindow
 from ui.welfare_view import WelfareGuard
 from wellbeing.policy import Mode, ReviewLocked

@@ -35,14 +35,14 @@ from db.store import Store
 from reviewer.accounts import AccessDenied, Role
 from reviewer.agreement import cohen_kappa
 from reviewer.clock import FakeClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaService
 from reviewer.referral_service import ReferralService
 from reviewer.sampling import SamplingPolicy
 from reviewer.untrusted import MAX_NOTE, Untrusted
 from reviewer.vocabulary import AgeBand, Severity, Source
-from ui.dashboard import DashboardScreen
+from ui.dashboard_screen import DashboardScreen
 from ui.tasks import Tasks
 from wellbeing.settings import WelfareSettings
 

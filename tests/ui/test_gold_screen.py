@@ -22,7 +22,7 @@ from db.store import Store
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
 from reviewer.qa_service import QaService
-from ui.gold import NEEDS_ITEM, GoldScreen
+from ui.gold_screen import NEEDS_ITEM, GoldScreen
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 

@@ -34,8 +34,8 @@ from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Role, SecuritySettings
 from reviewer.clock import FakeClock
 from reviewer.model import User
-from reviewer.review import ReviewService
-from reviewer.welfare import WelfareSession
+from reviewer.review_service import ReviewService
+from reviewer.welfare_service import WelfareSession
 from ui.admin_users import (
     NewUserDialog,
     PasswordDialog,
@@ -44,7 +44,7 @@ from ui.admin_users import (
     TrainingDialog,
     VettingDialog,
 )
-from ui.dashboard import ReasonDialog
+from ui.dashboard_screen import ReasonDialog
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
 from ui.passphrase import PassphraseDialog

@@ -27,8 +27,8 @@ from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.clock import FakeClock
 from reviewer.model import User
-from reviewer.review import ReviewService
-from reviewer.welfare import WelfareSession
+from reviewer.review_service import ReviewService
+from reviewer.welfare_service import WelfareSession
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow
 

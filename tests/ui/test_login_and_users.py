@@ -12,7 +12,7 @@ from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import LOGIN_FAILED_MESSAGE, Role, VettingStatus
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui.admin_users import (
     NewUserDialog,
     PasswordDialog,

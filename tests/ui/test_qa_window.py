@@ -24,10 +24,10 @@ from reviewer.demo import generate_demo
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaService
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, Severity
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks

@@ -12,7 +12,7 @@ from db.media_store import MediaStore
 from db.store import Store
 from reviewer.matching import ShowLess
 from reviewer.matching_demo import generate_matching_demo
-from reviewer.review import Workstation
+from reviewer.review_service import Workstation
 from ui.tasks import Tasks
 
 

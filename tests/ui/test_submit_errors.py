@@ -14,7 +14,7 @@ from db.store import Store
 from reviewer.errors import OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import Claim, DecisionReceipt, Exposure
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui import image_view
 from ui.review_screen import OUTCOME_UNKNOWN, UNREACHABLE
 

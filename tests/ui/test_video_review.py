@@ -26,7 +26,7 @@ from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.ingest import ingest_manifest
 from reviewer.model import NewItem
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.vocabulary import NotAssessableReason, Severity, Source
 from ui.image_view import raster_from

@@ -9,14 +9,14 @@ import inspect
 
 import pytest
 
-from reviewer.admin import AdminService
-from reviewer.dashboard import DashboardService
+from reviewer.admin_service import AdminService
+from reviewer.dashboard_service import DashboardService
 from reviewer.matching import ShowLess
 from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.referral_service import ReferralService
 from reviewer.retention_service import RetentionService
-from reviewer.review import CalibratedReviewService, ReviewService, Workstation
-from reviewer.welfare import WelfareSession
+from reviewer.review_service import CalibratedReviewService, ReviewService, Workstation
+from reviewer.welfare_service import WelfareSession
 
 # Parameters that may be None on purpose, with what None means (never "not wired").
 MEANINGFUL_NONE = {

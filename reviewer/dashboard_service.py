@@ -7,7 +7,7 @@ person at twice the cap and three at half of it average out to "fine".
 Breaks are read from audit events of the kinds in BREAK_TAKEN_KINDS /
 BREAK_OVERRIDDEN_KINDS. Ending a break early from here records the lead's audited
 decision only; the break lock on the moderator's screen is lifted at that workstation,
-where the lead signs in (reviewer.welfare.WelfareSession.lead_end_break).
+where the lead signs in (reviewer.welfare_service.WelfareSession.lead_end_break).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from reviewer.accounts import (
     Permission,
     SecuritySettings,
 )
-from reviewer.admin import AdminService
+from reviewer.admin_service import AdminService
 from reviewer.clock import Clock
 from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
@@ -36,11 +36,11 @@ from reviewer.sessions import (
     counted_release,
     reprotect_after,
 )
-from reviewer.team import TeamServices
+from reviewer.team_service import TeamServices
 from reviewer.untrusted import MAX_NOTE, text
 from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 
 
 class StorePort(Protocol):
