@@ -1,4 +1,4 @@
-"""Referral packages and the reporting settings, in the database (issue 8).
+"""Referral packages and the reporting settings, in the database.
 
 Each public method is one transaction; every state change carries its audit event.
 """

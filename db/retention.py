@@ -1,4 +1,4 @@
-"""Retention in the database (issue 8): records for the plan, legal holds, erasure
+"""Retention in the database: records for the plan, legal holds, erasure
 requests, and disposals, each one transaction with its audit event.
 
 A disposal never touches audit_events, decisions or the media row (sha256, size): that

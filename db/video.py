@@ -1,4 +1,4 @@
-"""Video media and per-segment grades (issue 9): a repository on db.repo.Repo.
+"""Video media and per-segment grades: a repository on db.repo.Repo.
 
 - `add_video`: marks a media row as a video and stores what it is, with the PDQ of each
   keyframe (per-frame matching), in one transaction;

@@ -569,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.set_defaults(func=cmd_audit_export)
     register_mitigations(audit_sub, common)  # audit mitigations (CAC ontology terms)
     cli_hashes.register(sub, common)
-    register_referrals(sub, common)  # referral, retention, hold, erasure (issue 8)
+    register_referrals(sub, common)  # referral, retention, hold, erasure
     parser.set_defaults(func=cmd_gui)
     return parser
 

@@ -1,4 +1,4 @@
-"""Issue 4: accounts, roles, sign-in, per-queue access and what each role may not do.
+"""Accounts, roles, sign-in, per-queue access and what each role may not do.
 
 Every refusal is enforced by the repository or the service (AccessDenied), not by a
 screen hiding a button, and is audited. Runs on SQLite and PostgreSQL.

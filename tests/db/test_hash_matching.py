@@ -452,7 +452,7 @@ def test_a_video_whose_keyframe_is_on_a_list_matches_it(
     store: Store, media: MediaStore, repo: HashRepo
 ) -> None:
     """Known-list matching works per keyframe: a listed frame inside a video is found
-    without anyone watching it (issue 9)."""
+    without anyone watching it."""
     from db.video import VideoRepo
     from reviewer import synthetic_video
     from reviewer.video_review import inspect_for_ingest

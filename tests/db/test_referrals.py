@@ -1,4 +1,4 @@
-"""Issue 8: referral packages built from stored items, decisions and the exposure ledger."""
+"""Referral packages built from stored items, decisions and the exposure ledger."""
 
 from __future__ import annotations
 

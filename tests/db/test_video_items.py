@@ -1,4 +1,4 @@
-"""Video items through ingest, the review service and the database (issue 9).
+"""Video items through ingest, the review service and the database.
 
 Every video is synthetic, made by reviewer.synthetic_video with PyAV.
 """

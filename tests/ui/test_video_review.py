@@ -1,4 +1,4 @@
-"""Reviewing a video as a moderator does (issue 9): the protected keyframe sheet as
+"""Reviewing a video as a moderator does: the protected keyframe sheet as
 painted, frames revealed one at a time and metered, sound muted until unmuted (and
 that recorded), segments rolling up to the item's grade, broken videos Not assessable.
 

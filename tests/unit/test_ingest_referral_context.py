@@ -1,4 +1,4 @@
-"""Issue 8: the manifest's `subject` and `chat` (validated, normalised, line-numbered)."""
+"""Referral context: the manifest's `subject` and `chat` (validated, normalised, line-numbered)."""
 
 from __future__ import annotations
 
