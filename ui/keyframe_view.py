@@ -45,15 +45,14 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.segments import Segment
-from reviewer.video import (
+from reviewer.video import inspect_video, keyframe_at
+from reviewer.video_container import looks_like_video
+from reviewer.video_types import (
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_SIDE,
     REVEAL_MAX_SIDE,
     KeyFrame,
     VideoProbe,
-    inspect_video,
-    keyframe_at,
-    looks_like_video,
 )
 from ui.flow_layout import FlowLayout, flow_policy
 from ui.image_view import (

@@ -24,7 +24,7 @@ from reviewer.clock import Clock
 from reviewer.errors import LeaseLost, MediaMissing, OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import KnownMatch
-from reviewer.media import MediaUnreadable
+from reviewer.media_types import MediaUnreadable
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.review import ReviewService
 from reviewer.segments import Segment

@@ -23,7 +23,7 @@ from typing import Final, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFont
 
-from reviewer.video import KeyFrame
+from reviewer.video_types import KeyFrame
 from wellbeing.render import (
     BLUR_STEPS,
     DEFAULT_BLUR_STEP,

@@ -10,7 +10,8 @@ from PIL import Image
 
 from reviewer import synthetic
 from reviewer import synthetic_video as sv
-from reviewer.video import KeyFrame, keyframes
+from reviewer.video import keyframes
+from reviewer.video_types import KeyFrame
 from wellbeing.keyframes import (
     SheetRendered,
     format_time,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 
 from reviewer import synthetic
-from reviewer.media import MediaUnreadable
+from reviewer.media_types import MediaUnreadable
 from wellbeing.render import (
     BLUR_STEPS,
     DEFAULT_BLUR_STEP,
