@@ -9,8 +9,9 @@ it metered: a spotlight under the cursor (S; radius with [ ] or Shift+wheel), a 
 Ctrl+0 resets). It protects itself again after a spell without interaction, when the
 window loses focus or is minimised, and on every move to another item.
 
-Nothing here decodes an image: rasters arrive already decoded from the render pool,
-and this module only wraps their bytes in QImage and paints them.
+Nothing here decodes or processes an image: rasters arrive finished from
+wellbeing.render on the render pool (protected, at display size, packed as the screen
+paints them), and this module only wraps their bytes in QImage and paints them.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ from wellbeing.exposure import RevealMeter
 from wellbeing.render import (
     BLUR_STEPS,
     DEFAULT_BLUR_STEP,
+    SCREEN_MODE,
     Rendered,
-    fit,
+    display_size,
     render_protected,
     render_revealed,
 )
@@ -74,9 +76,6 @@ KEY_RELEASE_GRACE_MS: Final = 40
 # A toggle this soon after an automatic re-protect (idle, focus lost) is taken as the
 # moderator's own "protect" arriving late, not as a request to reveal again.
 AFTER_AUTO_PROTECT_S: Final = 1.5
-# A picture whose aspect ratio is this many times the canvas's is shown as a strip.
-STRIP_RATIO: Final = 4.0
-STRIP_MAX_LONG: Final = 16_384
 # Used to render ahead before the canvas has been laid out.
 DEFAULT_BOX: Final = (1280, 960)
 
@@ -103,42 +102,18 @@ class Raster:
 
 
 def raster_from(rendered: Rendered) -> Raster:
-    """Wrap rendered bytes in a QImage (allowed on any thread, unlike QPixmap)."""
-    if rendered.mode == "L":
-        fmt, depth = QImage.Format.Format_Grayscale8, 1
-    else:
-        fmt, depth = QImage.Format.Format_RGB888, 3
-    image = QImage(rendered.data, rendered.width, rendered.height, rendered.width * depth, fmt)
-    # Converted here, on the render pool, to the format the screen is painted in: Qt
-    # would otherwise convert greyscale/RGB888 pixels on the GUI thread at every paint
-    # (several ms each). The conversion also copies: QImage would borrow the bytes.
-    painted = image.convertToFormat(QImage.Format.Format_RGB32)
-    return Raster(painted, rendered.source_width, rendered.source_height, rendered.protected)
-
-
-def strip_box(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int] | None:
-    """The box to show a long strip in, or None if `source` is not one.
-
-    A picture far longer than the canvas in one direction (a panorama, a scrolling
-    screenshot, a 20000 x 50 strip) would be a few pixels thick if fitted whole. It is
-    shown instead with its short side fitted to the canvas (never enlarged) and its
-    long side running past the canvas, to be scrolled along; the long side is capped
-    so that a raster stays a sensible size whatever the strip."""
-    sw, sh = source
-    bw, bh = box
-    if sw * bh > STRIP_RATIO * sh * bw:  # wide: fit the height, scroll sideways
-        scale = min(bh / sh, STRIP_MAX_LONG / sw, 1.0)
-        return max(bw, round(sw * scale)), max(1, round(sh * scale))
-    if sh * bw > STRIP_RATIO * sw * bh:  # tall: fit the width, scroll down
-        scale = min(bw / sw, STRIP_MAX_LONG / sh, 1.0)
-        return max(1, round(sw * scale)), max(bh, round(sh * scale))
-    return None
-
-
-def display_size(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
-    """Size a picture is shown at in a canvas of `box` pixels (zoom 1): fitted whole,
-    or for a long strip, its short side fitted (see strip_box)."""
-    return fit(source, strip_box(source, box) or box)
+    """Wrap a raster finished for a screen (wellbeing.render.for_screen) in a QImage:
+    no conversion, no scaling. QImage keeps a reference to the bytes it wraps."""
+    if rendered.mode != SCREEN_MODE:
+        raise ValueError(f"a {rendered.mode} raster is not finished for a screen")
+    image = QImage(
+        rendered.data,
+        rendered.width,
+        rendered.height,
+        rendered.width * 4,
+        QImage.Format.Format_RGB32,
+    )
+    return Raster(image, rendered.source_width, rendered.source_height, rendered.protected)
 
 
 def protected_raster(
@@ -148,40 +123,20 @@ def protected_raster(
     colour: bool = False,
     stylised: bool = False,
 ) -> Raster:
-    """Render pool job: the protected picture, finished by wellbeing.render (reduced,
-    greyscale, blurred, enlarged). Raises MediaUnreadable. A long strip is rendered a
-    second time for its strip box (the first render says what the picture's shape is;
-    strips are rare)."""
-    rendered = render_protected(data, box, blur_step, colour, stylised)
-    strip = strip_box((rendered.source_width, rendered.source_height), box)
-    if strip is not None:
-        rendered = render_protected(data, strip, blur_step, colour, stylised)
-    raster = raster_from(rendered)
-    # The tiny raster's last smooth stretch to display size, done once here on the
-    # render pool rather than by the painter on the GUI thread at every repaint (the
-    # same bilinear scaling; painting a raster of the canvas's own size is a plain copy).
-    size = display_size((rendered.source_width, rendered.source_height), box)
-    if raster.image.width() < size[0] and raster.image.height() < size[1]:
-        image = raster.image.scaled(
-            size[0],
-            size[1],
-            Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        raster = Raster(image, raster.source_width, raster.source_height, raster.protected)
-    return raster
+    """Render pool job: the protected picture, finished by wellbeing.render at its
+    display size in `box` (a long strip's short side fitted). Raises MediaUnreadable."""
+    return raster_from(render_protected(data, box, blur_step, colour, stylised, screen=True))
 
 
 def thumbnail_raster(data: bytes, box: tuple[int, int]) -> Raster:
-    """Render pool job: a protected thumbnail, as protected as the full view."""
-    return raster_from(render_protected(data, box, thumbnail=True))
+    """Render pool job: a protected thumbnail fitted to `box`, as protected as the full
+    view."""
+    return raster_from(render_protected(data, box, thumbnail=True, screen=True))
 
 
 def revealed_raster(data: bytes, box: tuple[int, int]) -> Raster:
     """Render pool job: the unprotected colour raster, for a metered reveal only."""
-    rendered = render_revealed(data, box)
-    strip = strip_box((rendered.source_width, rendered.source_height), box)
-    return raster_from(rendered if strip is None else render_revealed(data, strip))
+    return raster_from(render_revealed(data, box, screen=True))
 
 
 def _snapped(rect: QRectF, image: QImage, dpr: float) -> QRectF:
@@ -280,7 +235,8 @@ class _Canvas(QWidget):
         whole = self.painted_raster
         if whole is not None:
             rect = self.picture_rect()
-            # Smooth upscaling of the tiny protected raster is part of its blur.
+            # The raster is at its display size, painted as a plain copy; only a zoom (or
+            # a resize not yet rendered for) scales it, smoothly, which keeps it a blur.
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(_snapped(rect, whole.image, self.devicePixelRatioF()), whole.image)
             spot = self._view._spotlight_raster()

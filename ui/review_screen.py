@@ -89,9 +89,7 @@ class ReviewScreen(QWidget):
     ) -> None:
         super().__init__(parent)
         # The image re-protects itself after the admin's delay, not a constant.
-        timings = timings or Timings(
-            reprotect_after_ms=round(service.reprotect_after_s * 1000)
-        )
+        timings = timings or Timings(reprotect_after_ms=round(service.reprotect_after_s * 1000))
         self._service = service
         self._tasks = tasks
         self._events = events

@@ -15,15 +15,9 @@ from ui_helpers import pixels
 
 from reviewer import synthetic
 from reviewer.clock import FakeClock
-from ui.image_view import (
-    STRIP_MAX_LONG,
-    ProtectedImageView,
-    display_size,
-    protected_raster,
-    strip_box,
-)
+from ui.image_view import ProtectedImageView, protected_raster
 from ui.tasks import Tasks
-from wellbeing.render import fit
+from wellbeing.render import STRIP_MAX_LONG, display_size, fit, strip_box
 
 CANVAS = (900, 600)
 
@@ -74,6 +68,9 @@ def test_a_strip_is_shown_protected_across_the_canvas_and_scrolls(
     data = synthetic.make_strip(width, height, seed=5)
     raster = protected_raster(data, CANVAS)
     assert raster.protected and (raster.source_width, raster.source_height) == (width, height)
+    # Finished at its display size: the canvas paints it without scaling.
+    shown = display_size((width, height), CANVAS)
+    assert (raster.image.width(), raster.image.height()) == shown
     view.show_item(raster, data)
     rect = view.canvas.picture_rect()
     wide = width > height
