@@ -451,6 +451,15 @@ class ReviewPresenter:
         self.busy = busy
         self._view.set_busy(busy)
 
+    def _move_on_then_rest(self, slot: Slot) -> None:
+        """Stored: not busy any more, and on to the next item. The next picture is
+        painted before the form is enabled again: enabling it first would make that
+        synchronous paint repaint the whole form too (about 5 ms of the decision ->
+        next picture time)."""
+        self.busy = False
+        self._move_on(slot)
+        self._view.set_busy(False)
+
     def submit(self, grading: Grading) -> None:
         """The moderator submitted a grading for the item on screen."""
         slot = self.current
@@ -512,8 +521,7 @@ class ReviewPresenter:
     def _decided(self, slot: Slot, receipt: DecisionReceipt) -> None:
         if self.closing.is_set():
             return  # stored; the window that asked may be gone
-        self._set_busy(False)
-        self._move_on(slot)
+        self._move_on_then_rest(slot)
         self._view.say(f"Decision stored for item #{receipt.item_id}.{self._now_showing()}")
         self._announce(
             ChangeSet(
@@ -563,8 +571,7 @@ class ReviewPresenter:
     def _skipped(self, slot: Slot) -> None:
         if self.closing.is_set():
             return
-        self._set_busy(False)
-        self._move_on(slot)
+        self._move_on_then_rest(slot)
         item = slot.claim.item
         self._view.say(f"Item #{item.id} skipped and back in the queue.{self._now_showing()}")
         self._announce(

@@ -251,16 +251,21 @@ class ReviewScreen(QWidget):
 
     def show_slot(self, slot: Slot) -> None:
         self.video.clear()
-        self.panel.clear()
         item = slot.claim.item
-        self.context.show_item(item)
         picture = slot.picture
+        # The protected picture first: its synchronous repaint then paints only what is
+        # dirty so far, not the context and form this item also changes (they follow in
+        # the same turn of the event loop, painted with its next update).
+        readable = slot.data is not None and isinstance(picture, VideoSheet | Raster)
         if isinstance(picture, VideoSheet) and slot.data is not None:
             self.video.show_video(picture, slot.data)
         elif isinstance(picture, Raster) and slot.data is not None:
             self.view.show_item(picture, slot.data, slot.blur_step)
         else:
             self.view.show_unreadable(slot.unreadable or "unknown reason")
+        self.panel.clear()
+        self.context.show_item(item)
+        if not readable:
             self.panel.suggest_not_assessable(NotAssessableReason.UNREADABLE)
         self.show_known(slot)
         self.view.canvas.setFocus()
