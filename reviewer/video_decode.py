@@ -30,6 +30,7 @@ import av
 import av.error
 import numpy as np
 from av.container import InputContainer
+from av.index import IndexEntries, IndexEntry
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import VideoFrame
 from av.video.reformatter import VideoReformatter
@@ -157,8 +158,8 @@ def decode_video(
         probe = VideoProbe(
             container=_container_name(container, kind, data),
             codec=_CODEC_NAMES.get(ctx.name, ctx.name),
-            width=ctx.width or frames[0].source_width,
-            height=ctx.height or frames[0].source_height,
+            width=ctx.width or frames[0].frame.source_width,
+            height=ctx.height or frames[0].frame.source_height,
             rotation=frames[0].rotation,
             duration_s=round(duration_s, 3),
             fps=fps,
@@ -243,7 +244,7 @@ def _find_keyframes(
     tb = stream.time_base
     if tb is None:
         raise MediaUnreadable("corrupt", "the video track has no time base")
-    entries = stream.index_entries
+    entries: IndexEntries | list[IndexEntry] = stream.index_entries
     if len(entries) <= 1 and container.format.name.startswith("matroska"):
         # Matroska reads its cues lazily, on the first seek.
         try:
@@ -356,10 +357,10 @@ def _decode(
                 deadline.check()
                 if packet.size == 0 or not packet.is_keyframe:
                     continue
-                key = wanted.get(ordinal)
+                wanted_key = wanted.get(ordinal)
                 ordinal += 1
-                if key is not None:
-                    _decode_one(ctx2, packet, key, s2, scale, out)
+                if wanted_key is not None:
+                    _decode_one(ctx2, packet, wanted_key, s2, scale, out)
                 if ordinal > max(wanted):
                     break
         except av.error.ExitError as exc:
@@ -381,7 +382,7 @@ def _prepare(ctx: VideoCodecContext) -> VideoCodecContext:
 
 def _next_keyframe_packet(
     container: InputContainer, stream: VideoStream, deadline: _Deadline
-) -> av.Packet | None:
+) -> av.Packet[VideoStream] | None:
     for packet in container.demux(stream):
         deadline.check()
         if packet.size and packet.is_keyframe:
@@ -391,7 +392,7 @@ def _next_keyframe_packet(
 
 def _decode_one(
     ctx: VideoCodecContext,
-    packet: av.Packet,
+    packet: av.Packet[VideoStream],
     key: _Key,
     stream: VideoStream,
     scale: _Scaler,

@@ -114,7 +114,7 @@ class _Worker:
 
     def call(
         self, request: dict[str, Any], data: bytes, kill_after_s: float, max_payload: int
-    ) -> tuple[dict, bytes]:
+    ) -> tuple[dict[str, Any], bytes]:
         with self._lock:
             proc = self._ensure()
             self._served += 1
@@ -157,7 +157,8 @@ class _Worker:
             self._last = data if type(data) is bytes else None
             if self._served >= _MAX_REQUESTS:
                 self._stop(kill=False)
-            return result["reply"]
+            reply: tuple[dict[str, Any], bytes] = result["reply"]
+            return reply
 
     def close(self) -> None:
         with self._lock:
@@ -264,7 +265,7 @@ def _read_into(pipe: IO[bytes], n: int) -> memoryview:
     return view
 
 
-def _read_reply(pipe: IO[bytes], max_payload: int) -> tuple[dict, bytes]:
+def _read_reply(pipe: IO[bytes], max_payload: int) -> tuple[dict[str, Any], bytes]:
     (size,) = struct.unpack(">I", _read_exact(pipe, 4))
     if size > _MAX_HEADER_BYTES:
         raise ValueError("reply header too large")
@@ -288,7 +289,7 @@ def _int(meta: object, key: str, low: int = 1, high: int = MAX_VIDEO_SIDE) -> in
 
 
 def _from_reply(
-    header: dict, payload: bytes, max_frames: int, max_side: int
+    header: dict[str, Any], payload: bytes, max_frames: int, max_side: int
 ) -> tuple[VideoProbe, list[KeyFrame]]:
     """Rebuild the result from the worker's reply, trusting nothing in it."""
     try:
@@ -333,7 +334,7 @@ def _float(value: object) -> float:
     return float(value)
 
 
-def _probe_from(raw: dict) -> VideoProbe:
+def _probe_from(raw: dict[str, Any]) -> VideoProbe:
     times = raw["keyframe_times"]
     if not isinstance(times, list):
         raise ValueError("keyframe_times is not a list")

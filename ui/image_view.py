@@ -76,6 +76,10 @@ KEY_RELEASE_GRACE_MS: Final = 40
 # A toggle this soon after an automatic re-protect (idle, focus lost) is taken as the
 # moderator's own "protect" arriving late, not as a request to reveal again.
 AFTER_AUTO_PROTECT_S: Final = 1.5
+# The canvas's smallest height; a video's single frames make do with less, so that the
+# keyframe sheet above them fits a 1366 x 768 laptop at 150 % scaling too.
+CANVAS_MIN_HEIGHT: Final = 240
+FRAME_MIN_HEIGHT: Final = 160
 # Used to render ahead before the canvas has been laid out.
 DEFAULT_BOX: Final = (1280, 960)
 
@@ -165,7 +169,7 @@ class _Canvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)  # the spotlight follows the cursor
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(320, 240)
+        self.setMinimumSize(320, CANVAS_MIN_HEIGHT)
 
     def show_picture(self) -> None:
         self._message = ""
@@ -449,11 +453,16 @@ class ProtectedImageView(QWidget):
         """What the moderator has seen of the current item so far."""
         return self.reveal_state.exposure()
 
+    def set_compact(self, compact: bool) -> None:
+        """Let the canvas shrink to FRAME_MIN_HEIGHT (a video's frames under its sheet)."""
+        self.canvas.setMinimumHeight(FRAME_MIN_HEIGHT if compact else CANVAS_MIN_HEIGHT)
+
     def render_box(self) -> tuple[int, int]:
         """The canvas size in device pixels: the size to render pictures for."""
         dpr = self.canvas.devicePixelRatioF()
-        w, h = int(self.canvas.width() * dpr), int(self.canvas.height() * dpr)
-        return (w, h) if w >= 320 and h >= 240 else DEFAULT_BOX
+        w, h = self.canvas.width(), self.canvas.height()
+        laid_out = w >= 320 and h >= FRAME_MIN_HEIGHT  # before layout: a guess
+        return (int(w * dpr), int(h * dpr)) if laid_out else DEFAULT_BOX
 
     def show_placeholder(self, text: str) -> None:
         """No item: a neutral message (loading, queue empty)."""
@@ -901,7 +910,10 @@ HOLD_KEY: Final = Qt.Key.Key_H
 
 def _key(sequence: str) -> int:
     """The Qt key code of a one-key shortcut from ui.keymap ("Space" -> Key_Space)."""
-    return QKeySequence(sequence)[0].key().value
+    # PySide6's stubs lack QKeySequence.__getitem__, which the binding has.
+    combination = QKeySequence(sequence)[0]  # type: ignore[index]
+    code: int = combination.key().value
+    return code
 
 
 def _plain(event: QKeyEvent) -> bool:

@@ -28,6 +28,7 @@ from typing import Final
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QHideEvent,
     QKeySequence,
     QMouseEvent,
     QPainter,
@@ -35,6 +36,7 @@ from PySide6.QtGui import (
     QPen,
     QResizeEvent,
     QShortcut,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QFrame,
@@ -285,15 +287,15 @@ class VideoPane(QWidget):
         # above the picture: where it is short they scroll (the sheet at its smallest)
         # instead of making the window taller than the screen. With room, the sheet
         # grows and nothing scrolls.
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(content)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller = QScrollArea()
+        self.scroller.setWidget(content)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
+        layout.addWidget(self.scroller)
 
         self._player = QTimer(self)
         self._player.setInterval(int(1000 / PLAY_FPS))
@@ -355,6 +357,16 @@ class VideoPane(QWidget):
         # Rendered ahead for a guessed box (the view was hidden): fit it as soon as it is
         # laid out (a zero timer runs after the layout requests that show() posted).
         QTimer.singleShot(0, self._fit_sheet)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # The frame view below gives up some height to the sheet while a video is on.
+        self._view.set_compact(True)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        if not event.spontaneous():  # minimised: the layout stays as it is
+            self._view.set_compact(False)
+        super().hideEvent(event)
 
     def clear(self) -> None:
         """No video (a picture, a placeholder, or between items): hidden and silent."""

@@ -13,6 +13,7 @@ step-by-step lanes and a recording view, without a QApplication.
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -694,8 +695,8 @@ class ReviewPresenter:
                 self._lanes.db.submit(
                     self._service.renew_lease,
                     slot.claim,
-                    on_done=lambda claim, slot=slot: self._renewed(slot, claim),
-                    on_error=lambda exc, slot=slot: self._renew_failed(slot, exc),
+                    on_done=functools.partial(self._renewed, slot),
+                    on_error=functools.partial(self._renew_failed, slot),
                 )
 
     def _renewed(self, slot: Slot, claim: Claim) -> None:

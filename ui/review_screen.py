@@ -198,7 +198,9 @@ class ReviewScreen(QWidget):
         240 to 360 px: before the first item arrives its own size hint says nothing),
         the form the width it needs, the picture the rest."""
         total = sum(self._columns.sizes())
-        side = self._columns.widget(2).minimumSizeHint().width()
+        form = self._columns.widget(2)
+        assert form is not None  # the splitter is built with three columns
+        side = form.minimumSizeHint().width()
         context = max(240, min(360, total * 26 // 100))
         if total > context + side + 240:
             self._columns.setSizes([context, total - context - side, side])

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFont
@@ -127,7 +127,11 @@ def render_keyframe_sheet(
         blur_step=blur_step,
         cells=tuple(cells),
     )
-    return for_screen(rendered, sheet) if screen else rendered
+    if screen:
+        # Same pixels packed for a screen; the cells stay where they were.
+        packed = for_screen(rendered, sheet)
+        return replace(rendered, mode=packed.mode, data=packed.data)
+    return rendered
 
 
 def render_frame_protected(

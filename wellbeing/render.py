@@ -142,8 +142,7 @@ def raster_size(
     keyframe cell): the ladder then starts from it instead, so a thumbnail is as
     protected as the full view. The main view passes no cap: its raster depends on the
     picture alone."""
-    if check_step(blur_step) == 0:
-        raise ValueError("step 0 is unblurred: it has no protected raster")
+    check_protected_step(blur_step)
     base = reference_size(source)
     if cap is not None:
         base = fit(source, (min(base[0], cap[0]), min(base[1], cap[1])))
@@ -247,6 +246,14 @@ def check_step(blur_step: int) -> int:
     """A blur step is an int in 0..BLUR_STEPS (0: unblurred, a reveal); returns it."""
     if isinstance(blur_step, bool) or blur_step not in range(BLUR_STEPS + 1):
         raise ValueError(f"blur_step must be 0..{BLUR_STEPS}, not {blur_step!r}")
+    return blur_step
+
+
+def check_protected_step(blur_step: int) -> int:
+    """A step that blurs (1..BLUR_STEPS): what a resting or starting protection may be.
+    Step 0 shows full detail, so it is a reveal, never a protection."""
+    if check_step(blur_step) == 0:
+        raise ValueError("step 0 is unblurred: it is a reveal, not a protection")
     return blur_step
 
 

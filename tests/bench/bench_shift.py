@@ -174,7 +174,7 @@ class Session:
             self._stored_at = time.perf_counter()
             return receipt
 
-        service.submit = timed  # type: ignore[method-assign]
+        service.submit = timed  # type: ignore[method-assign, assignment]
 
     def _on_shown(self, _item_id: int) -> None:
         now = time.perf_counter()
@@ -215,7 +215,8 @@ class Session:
             QTimer.singleShot(500, self.finish)
 
     def _press(self, keys: str) -> None:
-        combo = QKeySequence(keys)[0]
+        # PySide6's stubs lack QKeySequence.__getitem__, which the binding has.
+        combo = QKeySequence(keys)[0]  # type: ignore[index]
         target = QApplication.focusWidget() or self._window
         QTest.keyClick(target, combo.key(), combo.keyboardModifiers())
 
