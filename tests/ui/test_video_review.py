@@ -112,6 +112,17 @@ def test_keyframe_sheet_is_protected_as_painted_and_frames_reveal_metered(
     print(f"sheet high-frequency energy, protected / sharp: {ratio:.3f}")
     assert ratio < 0.2
 
+    # The view changes size: the sheet is rendered again for it (off the GUI thread),
+    # never scaled by the painter.
+    before = sheet_view.render_box()
+    window.resize(window.width() + 160, window.height())
+    qtbot.waitUntil(lambda: sheet_view.render_box() != before, timeout=5_000)
+    qtbot.waitUntil(lambda: sheet_view.sheet.box == sheet_view.render_box(), timeout=10_000)
+    refitted = sheet_view.sheet
+    assert refitted is not sheet and refitted.frames == sheet.frames
+    assert refitted.raster.image.width() <= sheet_view.width()
+    sheet = refitted
+
     # A click on a cell: that frame, full size, still protected.
     cell = sheet_view.cell_rect(3).center().toPoint()
     qtbot.mouseClick(sheet_view, Qt.MouseButton.LeftButton, pos=cell)
