@@ -106,7 +106,7 @@ class Raster:
 
 
 def raster_from(rendered: Rendered) -> Raster:
-    """Wrap a raster finished for a screen (wellbeing.render.for_screen) in a QImage:
+    """Wrap a raster finished for a screen (wellbeing.render, screen=True) in a QImage:
     no conversion, no scaling. QImage keeps a reference to the bytes it wraps."""
     if rendered.mode != SCREEN_MODE:
         raise ValueError(f"a {rendered.mode} raster is not finished for a screen")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFont
@@ -25,16 +25,17 @@ from PIL import Image, ImageDraw, ImageFont
 from reviewer.video_types import KeyFrame
 from wellbeing.render import (
     DEFAULT_BLUR_STEP,
+    SCREEN_MODE,
     Rendered,
     check_box,
     check_step,
     display_size,
     enlarge,
     fit,
-    for_screen,
     pack,
     protect_image,
     reduce_sharp,
+    screen_bytes,
 )
 
 DEFAULT_SHEET_BOX: Final = (1600, 1000)
@@ -78,7 +79,7 @@ def render_keyframe_sheet(
     `columns` None picks the grid that makes the frames largest. The sheet is at
     display size (source size = raster size), so the UI paints it unscaled when the
     box is its view. Step 0 is unblurred and so marked unprotected. `screen` finishes
-    it for a screen (wellbeing.render.for_screen).
+    it for a screen (packed as wellbeing.render.SCREEN_MODE).
     """
     check_box(box)
     check_step(blur_step)
@@ -116,22 +117,17 @@ def render_keyframe_sheet(
             left, _, right, _ = font.getbbox(text)
             tx = cell_x + (frame_w - (right - left)) // 2
             draw.text((tx, cell_y + frame_h + 3), text, fill=_LABEL_FILL, font=font)
-    rendered = SheetRendered(
+    return SheetRendered(
         width=sheet_w,
         height=sheet_h,
-        mode="L",
-        data=sheet.tobytes(),
+        mode=SCREEN_MODE if screen else "L",
+        data=screen_bytes(sheet) if screen else sheet.tobytes(),
         source_width=sheet_w,
         source_height=sheet_h,
         protected=blur_step > 0,
         blur_step=blur_step,
         cells=tuple(cells),
     )
-    if screen:
-        # Same pixels packed for a screen; the cells stay where they were.
-        packed = for_screen(rendered, sheet)
-        return replace(rendered, mode=packed.mode, data=packed.data)
-    return rendered
 
 
 def render_frame_protected(

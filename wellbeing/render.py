@@ -5,7 +5,7 @@ One pipeline for every protected picture: validate (reviewer.media's guarded dec
 -> reduce -> greyscale -> blur (`protect_image`, the ladder) -> enlarge (`enlarge`, to
 the exact size it is shown at). Pictures and thumbnails here, keyframes and sheets in
 wellbeing.keyframes; the step and box checks live here once. With `screen=True` the
-result is finished for a screen (`for_screen`): packed as 32-bit pixels at display
+result is finished for a screen (`screen_bytes`): packed as 32-bit pixels at display
 size, so the UI only wraps the bytes and paints them unscaled.
 
 The protected raster is deliberately tiny and lightly blurred, then enlarged in smooth
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -83,7 +83,7 @@ class Rendered:
 
     width: int
     height: int
-    mode: str  # "L", "RGB", or SCREEN_MODE once finished for a screen (for_screen)
+    mode: str  # "L", "RGB", or SCREEN_MODE once finished for a screen (screen_bytes)
     data: bytes  # packed rows, no padding
     source_width: int
     source_height: int
@@ -206,7 +206,7 @@ def render_protected(
     and blurred at `blur_step` (1..BLUR_STEPS), then enlarged to its display size
     (display_size: fitted, or a long strip's short side fitted; a `thumbnail` is fitted
     whole). `stylised` flattens it further into a few tones of grey (colour does not
-    apply). `screen` finishes it for a screen (for_screen).
+    apply). `screen` finishes it for a screen (packed as SCREEN_MODE).
 
     What it holds depends on the picture and the step only; `box` sets how large it is
     painted, except for a `thumbnail`, whose small box also caps the ladder (see
@@ -274,31 +274,23 @@ def pack(
     screen: bool = False,
 ) -> Rendered:
     """`img` as a Rendered raster of a `source`-sized picture (finished for a screen
-    if `screen`)."""
-    rendered = Rendered(
+    if `screen`: packed once, straight into the screen's format)."""
+    return Rendered(
         width=img.width,
         height=img.height,
-        mode=img.mode,
-        data=img.tobytes(),
+        mode=SCREEN_MODE if screen else img.mode,
+        data=screen_bytes(img) if screen else img.tobytes(),
         source_width=source[0],
         source_height=source[1],
         protected=protected,
         blur_step=blur_step,
     )
-    return for_screen(rendered, img) if screen else rendered
 
 
-def for_screen(rendered: Rendered, img: Image.Image | None = None) -> Rendered:
-    """The last step for a screen: the same pixels packed as SCREEN_MODE, the format a
-    screen paints as a plain copy. Grey stays grey (r = g = b), so nothing can bring
-    colour back; `img` is the raster itself, if at hand, to save decoding `data`."""
-    if rendered.mode == SCREEN_MODE:
-        return rendered
-    if img is None:
-        size = (rendered.width, rendered.height)
-        img = Image.frombytes(rendered.mode, size, rendered.data)
-    data = img.convert("RGBA").tobytes("raw", _SCREEN_RAW)
-    return replace(rendered, mode=SCREEN_MODE, data=data)
+def screen_bytes(img: Image.Image) -> bytes:
+    """An L or RGB raster's pixels as SCREEN_MODE: 0xffRRGGBB words in the machine's
+    byte order. Grey stays grey (r = g = b), so nothing can bring colour back."""
+    return img.convert("RGBA").tobytes("raw", _SCREEN_RAW)
 
 
 # --- Internals
