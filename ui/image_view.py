@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QResizeEvent,
     QShortcut,
     QWheelEvent,
     QWindow,
@@ -170,6 +171,10 @@ class _Canvas(QWidget):
         self.setMouseTracking(True)  # the spotlight follows the cursor
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, CANVAS_MIN_HEIGHT)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._view._refit.start()
 
     def show_picture(self) -> None:
         self._message = ""
@@ -345,6 +350,12 @@ class ProtectedImageView(QWidget):
 
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
+        # A resize (a window dragged larger) settles before the picture is rendered
+        # again for the canvas's new size.
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(150)
+        self._refit.timeout.connect(self._fit_to_canvas)
         self.canvas = _Canvas(self)
         self.canvas.setAccessibleName("Protected picture")
         self.reveal_button = self._tool_button(self.toggle_reveal)
@@ -725,6 +736,46 @@ class ProtectedImageView(QWidget):
             on_done=lambda raster: self._protected_ready(serial, key, raster),
             on_error=lambda exc: self._render_failed(serial, exc),
         )
+
+    def _fit_to_canvas(self) -> None:
+        """The canvas changed size: render the protected picture again for it (off the
+        GUI thread), so that it is painted as it is rather than scaled. Until then the
+        raster on screen is painted scaled. A video frame keeps its raster (its bytes
+        are the whole video; the next frame chosen is rendered for the new size)."""
+        raster = self._base_raster()
+        if raster is None or self._data is None or self._reveal_job is not None:
+            return
+        box = self.render_box()
+        shown = display_size((raster.source_width, raster.source_height), box)
+        if (raster.image.width(), raster.image.height()) == shown:
+            return
+        if not self._showing_revealed:
+            self._revealed = None  # the next reveal is rendered for the new size too
+        state = self.reveal_state
+        key = (state.blur_step, state.colour and not state.stylised, state.stylised)
+        serial = self._serial
+        self._tasks.render.submit(
+            protected_raster,
+            self._data,
+            box,
+            key[0],
+            key[1],
+            key[2],
+            on_done=lambda fitted: self._fitted(serial, key, fitted),
+            on_error=lambda exc: self._render_failed(serial, exc),
+        )
+
+    def _fitted(self, serial: int, key: tuple[int, bool, bool], raster: Raster) -> None:
+        if serial != self._serial:
+            return
+        # Rasters of another size are dropped; the view now on screen is rendered again
+        # if it changed meanwhile (a blur step while this one was rendered).
+        size = raster.image.size()
+        self._rasters = {k: r for k, r in self._rasters.items() if r.image.size() == size}
+        self._rasters[key] = raster
+        self._default_key = key
+        self._ensure_protected_raster()
+        self._sync()
 
     def _protected_ready(self, serial: int, key: tuple[int, bool, bool], raster: Raster) -> None:
         if serial == self._serial:
