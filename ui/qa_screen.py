@@ -64,8 +64,8 @@ def build_qa_window(
     """The window for a QA reviewer; call `window.review.start()` once shown.
 
     QA re-grading is exposure as review is: given the reviewer's own sign-in (`owner`),
-    the window locks after `lock.lock_after_s` without input as theirs does, and with
-    the session's welfare policy it puts up the same break lock, pause and hard stop.
+    the window locks after `lock.lock_after_s` without input as theirs does, and the
+    session's welfare policy puts up the same break lock, pause and hard stop.
     """
     clock = clock or SystemClock()
     screen = QaScreen(session, tasks, events or AppEvents(), clock, timings)
@@ -78,7 +78,6 @@ def build_qa_window(
         lock=lock,
     )
     window.setWindowTitle(f"Reviewer — QA re-grades — {session.user.name}")
-    if session.welfare is not None:
-        window.welfare = WelfareGuard(window, screen, session.welfare, tasks, clock)
-        window.statusBar().addWidget(window.welfare.banner, 1)
+    window.welfare = WelfareGuard(window, screen, session.welfare, tasks, clock)
+    window.statusBar().addWidget(window.welfare.banner, 1)
     return window

@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self.support_dialog: ResourcesDialog | None = None
         self.users_dialog: UsersDialog | None = None
         self.settings_dialog: SecuritySettingsDialog | None = None
-        # Set by build_main_window when the moderator's session has a welfare policy.
+        # Set by build_main_window and build_qa_window (every session has a welfare policy).
         self.welfare: WelfareGuard | None = None
         # Team tools open in windows of their own (Team and Admin menus), kept until closed.
         self.team_menu: QMenu | None = None
