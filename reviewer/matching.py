@@ -47,7 +47,7 @@ from reviewer.model import Claim, DecisionReceipt, Exposure, User
 from reviewer.permissions import Check, Operation
 from reviewer.untrusted import MAX_LIST_NAME, MAX_NOTE, text
 from reviewer.vics import CAID_UK, CategoryTable, export_vics, is_vics, parse_vics
-from reviewer.video import FramePdq
+from reviewer.video_types import FramePdq
 from reviewer.vocabulary import (
     Action,
     AgeBand,

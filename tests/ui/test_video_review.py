@@ -90,8 +90,12 @@ def test_keyframe_sheet_is_protected_as_painted_and_frames_reveal_metered(
     window = open_video(make_window, video_service)
     review = window.review
     sheet_view = review.video.sheet
+    # Rendered ahead for a guessed size, then again for the view's own: painted as it is.
+    qtbot.waitUntil(lambda: sheet_view.sheet.box == sheet_view.render_box(), timeout=10_000)
     sheet = sheet_view.sheet
     assert sheet is not None and len(sheet.cells) == 8
+    image = sheet.raster.image
+    assert image.width() <= sheet_view.width() and image.height() <= sheet_view.height()
     # Nothing plays on its own; the frame view waits for a choice.
     assert not review.video.playing and review.view.canvas.painted_raster is None
 
@@ -101,13 +105,24 @@ def test_keyframe_sheet_is_protected_as_painted_and_frames_reveal_metered(
     assert np.array_equal(painted[..., 1], painted[..., 2])
     protected_energy = _cell_energy(window)
     # The same frames, same layout, unblurred: painted in the same widget for comparison.
-    sharp = render_keyframe_sheet(sheet.frames, sheet.box, blur_step=0)
+    sharp = render_keyframe_sheet(sheet.frames, sheet.box, blur_step=0, screen=True)
     sheet_view.show_sheet(dataclasses.replace(sheet, raster=raster_from(sharp)))
     sharp_energy = _cell_energy(window)
     sheet_view.show_sheet(sheet)
     ratio = protected_energy / sharp_energy
     print(f"sheet high-frequency energy, protected / sharp: {ratio:.3f}")
     assert ratio < 0.2
+
+    # The view changes size: the sheet is rendered again for it (off the GUI thread),
+    # never scaled by the painter.
+    before = sheet_view.render_box()
+    window.resize(window.width() + 160, window.height())
+    qtbot.waitUntil(lambda: sheet_view.render_box() != before, timeout=5_000)
+    qtbot.waitUntil(lambda: sheet_view.sheet.box == sheet_view.render_box(), timeout=10_000)
+    refitted = sheet_view.sheet
+    assert refitted is not sheet and refitted.frames == sheet.frames
+    assert refitted.raster.image.width() <= sheet_view.width()
+    sheet = refitted
 
     # A click on a cell: that frame, full size, still protected.
     cell = sheet_view.cell_rect(3).center().toPoint()
