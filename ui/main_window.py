@@ -45,7 +45,7 @@ def build_main_window(
     )
     # Every sign-in has its welfare policy: breaks, pauses and the shift's end lock here.
     window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
-    window.statusBar().addWidget(window.welfare.banner, 1)
+    window.add_status_banner(window.welfare.banner)
     _add_role_menus(window, service, tasks, events, clock)
     _follow_role_changes(window, service, tasks, events, clock)
     return window

@@ -79,5 +79,5 @@ def build_qa_window(
     )
     window.setWindowTitle(f"Reviewer — QA re-grades — {session.user.name}")
     window.welfare = WelfareGuard(window, screen, session.welfare, tasks, clock)
-    window.statusBar().addWidget(window.welfare.banner, 1)
+    window.add_status_banner(window.welfare.banner)
     return window
