@@ -16,7 +16,7 @@ bounded time, counted from when all have connected and run a few warm-up cycles;
 then the same workstations pace themselves to half the throughput just measured, to
 show latency below saturation. Two processes do the same against one SQLite file.
 Before each backend, one process runs the claim path as it was before issue 3
-(db.store.naive_claim_next, with pool_pre_ping) and the current one, alternately, so
+(bench_claims_baseline.naive_claim_next, with pool_pre_ping) and the current one, alternately, so
 the ratio is measured on the same data in the same run. On PostgreSQL a last phase
 offers 200 claims/s in all (the latency goal). After each backend, the raw-driver
 floor on our own migrated schema (bench_claims_floor.py, the `our schema` variants:
@@ -67,13 +67,14 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "bench"))
 
 import bench_claims_floor as floor  # noqa: E402
+from bench_claims_baseline import naive_claim_next  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
 from db.accounts import AccountsRepo  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from db.models import UserRow  # noqa: E402
-from db.store import Store, naive_claim_next  # noqa: E402
+from db.store import Store  # noqa: E402
 from reviewer.accounts import Role, VettingStatus  # noqa: E402
 from reviewer.grading import Grading  # noqa: E402
 from reviewer.model import Claim, Exposure, NewItem  # noqa: E402

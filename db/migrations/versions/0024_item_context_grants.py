@@ -58,8 +58,12 @@ CREATE FUNCTION reviewer_item_context(p_item bigint) RETURNS TABLE (
     report_text text, reported_accounts json, upload_ip varchar, upload_time timestamptz,
     extra json, sha256 varchar, size_bytes bigint, format varchar, width integer,
     height integer, unreadable_reason text
-) LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+) LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: its query's plan is kept for the session (a SQL function's is
+    -- planned again on every claim).
+    RETURN QUERY
     SELECT i.report_text, i.reported_accounts, i.upload_ip, i.upload_time, i.extra,
            m.sha256, m.size_bytes, m.format, m.width, m.height, m.unreadable_reason
     FROM public.items i JOIN public.media m ON m.id = i.media_id
@@ -67,7 +71,8 @@ AS $$
         -- whoever may read the columns anyway (the owner; QA, leads and admins, whose
         -- policy on items keeps them to the queues they may see)
         has_column_privilege(session_user, 'public.items', 'report_text', 'SELECT')
-        OR (i.queue_id = ANY ({_QUEUES}) AND ({_WORKS_QUEUES} OR {_HELD_OR_DECIDED})))
+        OR (i.queue_id = ANY ({_QUEUES}) AND ({_WORKS_QUEUES} OR {_HELD_OR_DECIDED})));
+END
 $$
 """
 
