@@ -57,8 +57,10 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import itertools
 import json
 import os
+import select as select_io
 import subprocess
 import sys
 from collections import OrderedDict
@@ -1077,7 +1079,7 @@ class _Walk:
     def run(
         self,
         pool: ThreadPoolExecutor,
-        tasks: list[_Task],
+        tasks: Iterable[_Task],
         finish: Callable[[_Chain], _Bad | None],
     ) -> tuple[_Bad, int] | None:
         """Check `tasks` in order; `finish` each chain after its last range. The first
@@ -1087,7 +1089,7 @@ class _Walk:
         does) while a worker thread hashes batch k, across chain boundaries: the two
         costs overlap instead of adding up. Only this thread touches the connection."""
         checking: tuple[_Task, Future[bool]] | None = None
-        for task in [*tasks, None]:
+        for task in itertools.chain(tasks, [None]):
             data = None if task is None else self.fetch(task[0], task[1], task[2])
             if checking is not None:
                 (c, lo, hi, last), done = checking
@@ -1131,6 +1133,7 @@ def verify(
     *,
     batch: int = VERIFY_BATCH,
     parallel_min: int = PARALLEL_MIN_EVENTS,
+    worker_wait: float = 0.0,
 ) -> VerifyResult:
     """Check every chain; stops at the first broken event and says how it is broken.
 
@@ -1146,7 +1149,7 @@ def verify(
     with _reading(bind) as conn:
         return verify_snapshot(
             conn, key, bind if isinstance(bind, Engine) else None, batch=batch,
-            parallel_min=parallel_min,
+            parallel_min=parallel_min, worker_wait=worker_wait,
         )  # fmt: skip
 
 
@@ -1157,18 +1160,21 @@ def verify_snapshot(
     *,
     batch: int = VERIFY_BATCH,
     parallel_min: int = PARALLEL_MIN_EVENTS,
+    worker_wait: float = 0.0,
 ) -> VerifyResult:
     """verify on `conn`, a snapshot opened by _reading on `source` (None: a caller's
     connection, whose transaction may hold writes nobody else can see).
 
     The hashing is Python-bound and holds the GIL, so one process checks at most one
     core's worth of events however the database keeps up. With `source` a SQLite file
-    and enough events, a worker process (forkserver: never a fork of a threaded GUI
-    process) opens the same file and checks the later half of the writers' chains while
-    this process checks the earlier half. It reads only the seq ranges seen in this
-    snapshot; since events are only ever appended past them (or new chains opened),
-    it sees the same rows. PostgreSQL gets no worker: the server already builds the
-    batches in its own process, and a team login cannot be handed to a child."""
+    and enough events, a worker process (see _Worker) is started at once; this process
+    walks the writers' chains in order meanwhile, and once the worker is ready, hands
+    it the later half of the chains not yet begun. The worker reads only the seq
+    ranges seen in this snapshot; since events are only ever appended past them (or
+    new chains opened), it sees the same rows. `worker_wait`: seconds to wait for the
+    worker before the writers' chains (tests, to have it used on a tiny log).
+    PostgreSQL gets no worker: the server already builds the batches in its own
+    process, and a team login cannot be handed to a child."""
     spans = _spans(conn)
     parallel = _parallel(source, parallel_min, spans)
     with (
@@ -1204,26 +1210,18 @@ def verify_snapshot(
             if bad is not None:
                 found = bad, ROOT
             else:
-                here, there = _split(others, spans) if workers is not None else (others, [])
-                specs = [_spec(chain, openings.get(chain), spans.get(chain)) for chain in there]
-                tasks = [
-                    t
-                    for chain in here
-                    for t in _tasks(
-                        _chain_for(chain, openings.get(chain), key), spans.get(chain), batch
-                    )
-                ]
-                sent = False
-                if workers is not None and source is not None and specs:
-                    url = source.url.render_as_string(hide_password=False)
-                    sent = workers.send(url, key, specs, batch)  # checked meanwhile
-                found = walk.run(pool, tasks, finish)
-                if found is None and specs:
-                    remote = workers.result() if workers is not None and sent else None
+                hand = _HandOver(workers, source, key, batch, others, spans, openings)
+                if workers is not None:
+                    workers.wait_ready(worker_wait)
+                found = walk.run(pool, hand.tasks(), finish)
+                if found is None and hand.specs:
+                    remote = workers.result() if workers is not None else None
                     if remote is not None:
-                        found = _merge(remote, walk, specs, key, finish)
-                    else:  # no worker after all: check its chains here
-                        tasks = [t for sp in specs for t in _tasks(*_spec_chain(sp, key), batch)]
+                        found = _merge(remote, walk, hand.specs, key, finish)
+                    else:  # the worker failed: check its chains here
+                        tasks = (
+                            t for sp in hand.specs for t in _tasks(*_spec_chain(sp, key), batch)
+                        )
                         found = walk.run(pool, tasks, finish)
         if found is None:
             found = _abandoned(conn, openings, ends)
@@ -1286,6 +1284,8 @@ _Remote = tuple[list[_ChainState], tuple[_Bad, int] | None, int, int]
 def _parallel(source: Engine | None, parallel_min: int, spans: dict[int, tuple[int, int]]) -> bool:
     if source is None or source.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2:
         return False
+    if getattr(sys, "frozen", False) or os.name == "nt":
+        return False  # sys.executable is the application; pipes cannot be polled
     db = source.url.database
     if not db or db == ":memory:" or db.startswith("file:"):
         return False  # an in-memory database exists only in this process
@@ -1314,6 +1314,44 @@ def _spec_chain(spec: _ChainSpec, key: bytes) -> tuple[_Chain, tuple[int, int] |
     return _Chain(chain, mode, public_key, key, every), span
 
 
+class _HandOver:
+    """The writers' chains this process walks, in order, as batches. Once the worker
+    is ready, the later half (by events) of the chains not yet begun goes to it: they
+    are then in `specs`, and this walk stops before them."""
+
+    def __init__(
+        self,
+        worker: _Worker | None,
+        source: Engine | None,
+        key: bytes,
+        batch: int,
+        chains: list[int],
+        spans: dict[int, tuple[int, int]],
+        openings: dict[int, _Opening],
+    ) -> None:
+        self.worker, self.source, self.key, self.batch = worker, source, key, batch
+        self.chains, self.spans, self.openings = chains, spans, openings
+        self.specs: list[_ChainSpec] = []
+
+    def tasks(self) -> Iterator[_Task]:
+        chains = list(self.chains)
+        i = 0
+        while i < len(chains):
+            if self.worker is not None and self.source is not None and self.worker.ready():
+                mine, theirs = _split(chains[i:], self.spans)
+                if theirs:
+                    specs = [_spec(c, self.openings.get(c), self.spans.get(c)) for c in theirs]
+                    url = self.source.url.render_as_string(hide_password=False)
+                    if self.worker.send(url, self.key, specs, self.batch):
+                        self.specs = specs
+                        chains = chains[:i] + mine
+                    self.worker = None  # asked once, whatever came of it
+            if i < len(chains):
+                c = _chain_for(chains[i], self.openings.get(chains[i]), self.key)
+                yield from _tasks(c, self.spans.get(chains[i]), self.batch)
+            i += 1
+
+
 class _Worker:
     """A fresh interpreter that runs _verify_chains on request (JSON over its stdin and
     stdout). Not multiprocessing: its start methods either fork a possibly threaded
@@ -1329,6 +1367,22 @@ class _Worker:
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
         )
+        self._ready = False
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """Whether it has started (imported what it needs): it then says so first."""
+        if not self._ready and self.proc.stdout is not None:
+            try:
+                readable, _, _ = select_io.select([self.proc.stdout], [], [], timeout)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                self._ready = self.proc.stdout.readline() == b"ready\n"
+        return self._ready
+
+    def wait_ready(self, timeout: float) -> None:
+        if timeout > 0:
+            self.ready(timeout)
 
     def send(self, url: str, key: bytes, specs: list[_ChainSpec], batch: int) -> bool:
         """Ask it to check `specs`; False if it cannot be asked."""
@@ -1365,7 +1419,10 @@ class _Worker:
 
 
 def _serve() -> None:
-    """The worker's main: one request on stdin, its answer on stdout."""
+    """The worker's main: says it is ready, then one request on stdin, its answer on
+    stdout."""
+    sys.stdout.buffer.write(b"ready\n")
+    sys.stdout.flush()
     request = json.loads(sys.stdin.buffer.readline())
     specs = [
         (c, m, k, e, None if s is None else (s[0], s[1])) for c, m, k, e, s in request["specs"]
