@@ -1,14 +1,17 @@
-"""Commands for referrals and retention (issue 8), registered by reviewer/cli.py.
+"""Commands for referrals, retention and the admin's settings, registered by
+reviewer/cli.py.
 
     reviewer referral build ITEM_ID --to nca|ncmec [--priority 1-3]
                             [--incident-type TYPE] [--out DIR] [--allow-incomplete]
     reviewer referral awaiting | list | export REFERRAL_ID --out DIR | reporter [--org ...]
     reviewer referral rules [--destination D --level-hours L=H ... --hold-days N
-                            --reference-days N] [--default-destination D]
+                            --reference-days N --exempt-if-reported-to [D ...]]
+                            [--default-destination D]
     reviewer retention run [--dry-run] | settings [--report-hold-days N] [--dispose-days N]
     reviewer audit mitigations --out FILE [--format jsonld|csv] [--since DATE]
     reviewer hold place|lift ITEM_ID --reason TEXT
     reviewer erasure request ITEM_ID [--note TEXT]
+    reviewer welfare settings [--set NAME=VALUE ...]
 
 Exit codes: 0 done; 1 refused (incomplete package, nothing to report, a file in the
 way); 2 usage error (bad argument, unknown item).
@@ -21,25 +24,37 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from db.accounts import AccountsRepo
+from db.mitigations import MitigationRepo
+from db.referrals import ReferralRepo
+from db.retention import RetentionRepo
+from db.welfare import WelfareRepo
+from reviewer.accounts import AccessDenied, LoginFailed
+from reviewer.cli_common import open_stores
+from reviewer.destinations import Destination, Priority, describe_due
 from reviewer.errors import NotFound
-from reviewer.permissions import Operation
+from reviewer.mitigations import to_csv, to_jsonld_text
+from reviewer.permissions import Check, Operation
+from reviewer.referral_model import IncidentType
+from reviewer.referral_service import (
+    AlreadyReported,
+    NotReportable,
+    PriorityTooLow,
+    ReferralIncomplete,
+    ReferralKind,
+    ReferralService,
+)
+from reviewer.retention_service import RetentionService
+from wellbeing.settings import WelfareSettings
 
 
 @contextmanager
 def _services(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    # Lazy imports: the CLI's parser must not pull in the database layer.
-    from db.referrals import ReferralRepo
-    from db.retention import RetentionRepo
-    from reviewer.cli import _open
-    from reviewer.permissions import Check
-    from reviewer.referral_service import ReferralService
-    from reviewer.retention_service import RetentionService
-
-    store, media = _open(args.db)
+    store, media = open_stores(args.db)
     try:
         account = _sign_in(store, args)
         referrals, retention = ReferralRepo(store), RetentionRepo(store)
@@ -58,7 +73,6 @@ def _sign_in(store: Any, args: argparse.Namespace) -> Any:  # -> Account
     """The person acting, signed in with their password (as at the workstation): a
     command acts as nobody else, and the gate decides each call for this account.
     The password comes from the terminal, or one line of stdin with --password-stdin."""
-    from db.accounts import AccountsRepo
 
     name = args.user or getpass.getuser()
     if args.password_stdin:
@@ -75,13 +89,6 @@ def _fail(msg: str, code: int = 1) -> int:
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the expected refusals into a clear message and an exit code."""
-    from reviewer.accounts import AccessDenied, LoginFailed
-    from reviewer.referral_service import (
-        AlreadyReported,
-        NotReportable,
-        PriorityTooLow,
-        ReferralIncomplete,
-    )
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -107,8 +114,6 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
 
 
 def _describe(ref: Any, now: datetime) -> str:
-    from reviewer.destinations import describe_due
-
     flags = ["URGENT"] if ref.urgent else []
     flags.append(f"{ref.destination.label}, priority {int(ref.priority)}")
     flags.append(describe_due(ref.due_at, ref.sent_at, now))
@@ -128,10 +133,6 @@ def _export(svc: Any, ref_id: int, out: str) -> None:
 
 @_guard
 def cmd_referral_build(args: argparse.Namespace) -> int:
-    from reviewer.destinations import Destination, Priority
-    from reviewer.referral import IncidentType
-    from reviewer.referral_service import ReferralKind
-
     if args.out and not Path(args.out).is_dir():
         return _fail(f"--out {args.out} is not a folder", 2)
     if args.to is None and args.kind is None:
@@ -156,8 +157,6 @@ def cmd_referral_build(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_referral_awaiting(args: argparse.Namespace) -> int:
-    from reviewer.destinations import describe_due
-
     with _services(args) as s:
         rows = s["referrals"].awaiting()
         now = s["referral_repo"].current_time()
@@ -186,8 +185,6 @@ def cmd_referral_list(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_referral_rules(args: argparse.Namespace) -> int:
-    from reviewer.destinations import Destination
-
     changes: dict[str, Any] = {}
     if args.level_hours:
         try:
@@ -199,6 +196,10 @@ def cmd_referral_rules(args: argparse.Namespace) -> int:
         changes["report_hold_days"] = args.hold_days
     if args.reference_days is not None:
         changes["reference_keep_days"] = args.reference_days
+    if args.exempt_if_reported_to is not None:
+        changes["exempt_if_reported_to"] = frozenset(
+            Destination(x) for x in args.exempt_if_reported_to
+        )
     if changes and not args.destination:
         return _fail("--destination is needed to change its figures", 2)
     with _services(args) as s:
@@ -268,6 +269,44 @@ def cmd_retention_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setting_value(text: str) -> int | float | str:
+    """A number as typed; anything else is passed on for WelfareSettings to refuse by
+    name (it owns the rules)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@_guard
+def cmd_welfare_settings(args: argparse.Namespace) -> int:
+    """Show the welfare settings, or change some (the rest kept): validated whole by
+    WelfareSettings, saved and audited through the gate as the signed-in admin."""
+    changes: dict[str, Any] = {}
+    for pair in args.set or ():
+        name, sep, value = pair.partition("=")
+        if not sep:
+            return _fail("--set takes NAME=VALUE, e.g. break_minutes=15", 2)
+        changes[name.strip()] = _setting_value(value.strip())
+    store, _media = open_stores(args.db)
+    try:
+        account = _sign_in(store, args)
+        check = Check(account.id, account.name, Operation.WELFARE_SETTINGS)
+        repo = WelfareRepo(store)
+        if changes:
+            new = WelfareSettings.from_dict(repo.settings().to_dict() | changes)
+            repo.save_settings(new, check)
+        else:
+            repo.authorise(check)
+        for name, value in repo.settings().to_dict().items():
+            print(f"{name}: {value:g}")
+    finally:
+        store.close()
+    return 0
+
+
 @_guard
 def cmd_hold(args: argparse.Namespace) -> int:
     with _services(args) as s:
@@ -299,16 +338,12 @@ def cmd_erasure(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_audit_mitigations(args: argparse.Namespace) -> int:
-    from db.mitigations import MitigationRepo
-    from reviewer.cli import _open
-    from reviewer.mitigations import to_csv, to_jsonld_text
-
     out = Path(args.out)
     if out.exists():
         return _fail(f"{out} already exists; choose another file", 1)
     if not out.parent.is_dir():
         return _fail(f"no such folder: {out.parent}", 2)
-    store, _media = _open(args.db)
+    store, _media = open_stores(args.db)
     try:
         repo = MitigationRepo(store)
         rows = repo.decisions(args.since)
@@ -323,8 +358,6 @@ def cmd_audit_mitigations(args: argparse.Namespace) -> int:
 
 
 def _since_date(value: str) -> datetime:
-    from datetime import UTC
-
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -379,6 +412,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ru.add_argument("--level-hours", nargs="+", metavar="LEVEL=HOURS")
     ru.add_argument("--hold-days", type=int)
     ru.add_argument("--reference-days", type=int)
+    ru.add_argument(
+        "--exempt-if-reported-to",
+        nargs="*",
+        choices=["nca", "ncmec"],
+        metavar="DEST",
+        help="no report here for content already reported to these (none given: always report)",
+    )
     ru.add_argument("--default-destination", choices=["nca", "ncmec"])
     ru.set_defaults(func=cmd_referral_rules)
     ex = rs.add_parser("export", parents=[who], help="write a stored package into a folder")
@@ -401,6 +441,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     st.add_argument("--report-hold-days", type=int, help="at least 90 (365 for US reports)")
     st.add_argument("--dispose-days", type=int, help="non-illegal items, after decision")
     st.set_defaults(func=cmd_retention_settings)
+
+    w = sub.add_parser("welfare", help="the welfare limits: breaks, caps, pauses, protection")
+    wc = w.add_subparsers(dest="welfare_command", required=True)
+    ws = wc.add_parser("settings", parents=[who], help="show or set the welfare settings")
+    ws.add_argument(
+        "--set",
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="e.g. break_minutes=15 reprotect_after_seconds=5 (takes effect at each sign-in)",
+    )
+    ws.set_defaults(func=cmd_welfare_settings)
 
     h = sub.add_parser("hold", parents=[who], help="place or lift a legal hold on an item")
     h.add_argument("action", choices=["place", "lift"])
