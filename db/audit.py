@@ -69,8 +69,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, overload
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -1035,8 +1036,8 @@ class _Walk:
         found: dict[int, str] = {}
         for item in (sigs or "").split(","):
             if item:
-                at_seq, _, sig = item.partition(":")
-                found[int(at_seq)] = sig
+                signed_seq, _, signature = item.partition(":")
+                found[int(signed_seq)] = signature
         if closed is not None and int(closed) not in found:
             return None
         # The writer signs at least every `every` events: none may be missing.
@@ -1069,7 +1070,7 @@ class _Walk:
                 sig,
                 kind,
                 text_,
-                lambda rid_=rid_: _typed_payload(self.conn, rid_),  # type: ignore[misc]
+                partial(_typed_payload, self.conn, rid_),
             )
             if bad is not None:
                 return bad
@@ -1097,7 +1098,7 @@ class _Walk:
                 if bad is None and last:
                     bad = finish(c)
                 if bad is not None:
-                    return _in_chain(c.chain, bad), c.chain  # type: ignore[return-value]
+                    return _in_chain(c.chain, bad), c.chain
             if task is not None:
                 checking = task, pool.submit(self.batch_ok, task[0], task[1], task[2], data)
         return None
@@ -1493,7 +1494,7 @@ def _merge(
         walk.checked, walk.slow_rows = base_checked + n, base_slow + n_slow
         ended = finish(c)
         if ended is not None:
-            return _in_chain(chain, ended), chain  # type: ignore[return-value]
+            return _in_chain(chain, ended), chain
     walk.checked, walk.slow_rows = base_checked + checked, base_slow + slow
     return bad
 
@@ -1513,6 +1514,10 @@ def _chain_heads(conn: Connection) -> dict[int, tuple[int, str]]:
     return {int(c): (int(s), str(h)) for c, s, h in conn.execute(q)}
 
 
+@overload
+def _in_chain(chain: int, bad: _Bad) -> _Bad: ...
+@overload
+def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None: ...
 def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None:
     if chain == ROOT or bad is None:
         return bad
