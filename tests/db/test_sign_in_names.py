@@ -11,6 +11,7 @@ import dataclasses
 import json
 
 import pytest
+import wiring
 
 from db import audit
 from db.accounts import AccountsRepo
@@ -19,7 +20,7 @@ from db.store import Store
 from db.team import team_sign_in
 from reviewer.accounts import AccessDenied, Account, LoginFailed, Role
 from reviewer.clock import FakeClock
-from reviewer.review import Workstation
+from reviewer.review_service import Workstation
 from reviewer.untrusted import MAX_SIGN_IN_NAME, RECORDED_NAME_CHARS, Untrusted
 
 ADMIN_PW = "admin password 1"
@@ -50,7 +51,7 @@ class World:
 @pytest.fixture
 def world(store: Store, media: MediaStore, clock: FakeClock) -> World:
     repo = AccountsRepo(store)
-    ws = Workstation(store, media, accounts=repo, clock=clock)
+    ws = wiring.workstation(store, media, accounts=repo, clock=clock)
     admin = ws.enrol_first_admin("Ada Admin", ADMIN_PW).account
     return World(store, repo, ws, admin)
 
