@@ -260,8 +260,11 @@ def _entry(obj: dict[str, Any], line_no: int) -> tuple[Entry, str]:
     if not isinstance(media, str) or not media.strip():
         raise BadLine("'media' (path to the file) is required")
     text("media", media, MAX_MEDIA_PATH)
+    raw_source = obj.get("source")
     try:
-        source = Source(obj.get("source"))
+        if not isinstance(raw_source, str):
+            raise ValueError(raw_source)
+        source = Source(raw_source)
     except ValueError:
         raise BadLine(
             f"'source' must be one of {', '.join(s.value for s in Source)}, "
