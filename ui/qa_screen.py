@@ -9,7 +9,7 @@ is not hidden here but never sent: the session has no way to return it.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaReviewSession
@@ -47,7 +47,8 @@ class QaScreen(ReviewScreen):
             " background: #2b3a3c; color: #cfe3e5; font-weight: 600; }"
         )
         layout = self.layout()
-        layout.insertWidget(0, self.banner)  # type: ignore[attr-defined]
+        assert isinstance(layout, QVBoxLayout)  # ReviewScreen's own: a column
+        layout.insertWidget(0, self.banner)
 
 
 def build_qa_window(
