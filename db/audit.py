@@ -64,7 +64,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from functools import partial
+from typing import Any, Literal, TextIO, overload
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -570,8 +571,8 @@ class ChainWriter:
         return head
 
 
-_ROW_COLS = ("id", "chain_id", "seq", "at", "user_id", "kind", "item_id", "detail")
-_ROW_COLS += ("prev_hash", "hash", "mac", "sig")
+_ROW_COLS: tuple[str, ...] = ("id", "chain_id", "seq", "at", "user_id", "kind", "item_id")
+_ROW_COLS += ("detail", "prev_hash", "hash", "mac", "sig")
 
 
 class _WriterSql:
@@ -1026,8 +1027,8 @@ class _Walk:
         found: dict[int, str] = {}
         for item in (sigs or "").split(","):
             if item:
-                seq, _, sig = item.partition(":")
-                found[int(seq)] = sig
+                signed_seq, _, signature = item.partition(":")
+                found[int(signed_seq)] = signature
         if closed is not None and int(closed) not in found:
             return None
         # The writer signs at least every `every` events: none may be missing.
@@ -1060,7 +1061,7 @@ class _Walk:
                 sig,
                 kind,
                 text_,
-                lambda rid_=rid_: _typed_payload(self.conn, rid_),  # type: ignore[misc]
+                partial(_typed_payload, self.conn, rid_),
             )
             if bad is not None:
                 return bad
@@ -1088,7 +1089,7 @@ class _Walk:
                 if bad is None and last:
                     bad = finish(c)
                 if bad is not None:
-                    return _in_chain(c.chain, bad), c.chain  # type: ignore[return-value]
+                    return _in_chain(c.chain, bad), c.chain
             if task is not None:
                 checking = task, pool.submit(self.batch_ok, task[0], task[1], task[2], data)
         return None
@@ -1232,6 +1233,10 @@ def _chain_heads(conn: Connection) -> dict[int, tuple[int, str]]:
     return {int(c): (int(s), str(h)) for c, s, h in conn.execute(q)}
 
 
+@overload
+def _in_chain(chain: int, bad: _Bad) -> _Bad: ...
+@overload
+def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None: ...
 def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None:
     if chain == ROOT or bad is None:
         return bad

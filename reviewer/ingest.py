@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
 from reviewer.hashing import MediaHashes, compute_hashes
 from reviewer.manifest import BadLine, Entry, Line, LineError, count_lines, parse_line, printable
@@ -240,11 +240,15 @@ def _worker_prepare(roots: Sequence[Path], media_path: str) -> Prepared | str:
     return _prepare_file(_worker_media, roots, media_path)
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 class _InProcess(Executor):
     """Runs each job at once, in this process: ingest without workers."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        fut: Future[Prepared | str] = Future()
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        fut: Future[T] = Future()
         try:
             fut.set_result(fn(*args, **kwargs))
         except BaseException as exc:  # delivered to the caller like a worker's error

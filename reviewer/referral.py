@@ -93,7 +93,9 @@ _INCIDENT_LABELS = {
 # --------------------------------------------------------------------------- guards
 def _reject_bytes(obj: object) -> None:
     """Raise if any field of a referral dataclass holds bytes (image data never goes in)."""
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+    if not dataclasses.is_dataclass(obj):
+        raise TypeError(f"not a referral dataclass: {type(obj).__name__}")
+    for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         values = value if isinstance(value, tuple | list | frozenset | set) else (value,)
         for v in values:
