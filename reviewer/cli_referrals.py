@@ -1,14 +1,17 @@
-"""Commands for referrals and retention (issue 8), registered by reviewer/cli.py.
+"""Commands for referrals, retention and the admin's settings, registered by
+reviewer/cli.py.
 
     reviewer referral build ITEM_ID --to nca|ncmec [--priority 1-3]
                             [--incident-type TYPE] [--out DIR] [--allow-incomplete]
     reviewer referral awaiting | list | export REFERRAL_ID --out DIR | reporter [--org ...]
     reviewer referral rules [--destination D --level-hours L=H ... --hold-days N
-                            --reference-days N] [--default-destination D]
+                            --reference-days N --exempt-if-reported-to [D ...]]
+                            [--default-destination D]
     reviewer retention run [--dry-run] | settings [--report-hold-days N] [--dispose-days N]
     reviewer audit mitigations --out FILE [--format jsonld|csv] [--since DATE]
     reviewer hold place|lift ITEM_ID --reason TEXT
     reviewer erasure request ITEM_ID [--note TEXT]
+    reviewer welfare settings [--set NAME=VALUE ...]
 
 Exit codes: 0 done; 1 refused (incomplete package, nothing to report, a file in the
 way); 2 usage error (bad argument, unknown item).
@@ -199,6 +202,10 @@ def cmd_referral_rules(args: argparse.Namespace) -> int:
         changes["report_hold_days"] = args.hold_days
     if args.reference_days is not None:
         changes["reference_keep_days"] = args.reference_days
+    if args.exempt_if_reported_to is not None:
+        changes["exempt_if_reported_to"] = frozenset(
+            Destination(x) for x in args.exempt_if_reported_to
+        )
     if changes and not args.destination:
         return _fail("--destination is needed to change its figures", 2)
     with _services(args) as s:
@@ -265,6 +272,49 @@ def cmd_retention_settings(args: argparse.Namespace) -> int:
         )
         print(f"reported items held for {st.report_hold_days} days after the report")
         print(f"non-illegal items disposed of {st.non_illegal_dispose_days} days after decision")
+    return 0
+
+
+def _setting_value(text: str) -> int | float | str:
+    """A number as typed; anything else is passed on for WelfareSettings to refuse by
+    name (it owns the rules)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+@_guard
+def cmd_welfare_settings(args: argparse.Namespace) -> int:
+    """Show the welfare settings, or change some (the rest kept): validated whole by
+    WelfareSettings, saved and audited through the gate as the signed-in admin."""
+    from db.welfare import WelfareRepo
+    from reviewer.cli import _open
+    from reviewer.permissions import Check
+    from wellbeing.settings import WelfareSettings
+
+    changes: dict[str, Any] = {}
+    for pair in args.set or ():
+        name, sep, value = pair.partition("=")
+        if not sep:
+            return _fail("--set takes NAME=VALUE, e.g. break_minutes=15", 2)
+        changes[name.strip()] = _setting_value(value.strip())
+    store, _media = _open(args.db)
+    try:
+        account = _sign_in(store, args)
+        check = Check(account.id, account.name, Operation.WELFARE_SETTINGS)
+        repo = WelfareRepo(store)
+        if changes:
+            new = WelfareSettings.from_dict(repo.settings().to_dict() | changes)
+            repo.save_settings(new, check)
+        else:
+            repo.authorise(check)
+        for name, value in repo.settings().to_dict().items():
+            print(f"{name}: {value:g}")
+    finally:
+        store.close()
     return 0
 
 
@@ -379,6 +429,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     ru.add_argument("--level-hours", nargs="+", metavar="LEVEL=HOURS")
     ru.add_argument("--hold-days", type=int)
     ru.add_argument("--reference-days", type=int)
+    ru.add_argument(
+        "--exempt-if-reported-to",
+        nargs="*",
+        choices=["nca", "ncmec"],
+        metavar="DEST",
+        help="no report here for content already reported to these (none given: always report)",
+    )
     ru.add_argument("--default-destination", choices=["nca", "ncmec"])
     ru.set_defaults(func=cmd_referral_rules)
     ex = rs.add_parser("export", parents=[who], help="write a stored package into a folder")
@@ -401,6 +458,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     st.add_argument("--report-hold-days", type=int, help="at least 90 (365 for US reports)")
     st.add_argument("--dispose-days", type=int, help="non-illegal items, after decision")
     st.set_defaults(func=cmd_retention_settings)
+
+    w = sub.add_parser("welfare", help="the welfare limits: breaks, caps, pauses, protection")
+    wc = w.add_subparsers(dest="welfare_command", required=True)
+    ws = wc.add_parser("settings", parents=[who], help="show or set the welfare settings")
+    ws.add_argument(
+        "--set",
+        nargs="+",
+        metavar="NAME=VALUE",
+        help="e.g. break_minutes=15 reprotect_after_seconds=5 (takes effect at each sign-in)",
+    )
+    ws.set_defaults(func=cmd_welfare_settings)
 
     h = sub.add_parser("hold", parents=[who], help="place or lift a legal hold on an item")
     h.add_argument("action", choices=["place", "lift"])
