@@ -1,4 +1,4 @@
-"""Referral packages and the reporting settings, in the database (issue 8).
+"""Referral packages and the reporting settings, in the database.
 
 Each public method is one transaction; every state change carries its audit event.
 """
@@ -32,7 +32,7 @@ from reviewer.destinations import (
 from reviewer.errors import NotFound
 from reviewer.grading import Grading
 from reviewer.permissions import Check
-from reviewer.referral import IncidentType
+from reviewer.referral_model import IncidentType
 from reviewer.referral_service import (
     AwaitingReferral,
     DecisionFacts,

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.agreement import Figure
-from reviewer.dashboard import (
+from reviewer.dashboard_service import (
     DashboardService,
     DashboardSnapshot,
     PersonLoad,
