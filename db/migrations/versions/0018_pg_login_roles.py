@@ -268,7 +268,8 @@ _GRANTS: dict[str, list[str]] = {
     "reviewer_lead": [
         "SELECT, INSERT ON adjudications",
         "UPDATE (status) ON qa_samples",
-        "SELECT, INSERT, UPDATE ON gold_items, referrals, legal_holds",
+        "SELECT, INSERT, UPDATE ON referrals, legal_holds",
+        "SELECT ON gold_items",  # the known answers, for agreement; marking is the admin's
         "SELECT ON hash_list_entries",  # matching at ingest
         "INSERT ON items, media, queues, media_video, video_keyframes",
         "UPDATE ON items, media",
@@ -279,7 +280,9 @@ _GRANTS: dict[str, list[str]] = {
         "INSERT, DELETE ON queue_access",
         "INSERT, UPDATE ON queues, security_settings, qa_settings, reporting_settings,"
         " welfare_settings, hash_lists, hash_list_entries",
-        "SELECT ON hash_list_entries, gold_items, referrals",
+        "SELECT ON hash_list_entries, referrals",
+        # Gold items are the admin's to mark and unmark (the gate: MANAGE_SETTINGS).
+        "SELECT, INSERT, UPDATE ON gold_items",
         "INSERT ON items, media, media_video, video_keyframes",
         "UPDATE ON items, media",
         "INSERT, UPDATE, DELETE ON hash_matches, dup_groups, dup_members, dup_group_flags",
