@@ -247,7 +247,15 @@ _GRANTS: dict[str, list[str]] = {
         "SELECT, INSERT ON audit_events",
         "SELECT, INSERT, UPDATE (seq, hash) ON audit_chains, audit_head",
         "SELECT ON items, media",
+        # A known match's grade and provenance, which the moderator confirms (never
+        # the list's hash values).
+        "SELECT (id, list_id, hash_type, source, category, age_band, line)"
+        " ON hash_list_entries",
         f"UPDATE ({_ITEM_LEASE}) ON items",
+        # A decided near-duplicate's grade becomes its group's pending members' hint
+        # (ShowLess.group_after, run by the moderator who decided it); the items
+        # policy still limits which rows.
+        "UPDATE (suspected_category) ON items",
         "SELECT, INSERT ON claims, skips, decisions, exposures, qa_samples, gold_serves",
         # The sampling outbox: a trigger on decisions fills it as the decider, and
         # whoever works it off deletes the rows (decision ids only).
