@@ -38,7 +38,7 @@ from db.retention import RetentionRepo
 from db.video import VideoRepo
 from db.welfare import WelfareRepo
 from reviewer import config, synthetic, synthetic_video
-from reviewer.accounts import AccessDenied, Role
+from reviewer.accounts import AccessDenied, LoginFailed, Role
 from reviewer.cli import main
 from reviewer.clock import FakeClock
 from reviewer.destinations import Destination
@@ -423,3 +423,38 @@ def test_an_admin_changes_the_welfare_settings_and_a_lead_may_not(
     mo.svc.welfare.end_break()
     with team.raw(lee) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("UPDATE welfare_settings SET data = '{}'")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a lead cannot end a break at the moderator's desk on a team server: "
+    "WelfareSession.lead_end_break checks the lead's password with "
+    "AccountsRepo.authenticate on the moderator's connection, which audits `login_ok` "
+    "(or `login_failed`) with the lead's user id; the audit_events policy lets a login "
+    "role write events only as itself, so the driver's InsufficientPrivilege comes out "
+    "(for the right password and a wrong one alike)",
+)
+def test_a_lead_ends_a_moderators_break_early_at_the_moderators_desk(
+    team: TeamDb, media: MediaStore
+) -> None:
+    """The lead types their own name and password at the moderator's workstation:
+    checked by the server, then by the gate; the moderator cannot do it themselves."""
+    lee = team.person("Lee", Role.LEAD)
+    mo = seat(team, media, team.person("Mo", Role.MODERATOR))
+    welfare = mo.svc.welfare
+    assert welfare is not None
+    welfare.start_break()
+    assert isinstance(team.clock, FakeClock)
+    team.clock.advance(60)
+    with pytest.raises(AccessDenied):
+        welfare.lead_end_break(mo.person.account.name, "I feel fine", mo.person.password)
+    with pytest.raises(AccessDenied):  # an admin is not a lead
+        welfare.lead_end_break(team.admin.account.name, "urgent", team.admin.password)
+    with pytest.raises(LoginFailed):
+        welfare.lead_end_break(lee.account.name, "urgent", "not the password")
+    assert welfare.state().mode.value == "on_break"
+    welfare.lead_end_break(lee.account.name, "urgent escalation", lee.password)
+    assert welfare.state().can_claim
+    (event,) = team.owner.audit_events(kind="break_overridden")
+    assert event.detail["lead"] == lee.account.name
+
