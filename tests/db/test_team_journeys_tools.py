@@ -457,4 +457,3 @@ def test_a_lead_ends_a_moderators_break_early_at_the_moderators_desk(
     assert welfare.state().can_claim
     (event,) = team.owner.audit_events(kind="break_overridden")
     assert event.detail["lead"] == lee.account.name
-

@@ -249,8 +249,7 @@ _GRANTS: dict[str, list[str]] = {
         "SELECT ON items, media",
         # A known match's grade and provenance, which the moderator confirms (never
         # the list's hash values).
-        "SELECT (id, list_id, hash_type, source, category, age_band, line)"
-        " ON hash_list_entries",
+        "SELECT (id, list_id, hash_type, source, category, age_band, line) ON hash_list_entries",
         f"UPDATE ({_ITEM_LEASE}) ON items",
         # A decided near-duplicate's grade becomes its group's pending members' hint
         # (ShowLess.group_after, run by the moderator who decided it); the items
