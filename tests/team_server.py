@@ -61,6 +61,11 @@ class Seat:
             row = conn.execute(sa.text("SELECT current_user, session_user")).one()
         return str(row[0]), str(row[1])
 
+    def setting(self, name: str) -> str:
+        """A server setting as this Store's connections see it."""
+        with self.store.engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT current_setting(:n)"), {"n": name}).scalar())
+
     def assert_own_login_role(self) -> None:
         assert self.session_roles() == (self.person.role, self.person.role)
 

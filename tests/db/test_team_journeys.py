@@ -177,6 +177,14 @@ def test_a_lease_renews_and_an_expired_one_goes_to_the_next_moderator(
     assert [d["user_id"] for d in team.owner.decisions(item)] == [max_.person.id]
 
 
+def test_a_workstations_connection_runs_without_jit(team: TeamDb, media: MediaStore) -> None:
+    """Under a login role's row-level security the planner's estimates pass
+    jit_above_cost, and compiling one sign-in's welfare query took seconds: the
+    workstation's engine turns JIT off."""
+    mo = seat(team, media, "Mo", Role.MODERATOR)
+    assert mo.setting("jit") == "off"
+
+
 # --------------------------------------------------------------------------- QA and gold
 def test_a_sampled_decision_is_regraded_blind_and_a_dispute_adjudicated_by_a_lead(
     team: TeamDb, media: MediaStore
