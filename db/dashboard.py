@@ -22,7 +22,7 @@ from db.models import (
 )
 from db.open_items import open_counts
 from db.repo import Repo, translate_errors
-from reviewer.dashboard import (
+from reviewer.dashboard_service import (
     BREAK_OVERRIDDEN_KINDS,
     BREAK_TAKEN_KINDS,
     PersonLoad,

@@ -74,7 +74,7 @@ class UserRow(Base):
     # The primary (most senior) of `roles`, kept for readers that predate roles.
     role: Mapped[str] = mapped_column(String(20), default="moderator")
     created_at: Mapped[datetime]
-    # Accounts (issue 4, migration 0005). No hash: the user cannot sign in.
+    # Accounts (migration 0005). No hash: the user cannot sign in.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     roles: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -136,7 +136,7 @@ class MediaRow(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     unreadable_reason: Mapped[str | None] = mapped_column(Text)
     stored_at: Mapped[datetime]
-    # Issue 6 (migration 0007): computed at ingest; None for media ingested before it.
+    # Known-list matching (migration 0007): computed at ingest; None for media ingested before it.
     md5: Mapped[str | None] = mapped_column(String(32), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))  # hex, as hash lists write it
     pdq_quality: Mapped[int | None] = mapped_column(Integer)
@@ -165,7 +165,7 @@ class ItemRow(Base):
     upload_ip: Mapped[str | None] = mapped_column(String(64))
     upload_time: Mapped[datetime | None]
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Retention (issue 8, migration 0009): when it was reported (first referral
+    # Retention (migration 0009): when it was reported (first referral
     # exported), when erasure was asked for, and what has been disposed of.
     reported_at: Mapped[datetime | None]
     erasure_requested_at: Mapped[datetime | None]
@@ -291,7 +291,7 @@ class AuditRow(Base):
     kind: Mapped[str] = mapped_column(String(40))
     item_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # The hash chains (issue 4, migration 0003; one per writer since 0012): written only
+    # The hash chains (migration 0003; one per writer since 0012): written only
     # by db.audit. Chain 0 is the root chain, whose head is audit_head.
     chain_id: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     seq: Mapped[int | None] = mapped_column(BigInteger)
@@ -313,7 +313,7 @@ class AuditHeadRow(Base):
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
 
-# -- QA sampling, golden set, adjudication (issue 7, migration 0008) ------------------
+# -- QA sampling, golden set, adjudication (migration 0008) ---------------------------
 
 
 class _GradingColumns:
@@ -423,7 +423,7 @@ class QaSettingRow(Base):
 
 
 class ReferralRow(Base):
-    """A stored referral package (issue 8). `package` is the JSON (uk) or XML
+    """A stored referral package. `package` is the JSON (uk) or XML
     (cybertip) text; it and `summary` are nulled when the personal data is disposed of."""
 
     __tablename__ = "referrals"
@@ -490,7 +490,7 @@ class ReportingSettingsRow(Base):
     )
 
 
-# --- Welfare (issue 5, migration 0006) -------------------------------------------------
+# --- Welfare (migration 0006) ----------------------------------------------------------
 
 
 class WelfareDayRow(Base):
@@ -545,7 +545,7 @@ class SupportRequestRow(Base):
 
 
 class MediaVideoRow(Base):
-    """What a readable video is (issue 9, migration 0010): one row per video media."""
+    """What a readable video is (migration 0010): one row per video media."""
 
     __tablename__ = "media_video"
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id"), primary_key=True)

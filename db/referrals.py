@@ -1,4 +1,4 @@
-"""Referral packages and the reporting settings, in the database (issue 8).
+"""Referral packages and the reporting settings, in the database.
 
 Each public method is one transaction; every state change carries its audit event.
 """
@@ -31,7 +31,7 @@ from reviewer.destinations import (
 from reviewer.errors import NotFound
 from reviewer.grading import Grading
 from reviewer.permissions import Check
-from reviewer.referral import IncidentType
+from reviewer.referral_model import IncidentType
 from reviewer.referral_service import (
     AwaitingReferral,
     DecisionFacts,
@@ -44,7 +44,7 @@ from reviewer.referral_service import (
     is_urgent,
     priority_for,
 )
-from reviewer.retention import MIN_REPORT_HOLD_DAYS
+from reviewer.retention_model import MIN_REPORT_HOLD_DAYS
 from reviewer.vocabulary import (
     Action,
     AgeBand,

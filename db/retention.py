@@ -1,4 +1,4 @@
-"""Retention in the database (issue 8): records for the plan, legal holds, erasure
+"""Retention in the database: records for the plan, legal holds, erasure
 requests, and disposals, each one transaction with its audit event.
 
 A disposal never touches audit_events, decisions or the media row (sha256, size): that
@@ -22,7 +22,7 @@ from db.repo import Repo, translate_errors
 from reviewer.destinations import Destination
 from reviewer.errors import NotFound
 from reviewer.permissions import Check
-from reviewer.retention import (
+from reviewer.retention_model import (
     Disposal,
     DisposalScope,
     RetentionPolicy,

@@ -1,4 +1,4 @@
-"""Video media and per-segment grades (issue 9): a repository on db.repo.Repo.
+"""Video media and per-segment grades: a repository on db.repo.Repo.
 
 - `add_video`: marks a media row as a video and stores what it is, with the PDQ of each
   keyframe (per-frame matching), in one transaction;
@@ -30,8 +30,8 @@ from db.repo import Repo, translate_errors
 from reviewer.errors import NotFound
 from reviewer.model import Claim
 from reviewer.segments import Segment
-from reviewer.video import FramePdq, VideoProbe
 from reviewer.video_review import VideoMeta
+from reviewer.video_types import FramePdq, VideoProbe
 from reviewer.vocabulary import Severity, Source
 
 media_t = MediaRow.__table__

@@ -23,106 +23,73 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from reviewer import cli_hashes, config
+from db import audit, team
+from db.accounts import AccountsRepo
+from db.audit_checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointRepo,
+    LocalCheckpoint,
+    write_file,
+)
+from db.hashes import HashRepo
+from db.keys import (
+    AUDIT_KEY,
+    MEDIA_KEY,
+    MIN_PASSPHRASE_CHARS,
+    TEAM_SECRETS,
+    KeysError,
+    PassphraseNeeded,
+    SecretSource,
+    export_secrets,
+    fingerprint,
+    import_secrets,
+    open_secrets,
+)
+from db.media_store import MediaStore
+from db.migrate import current_revision
+from db.store import Store
+from db.team import team_public_url, team_sign_in
+from db.video import VideoRepo
+from reviewer import cli_common, cli_hashes, config
+from reviewer.cli_common import database_url, keep_unlocked, open_stores, opened_vault, qa_seed
 from reviewer.cli_referrals import register as register_referrals
 from reviewer.cli_referrals import register_mitigations
-from reviewer.ingest import IngestReport
-
-if TYPE_CHECKING:
-    from reviewer.review import Workstation
+from reviewer.composition import build_workstation, ingest_hook
+from reviewer.demo import generate_demo
+from reviewer.ingest import IngestReport, default_workers, ingest_manifest
+from reviewer.matching_demo import generate_matching_demo
+from reviewer.media_files import MediaRefused, import_roots
+from reviewer.review_service import Workstation
+from reviewer.team_session import TeamSignIn
 
 GUI_DEMO_ITEMS = 30
 GUI_MATCH_ITEMS = 10  # of which 3 on the demo hash list and 2 near-duplicates
 
 
-# The secret store this process opened with a passphrase typed in a window (the GUI):
-# asked once, reused by every later _secrets() of the same run.
-_unlocked = None  # db.keys.SecretSource | None
-
-
-def _secrets():  # -> db.keys.SecretSource
-    """The OS keyring, or the passphrase-protected vault where no keyring exists."""
-    from db.keys import PassphraseNeeded, open_secrets
-
-    if _unlocked is not None:
-        return _unlocked
-    try:
-        return open_secrets(config.data_dir())
-    except PassphraseNeeded as exc:
-        if not sys.stdin.isatty():
-            raise
-        print(exc, file=sys.stderr)
-        passphrase = getpass.getpass("Key passphrase: ")
-        if exc.creating and getpass.getpass("Same passphrase again: ") != passphrase:
-            raise SystemExit("reviewer: the passphrases differ") from None
-        return open_secrets(config.data_dir(), passphrase)
-
-
-def _gui_secrets():  # -> db.keys.SecretSource | None
-    """As _secrets, but the passphrase is asked in a window (the app may have been started
-    from a desktop menu, with no terminal). None: the person chose Quit."""
-    from db.keys import MIN_PASSPHRASE_CHARS, KeysError, PassphraseNeeded, open_secrets
+def _gui_secrets() -> SecretSource | None:
+    """As cli_common.secrets, but the passphrase is asked in a window (the app may have
+    been started from a desktop menu, with no terminal). None: the person chose Quit."""
+    # PySide6 only for the GUI: the command-line tools run on servers without Qt.
     from ui.passphrase import ask_vault_passphrase, tell_in_window
 
-    global _unlocked
     data_dir = config.data_dir()
     try:
         return open_secrets(data_dir)
     except PassphraseNeeded as exc:
-        _unlocked = ask_vault_passphrase(
+        unlocked = ask_vault_passphrase(
             exc.creating,
             str(exc.vault_path),
             MIN_PASSPHRASE_CHARS,
-            lambda passphrase: _opened_vault(data_dir, passphrase),
+            lambda passphrase: opened_vault(data_dir, passphrase),
         )
-        return _unlocked
+        keep_unlocked(unlocked)
+        return unlocked
     except KeysError as exc:
         tell_in_window(f"The reviewer cannot reach its keys.\n\n{exc}")
         raise  # and main() exits with 2, as on the command line
-
-
-def _opened_vault(data_dir: Path, passphrase: str):  # -> db.keys.SecretSource
-    """The vault opened with `passphrase`, its media key read or made, so that a new
-    vault is on disk (and a wrong passphrase refused) before the dialog closes."""
-    from db.keys import MEDIA_KEY, open_secrets
-
-    secrets = open_secrets(data_dir, passphrase)
-    secrets.get_or_create(MEDIA_KEY)
-    return secrets
-
-
-def _open(db: str | None):  # -> tuple[Store, MediaStore]; typed loosely to keep db lazy
-    # Imported here so that `reviewer --help` and the GUI's import of this module stay
-    # free of engine creation (no engine at import time).
-    from db.keys import AUDIT_KEY, MEDIA_KEY
-    from db.media_store import MediaStore
-    from db.store import Store
-    from db.team import team_url
-
-    # Keys first: a missing passphrase fails before anything is written.
-    secrets = _secrets()
-    media_key = secrets.get_or_create(MEDIA_KEY)
-    audit_key = secrets.get_or_create(AUDIT_KEY)
-
-    url = (
-        config.explicit_database_url(db)
-        or team_url(config.settings_path(), _ask_db_password)
-        or config.embedded_database_url()
-    )
-    return Store.open(url, audit_key=audit_key), MediaStore(config.media_dir(), media_key)
-
-
-def _ask_db_password(public_url: str) -> str | None:
-    """Team mode keeps no password: the person at the keyboard types their own."""
-    return getpass.getpass(f"Your password on {public_url}: ") or None
-
-
-def _videos(store):  # -> db.video.VideoRepo; typed loosely to keep db lazy
-    from db.video import VideoRepo
-
-    return VideoRepo(store)
 
 
 def progress_bar(
@@ -196,10 +163,6 @@ EXIT_STOPPED = 3
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from reviewer.cli_hashes import ingest_hook
-    from reviewer.ingest import default_workers, ingest_manifest
-    from reviewer.media_files import MediaRefused, import_roots
-
     path = Path(args.manifest)
     if not path.is_file():
         print(f"reviewer ingest: no such manifest: {path}", file=sys.stderr)
@@ -211,7 +174,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"reviewer ingest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     workers = default_workers() if args.workers is None else args.workers
-    store, media = _open(args.db)
+    store, media = open_stores(args.db)
     try:
         report = ingest_manifest(
             store,
@@ -219,7 +182,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             path,
             progress_bar(label="ingest "),
             on_new_item=ingest_hook(store),
-            videos=_videos(store),
+            videos=VideoRepo(store),
             roots=roots,
             workers=workers,
         )
@@ -232,13 +195,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from reviewer.cli_hashes import ingest_hook
-    from reviewer.demo import generate_demo
-
     if args.items < 1:
         print("reviewer demo: --items must be at least 1", file=sys.stderr)
         return 2
-    store, media = _open(args.db)
+    store, media = open_stores(args.db)
     try:
         report = generate_demo(
             store,
@@ -248,7 +208,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             max_megapixels=args.max_mp,
             progress=progress_bar(label="demo "),
             on_new_item=ingest_hook(store),
-            videos=_videos(store),
+            videos=VideoRepo(store),
         )
     finally:
         store.close()
@@ -257,10 +217,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
-    from db import team
-
     if args.forget:
-        team.forget(config.settings_path(), _secrets())
+        team.forget(config.settings_path(), cli_common.secrets())
         print("This workstation now uses its embedded database.")
         return 0
     if not args.url:
@@ -270,7 +228,7 @@ def cmd_connect(args: argparse.Namespace) -> int:
     if password is None and not args.no_password:
         password = getpass.getpass("Database password (kept in the OS keyring): ") or None
     try:
-        public = team.connect(args.url, password, config.settings_path(), _secrets())
+        public = team.connect(args.url, password, config.settings_path(), cli_common.secrets())
     except team.RefusedRole as exc:
         print(f"reviewer connect: refused: {exc}", file=sys.stderr)
         return 1
@@ -287,15 +245,11 @@ def cmd_connect(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     """The server's owner role brings the schema up to date (and, on a new server,
     enrols the first admin). Never a workstation's daily connection."""
-    from db.accounts import AccountsRepo
-    from db.keys import AUDIT_KEY
-    from db.migrate import current_revision
-    from db.store import Store
 
     if not args.db:
         print("reviewer migrate: give --db URL (as the owner role)", file=sys.stderr)
         return 2
-    audit_key = _secrets().get_or_create(AUDIT_KEY)
+    audit_key = cli_common.secrets().get_or_create(AUDIT_KEY)
     store = Store.open(args.db, audit_key=audit_key)
     try:
         print(f"Schema at revision {current_revision(store.engine)}.")
@@ -312,9 +266,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from db.keys import TEAM_SECRETS, export_secrets, fingerprint, import_secrets
-
-    secrets = _secrets()
+    secrets = cli_common.secrets()
     if args.action == "show":
         for name in TEAM_SECRETS:
             value = secrets.get(name)
@@ -337,37 +289,24 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_store(db: str | None):  # -> tuple[Store, bytes]; typed loosely to keep db lazy
+def _audit_store(db: str | None) -> tuple[Store, bytes]:
     """The store with this workstation's audit key, and the key, which must exist
     already: a fresh key would make every event look forged."""
-    from db import audit
-    from db.store import Store
-    from db.team import team_url
-
-    secrets = _secrets()
     try:
-        key = audit.load_key(secrets, create=False)
+        key = audit.load_key(cli_common.secrets(), create=False)
     except LookupError as exc:
         print(f"reviewer audit: {exc} (reviewer keys import)", file=sys.stderr)
         raise SystemExit(2) from None  # not 1: that means "broken"
-    url = (
-        config.explicit_database_url(db)
-        or team_url(config.settings_path(), _ask_db_password)
-        or config.embedded_database_url()
-    )
-    return Store.open(url, audit_key=key), key
+    return Store.open(database_url(db), audit_key=key), key
 
 
-def _checkpoints(store):  # -> tuple[CheckpointRepo, LocalCheckpoint]; db stays lazy
-    from db.audit_checkpoint import CheckpointRepo, LocalCheckpoint
-
+def _checkpoints(store: Store) -> tuple[CheckpointRepo, LocalCheckpoint]:
     return CheckpointRepo(store), LocalCheckpoint(config.data_dir())
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """The chains, then that the log extends the checkpoint this workstation keeps and
     the file given with --since; a file that holds is kept if it is newer."""
-    from db.audit_checkpoint import Checkpoint, CheckpointError
 
     store, key = _audit_store(args.db)
     try:
@@ -394,8 +333,6 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
-    from db.audit_checkpoint import CheckpointError, write_file
-
     store, key = _audit_store(args.db)
     try:
         repo, local = _checkpoints(store)
@@ -442,33 +379,13 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _qa_seed() -> bytes:
-    # The QA sampler's seed is a team secret, so that every pick can be re-derived
-    # by the team and by nobody else.
-    return _secrets().get_or_create("qa-seed")
-
-
-def _calibrated(store):  # -> Callable[..., ReviewService]
-    from reviewer.composition import calibrated
-
-    return calibrated(store, _qa_seed())
-
-
-def _team_tools(store, media):  # -> Callable[[Account, WelfareSession | None], TeamServices]
-    """The composition root's team tools with this workstation's QA seed."""
-    from reviewer.composition import team_tools
-
-    return team_tools(store, media, _qa_seed())
-
-
-def seed_gui_demo(store, media, videos, progress: Callable[[int, int], None]) -> int:
+def seed_gui_demo(
+    store: Store, media: MediaStore, videos: VideoRepo, progress: Callable[[int, int], None]
+) -> int:
     """The GUI's first-run demo queue: GUI_DEMO_ITEMS synthetic items (pictures of every
     size, videos, broken files), then GUI_MATCH_ITEMS more with a small synthetic hash
     list imported, so that known matches (the confirm panel) and near-duplicate groups
     are on the queue too. Returns how many items were added."""
-    from db.hashes import HashRepo
-    from reviewer.demo import generate_demo
-    from reviewer.matching_demo import generate_matching_demo
 
     total = GUI_DEMO_ITEMS + GUI_MATCH_ITEMS
     added = generate_demo(
@@ -477,7 +394,7 @@ def seed_gui_demo(store, media, videos, progress: Callable[[int, int], None]) ->
         GUI_DEMO_ITEMS,
         max_megapixels=12,
         progress=lambda done, _n: progress(done, total),
-        on_new_item=cli_hashes.ingest_hook(store),
+        on_new_item=ingest_hook(store),
         videos=videos,
     ).added
     matching = generate_matching_demo(store, media, HashRepo(store), n=GUI_MATCH_ITEMS, seed=1)
@@ -485,7 +402,7 @@ def seed_gui_demo(store, media, videos, progress: Callable[[int, int], None]) ->
     return added + matching.total
 
 
-def _check_audit_at_start(store) -> None:  # store: db.store.Store
+def _check_audit_at_start(store: Store) -> None:
     """The log must still extend the checkpoint this workstation keeps. If it does not,
     say so here and in the log (the lead dashboard and the next verify see it); the
     workstation still opens: refusing to start would only stop the reviews."""
@@ -497,7 +414,7 @@ def _check_audit_at_start(store) -> None:  # store: db.store.Store
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from db.team import team_public_url
+    # PySide6 only for the GUI: the command-line tools run on servers without Qt.
     from ui.app import run_app
 
     if _gui_secrets() is None:
@@ -507,7 +424,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
     )
     if public is not None:
         return _gui_on_team_server(public)
-    store, media = _open(args.db)
+    store, media = open_stores(args.db)
     _check_audit_at_start(store)
     try:
         return run_app(_workstation(store, media), sys.argv[:1])
@@ -519,14 +436,10 @@ def _gui_on_team_server(public_url: str) -> int:
     """Team mode: nothing is opened before sign-in; the sign-in dialog's name and
     password are checked by the server, and the workstation then runs as that
     person's own login role."""
-    from db.keys import AUDIT_KEY, MEDIA_KEY
-    from db.media_store import MediaStore
-    from db.store import Store
-    from db.team import team_sign_in
-    from reviewer.team_session import TeamSignIn
+    # PySide6 only for the GUI: the command-line tools run on servers without Qt.
     from ui.app import run_app
 
-    secrets = _secrets()
+    secrets = cli_common.secrets()
     media = MediaStore(config.media_dir(), secrets.get_or_create(MEDIA_KEY))
     audit_key = secrets.get_or_create(AUDIT_KEY)
     stores: dict[int, Store] = {}
@@ -552,16 +465,14 @@ def _gui_on_team_server(public_url: str) -> int:
         sign_in.close()
 
 
-def _workstation(store, media) -> Workstation:  # db types loosely: db stays lazy
+def _workstation(store: Store, media: MediaStore) -> Workstation:
     """The one composition of a workstation's services over an open database."""
-    from reviewer.composition import build_workstation
-
-    videos = _videos(store)
+    videos = VideoRepo(store)
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return seed_gui_demo(store, media, videos, progress)
 
-    return build_workstation(store, media, _qa_seed(), seed)
+    return build_workstation(store, media, qa_seed(), seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -658,7 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.set_defaults(func=cmd_audit_export)
     register_mitigations(audit_sub, common)  # audit mitigations (CAC ontology terms)
     cli_hashes.register(sub, common)
-    register_referrals(sub, common)  # referral, retention, hold, erasure (issue 8)
+    register_referrals(sub, common)  # referral, retention, hold, erasure
     parser.set_defaults(func=cmd_gui)
     return parser
 
@@ -666,7 +577,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.db = getattr(args, "db", None)
-    from db.keys import KeysError
 
     try:
         return int(args.func(args))

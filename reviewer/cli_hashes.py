@@ -18,7 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from db.hashes import HashRepo
+from db.store import Store
+from reviewer.cli_common import open_stores
 from reviewer.hashing import PDQ_MATCH_DISTANCE
+from reviewer.hashlists import ListRefused
+from reviewer.matching import export_confirmed, import_hash_list, rehash_stored, rematch_pending
+from reviewer.vics import TABLES, CategoryTable
 
 DEFAULT_EXPORT_SOURCE = "Reviewer export"
 
@@ -85,41 +91,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p_flags.set_defaults(func=cmd_flags)
 
 
-def _open(args: argparse.Namespace):  # -> tuple[Store, HashRepo]
-    from db.hashes import HashRepo
-    from reviewer.cli import _open as open_store
-
-    store, _media = open_store(args.db)
+def _open(args: argparse.Namespace) -> tuple[Store, HashRepo]:
+    store, _media = open_stores(args.db)
     return store, HashRepo(store)
 
 
-def ingest_hook(store: Any) -> Any:
-    """The ingest hook that hashes, matches and groups each new item."""
-    from db.hashes import HashRepo
-    from db.video import VideoRepo
-    from reviewer.matching import HashIngest
-
-    videos = VideoRepo(store)
-
-    def frame_pdqs(sha256: str) -> tuple:  # known-list matching per keyframe (issue 9)
-        meta = videos.video_meta(sha256)
-        return () if meta is None else meta.keyframe_pdqs
-
-    return HashIngest(HashRepo(store), frame_pdqs=frame_pdqs)
-
-
-def show_less_for(store: Any, media: Any) -> Any:
-    """For the GUI: each signed-in moderator's known-match and group service."""
-    from db.hashes import HashRepo
-    from reviewer.matching import ShowLess
-
-    repo = HashRepo(store)
-    return lambda user: ShowLess(repo, store, user, media.get)
-
-
-def _categories(args: argparse.Namespace) -> Any:  # -> reviewer.vics.CategoryTable
+def _categories(args: argparse.Namespace) -> CategoryTable:
     """The VICS category table: a built-in one by name, or a JSON file."""
-    from reviewer.vics import TABLES, CategoryTable
 
     if args.categories in TABLES:
         return TABLES[args.categories]
@@ -131,9 +109,6 @@ def _categories(args: argparse.Namespace) -> Any:  # -> reviewer.vics.CategoryTa
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from reviewer.hashlists import ListRefused
-    from reviewer.matching import import_hash_list
-
     path = Path(args.file)
     if not path.is_file():
         print(f"reviewer hashlist import: no such file: {path}", file=sys.stderr)
@@ -196,8 +171,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_rematch(args: argparse.Namespace) -> int:
-    from reviewer.matching import rematch_pending
-
     store, repo = _open(args)
     try:
         items, matches = rematch_pending(repo)
@@ -208,11 +181,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
 
 
 def cmd_rehash(args: argparse.Namespace) -> int:
-    from db.hashes import HashRepo
-    from reviewer.cli import _open as open_store
-    from reviewer.matching import rehash_stored
-
-    store, media = open_store(args.db)
+    store, media = open_stores(args.db)
     try:
         report = rehash_stored(HashRepo(store), media.get)
     finally:
@@ -231,8 +200,6 @@ def cmd_rehash(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from reviewer.matching import export_confirmed
-
     out = Path(args.out)
     if out.exists():
         print(f"reviewer hashlist export: {out} exists; choose another name", file=sys.stderr)

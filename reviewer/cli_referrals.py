@@ -24,25 +24,37 @@ import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from db.accounts import AccountsRepo
+from db.mitigations import MitigationRepo
+from db.referrals import ReferralRepo
+from db.retention import RetentionRepo
+from db.welfare import WelfareRepo
+from reviewer.accounts import AccessDenied, LoginFailed
+from reviewer.cli_common import open_stores
+from reviewer.destinations import Destination, Priority, describe_due
 from reviewer.errors import NotFound
-from reviewer.permissions import Operation
+from reviewer.mitigations import to_csv, to_jsonld_text
+from reviewer.permissions import Check, Operation
+from reviewer.referral_model import IncidentType
+from reviewer.referral_service import (
+    AlreadyReported,
+    NotReportable,
+    PriorityTooLow,
+    ReferralIncomplete,
+    ReferralKind,
+    ReferralService,
+)
+from reviewer.retention_service import RetentionService
+from wellbeing.settings import WelfareSettings
 
 
 @contextmanager
 def _services(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    # Lazy imports: the CLI's parser must not pull in the database layer.
-    from db.referrals import ReferralRepo
-    from db.retention import RetentionRepo
-    from reviewer.cli import _open
-    from reviewer.permissions import Check
-    from reviewer.referral_service import ReferralService
-    from reviewer.retention_service import RetentionService
-
-    store, media = _open(args.db)
+    store, media = open_stores(args.db)
     try:
         account = _sign_in(store, args)
         referrals, retention = ReferralRepo(store), RetentionRepo(store)
@@ -61,7 +73,6 @@ def _sign_in(store: Any, args: argparse.Namespace) -> Any:  # -> Account
     """The person acting, signed in with their password (as at the workstation): a
     command acts as nobody else, and the gate decides each call for this account.
     The password comes from the terminal, or one line of stdin with --password-stdin."""
-    from db.accounts import AccountsRepo
 
     name = args.user or getpass.getuser()
     if args.password_stdin:
@@ -78,13 +89,6 @@ def _fail(msg: str, code: int = 1) -> int:
 
 def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn the expected refusals into a clear message and an exit code."""
-    from reviewer.accounts import AccessDenied, LoginFailed
-    from reviewer.referral_service import (
-        AlreadyReported,
-        NotReportable,
-        PriorityTooLow,
-        ReferralIncomplete,
-    )
 
     def run(args: argparse.Namespace) -> int:
         try:
@@ -110,8 +114,6 @@ def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namesp
 
 
 def _describe(ref: Any, now: datetime) -> str:
-    from reviewer.destinations import describe_due
-
     flags = ["URGENT"] if ref.urgent else []
     flags.append(f"{ref.destination.label}, priority {int(ref.priority)}")
     flags.append(describe_due(ref.due_at, ref.sent_at, now))
@@ -131,10 +133,6 @@ def _export(svc: Any, ref_id: int, out: str) -> None:
 
 @_guard
 def cmd_referral_build(args: argparse.Namespace) -> int:
-    from reviewer.destinations import Destination, Priority
-    from reviewer.referral import IncidentType
-    from reviewer.referral_service import ReferralKind
-
     if args.out and not Path(args.out).is_dir():
         return _fail(f"--out {args.out} is not a folder", 2)
     if args.to is None and args.kind is None:
@@ -159,8 +157,6 @@ def cmd_referral_build(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_referral_awaiting(args: argparse.Namespace) -> int:
-    from reviewer.destinations import describe_due
-
     with _services(args) as s:
         rows = s["referrals"].awaiting()
         now = s["referral_repo"].current_time()
@@ -189,8 +185,6 @@ def cmd_referral_list(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_referral_rules(args: argparse.Namespace) -> int:
-    from reviewer.destinations import Destination
-
     changes: dict[str, Any] = {}
     if args.level_hours:
         try:
@@ -290,18 +284,13 @@ def _setting_value(text: str) -> int | float | str:
 def cmd_welfare_settings(args: argparse.Namespace) -> int:
     """Show the welfare settings, or change some (the rest kept): validated whole by
     WelfareSettings, saved and audited through the gate as the signed-in admin."""
-    from db.welfare import WelfareRepo
-    from reviewer.cli import _open
-    from reviewer.permissions import Check
-    from wellbeing.settings import WelfareSettings
-
     changes: dict[str, Any] = {}
     for pair in args.set or ():
         name, sep, value = pair.partition("=")
         if not sep:
             return _fail("--set takes NAME=VALUE, e.g. break_minutes=15", 2)
         changes[name.strip()] = _setting_value(value.strip())
-    store, _media = _open(args.db)
+    store, _media = open_stores(args.db)
     try:
         account = _sign_in(store, args)
         check = Check(account.id, account.name, Operation.WELFARE_SETTINGS)
@@ -349,16 +338,12 @@ def cmd_erasure(args: argparse.Namespace) -> int:
 
 @_guard
 def cmd_audit_mitigations(args: argparse.Namespace) -> int:
-    from db.mitigations import MitigationRepo
-    from reviewer.cli import _open
-    from reviewer.mitigations import to_csv, to_jsonld_text
-
     out = Path(args.out)
     if out.exists():
         return _fail(f"{out} already exists; choose another file", 1)
     if not out.parent.is_dir():
         return _fail(f"no such folder: {out.parent}", 2)
-    store, _media = _open(args.db)
+    store, _media = open_stores(args.db)
     try:
         repo = MitigationRepo(store)
         rows = repo.decisions(args.since)
@@ -373,8 +358,6 @@ def cmd_audit_mitigations(args: argparse.Namespace) -> int:
 
 
 def _since_date(value: str) -> datetime:
-    from datetime import UTC
-
     try:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -2,9 +2,10 @@
 person, for the GUI (reviewer.cli's `cmd_gui`) and for tests that want the workstation
 as it really runs.
 
-Everything a service needs is passed to it here; nothing else constructs services with
-collaborators of its own choosing. Imported lazily by the CLI (it knows every package,
-the database layer included), never at import time of a screen.
+Everything a service needs is passed to it here, as a required argument; nothing else
+constructs services with collaborators of its own choosing. Only entry points import
+this module (the CLI, and tests through tests/wiring.py): it knows every package, the
+database layer included. No engine or service is built at import time.
 """
 
 from __future__ import annotations
@@ -14,23 +15,43 @@ from functools import partial
 
 from db.accounts import AccountsRepo
 from db.dashboard import DashboardRepo
+from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.qa import QaRepo
 from db.referrals import ReferralRepo
 from db.store import Store
 from db.video import VideoRepo
 from db.welfare import WelfareRepo
-from reviewer import cli_hashes
 from reviewer.accounts import Account, Permission
 from reviewer.clock import Clock, SystemClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
+from reviewer.matching import HashIngest, ShowLess
 from reviewer.model import User
-from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService
+from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.referral_service import ReferralService
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import CalibratedReviewService, ReviewService, Workstation
 from reviewer.sampling import Seed
-from reviewer.team import TeamServices
-from reviewer.welfare import WelfareSession
+from reviewer.team_service import TeamServices
+from reviewer.video import FramePdq
+from reviewer.welfare_service import WelfareSession
+
+
+def ingest_hook(store: Store) -> HashIngest:
+    """The ingest hook that hashes, matches and groups each new item (known lists are
+    matched per video keyframe too)."""
+    videos = VideoRepo(store)
+
+    def frame_pdqs(sha256: str) -> tuple[FramePdq, ...]:
+        meta = videos.video_meta(sha256)
+        return () if meta is None else meta.keyframe_pdqs
+
+    return HashIngest(HashRepo(store), frame_pdqs=frame_pdqs)
+
+
+def show_less_for(store: Store, media: MediaStore) -> Callable[[User], ShowLess]:
+    """Each signed-in moderator's known-match and near-duplicate group service."""
+    repo = HashRepo(store)
+    return lambda user: ShowLess(repo, store, user, media.get)
 
 
 def calibrated(store: Store, seed: Seed) -> Callable[..., ReviewService]:
@@ -40,15 +61,15 @@ def calibrated(store: Store, seed: Seed) -> Callable[..., ReviewService]:
 
 
 def team_tools(
-    store: Store, media: MediaStore, seed: Seed, clock: Clock | None = None
-) -> Callable[[Account, WelfareSession | None], TeamServices]:
+    store: Store, media: MediaStore, seed: Seed, clock: Clock
+) -> Callable[[Account, WelfareSession], TeamServices]:
     """What each signed-in person may open besides the review screen (the menus follow
     the account's roles; the gate decides every call again)."""
     qa = QaRepo(store)
     welfare_settings = WelfareRepo(store).settings
 
-    def team_for(account: Account, welfare: WelfareSession | None) -> TeamServices:
-        now = clock or SystemClock()
+    def team_for(account: Account, welfare: WelfareSession) -> TeamServices:
+        now = clock
         qa_service = QaService(qa, account, now, seed)
         referrals = ReferralService(ReferralRepo(store), media, account)
         dashboard = qa_session = None
@@ -86,7 +107,8 @@ def build_workstation(
 ) -> Workstation:
     """The workstation with every collaborator: accounts, the welfare policy with the
     admin's settings, known matches and near-duplicate groups, videos, QA sampling and
-    gold, and the team tools. `seed_demo`: the first-run demo queue (None: none)."""
+    gold, and the team tools. `seed_demo`: the first-run demo queue (None: none).
+    `clock`: the system clock unless a test gives its own."""
     accounts = AccountsRepo(store)
     welfare_repo = WelfareRepo(store)
     now = clock or SystemClock()
@@ -97,12 +119,12 @@ def build_workstation(
     return Workstation(
         store,
         media,
-        team_for=team_tools(store, media, qa_seed, clock),
+        accounts=accounts,
+        welfare=welfare,
+        show_less_for=show_less_for(store, media),
+        videos=VideoRepo(store),
+        clock=now,
+        team_for=team_tools(store, media, qa_seed, now),
         review_service=calibrated(store, qa_seed),
         seed_demo=seed_demo,
-        show_less_for=cli_hashes.show_less_for(store, media),
-        welfare=welfare,
-        videos=VideoRepo(store),
-        accounts=accounts,
-        clock=clock,
     )

@@ -27,7 +27,8 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from reviewer.media import MediaUnreadable, is_jpeg, load_image, open_image, unreadable_from
+from reviewer.media import is_jpeg, load_image, open_image, unreadable_from
+from reviewer.media_types import MediaUnreadable
 
 PDQ_BYTES: Final = 32
 PDQ_HEX_CHARS: Final = 2 * PDQ_BYTES

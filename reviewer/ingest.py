@@ -34,11 +34,13 @@ from typing import Protocol
 from reviewer.hashing import MediaHashes, compute_hashes
 from reviewer.manifest import BadLine, Entry, Line, LineError, count_lines, parse_line, printable
 from reviewer.manifest import read_manifest as read_manifest_lines
-from reviewer.media import MediaUnreadable, open_image, probe
+from reviewer.media import open_image, probe
 from reviewer.media_files import MediaRefused, import_roots, read_media
+from reviewer.media_types import MediaUnreadable
 from reviewer.model import NewItem
-from reviewer.video import FramePdq, VideoProbe, looks_like_video
+from reviewer.video_container import looks_like_video
 from reviewer.video_review import VideoSink, inspect_for_ingest
+from reviewer.video_types import FramePdq, VideoProbe
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
 # Videos may be larger: a 10-minute 1080p phone capture is about 1 GiB. The whole file

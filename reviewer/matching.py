@@ -47,7 +47,7 @@ from reviewer.model import Claim, DecisionReceipt, Exposure, User
 from reviewer.permissions import Check, Operation
 from reviewer.untrusted import MAX_LIST_NAME, MAX_NOTE, text
 from reviewer.vics import CAID_UK, CategoryTable, export_vics, is_vics, parse_vics
-from reviewer.video import FramePdq
+from reviewer.video_types import FramePdq
 from reviewer.vocabulary import (
     Action,
     AgeBand,
@@ -666,7 +666,7 @@ class ShowLess:
     store: DecisionPort
     user: User  # the signed-in person this service was built for
     # Reads a member's encoded media by SHA-256, for the group grid's thumbnails.
-    media_bytes: Callable[[str], bytes] | None = None
+    media_bytes: Callable[[str], bytes]
 
     def graded_matches(self, item_id: int) -> list[KnownMatch]:
         """Matches that could decide the item, nearest and exact first."""
@@ -738,8 +738,6 @@ class ShowLess:
         )
 
     def member_bytes(self, member: GroupMember) -> bytes:
-        if self.media_bytes is None:
-            raise RuntimeError("no media store was given")
         return self.media_bytes(member.media_sha256)
 
     def flags(self) -> list[GroupFlag]:

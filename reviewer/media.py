@@ -1,37 +1,25 @@
-"""Safe inspection of untrusted media bytes at ingest.
+"""Safe decoding of untrusted picture bytes: open, load and probe with Pillow.
 
 Every upload is hostile until proven otherwise: it may be empty, truncated, a
-decompression bomb or simply not an image. `probe` decodes the
-picture once, cheaply, so that a file that cannot be shown to a moderator is refused
-at ingest with a short machine reason instead of failing later on screen.
+decompression bomb or simply not an image. `probe` decodes the picture once, cheaply,
+so that a file that cannot be shown to a moderator is refused at ingest with a short
+machine reason instead of failing later on screen; `open_image` and `load_image` are
+the same guarded decoding for the protection pipeline (wellbeing.render, whose first
+step they are) and the hashers.
 
-Decoding happens in memory only; nothing decoded is ever written to disk.
+Kernel-level media code: it imports Pillow and reviewer.media_types, nothing else of
+ours, so the welfare rules can decode without depending on any service. Decoding
+happens in memory only; nothing decoded is ever written to disk.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-Reason = Literal[
-    "empty",
-    "unknown_format",
-    "truncated",
-    "decompression_bomb",
-    "absurd_dimensions",
-    "corrupt",
-    "no_frames",
-    "timeout",
-]
-
-MAX_PIXELS: Final = 100_000_000
-# Video frames only: a picture of any shape is reviewable within MAX_PIXELS (a long
-# strip, a scanned scroll, a tall chat screenshot), but no camera or encoder makes a
-# video frame this far from square.
-MAX_ASPECT: Final = 40
+from reviewer.media_types import MediaProbe, MediaUnreadable, check_dimensions
 
 # Only these Pillow plugins are ever tried, which also keeps rarely audited decoders
 # (TIFF, PSD, ICO...) away from hostile bytes.
@@ -40,52 +28,6 @@ ALLOWED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 # Pillow's JPEG opener returns MPO for multi-picture phone JPEGs; the first picture is
 # a plain JPEG, so it is treated as one.
 _JPEG_FORMATS: Final = frozenset({"JPEG", "MPO"})
-
-_MESSAGES: Final[dict[str, str]] = {
-    "empty": "the file is empty",
-    "unknown_format": "not a JPEG, PNG, WebP, GIF or BMP image",
-    "truncated": "image data ends early",
-    "decompression_bomb": "image would need too much memory to decode",
-    "absurd_dimensions": "image shape is not plausible",
-    "corrupt": "image data is damaged",
-    "no_frames": "the video has no frames that can be shown",
-    "timeout": "decoding took too long and was stopped",
-}
-
-
-class MediaUnreadable(Exception):
-    """Bytes that cannot safely be shown; `reason` is a short machine code."""
-
-    def __init__(self, reason: Reason, detail: str = "") -> None:
-        self.reason: Reason = reason
-        self.detail = detail or _MESSAGES[reason]
-        super().__init__(f"{reason}: {self.detail}")
-
-    def __reduce__(self) -> tuple[type[MediaUnreadable], tuple[str, str]]:
-        # Two-argument constructor: keep it picklable for worker processes.
-        return (type(self), (self.reason, self.detail))
-
-
-@dataclass(frozen=True)
-class MediaProbe:
-    """What a readable file is. Width and height are as stored, before EXIF rotation."""
-
-    format: str
-    width: int
-    height: int
-
-
-def check_dimensions(width: int, height: int) -> None:
-    """Refuse sizes that cannot be decoded safely, before any pixel is decoded.
-
-    Only the decoded size counts: whatever its shape, a picture within MAX_PIXELS is
-    reviewable (the protected view scrolls along a long strip)."""
-    if width <= 0 or height <= 0:
-        raise MediaUnreadable("absurd_dimensions", f"{width} × {height} pixels")
-    if width * height > MAX_PIXELS:
-        raise MediaUnreadable(
-            "decompression_bomb", f"{width} × {height} pixels is over the {MAX_PIXELS:,} limit"
-        )
 
 
 def unreadable_from(exc: BaseException) -> MediaUnreadable:
@@ -103,7 +45,7 @@ def unreadable_from(exc: BaseException) -> MediaUnreadable:
     # PNG text chunks that inflate past Pillow's cap are bombs of their own.
     if isinstance(exc, ValueError) and "too large" in text:
         return MediaUnreadable("decompression_bomb", "a metadata chunk inflates too far")
-    detail = f"{_MESSAGES['corrupt']} ({type(exc).__name__}: {text[:160]})"
+    detail = f"image data is damaged ({type(exc).__name__}: {text[:160]})"
     return MediaUnreadable("corrupt", detail)
 
 

@@ -52,7 +52,7 @@ class QueueSummary:
     pending: int
     claimed: int
     oldest_pending_at: datetime | None
-    # Pending livestream captures (issue 9), filled in by the review service.
+    # Pending livestream captures (a live stream goes first), filled in by the review service.
     livestream: int = 0
 
 

@@ -1,5 +1,6 @@
-"""QA services: the sampling hook on a moderator's session, the QA reviewer's blind
-re-grade session, and what leads, admins and moderators may do with QA results.
+"""QA services: the QA reviewer's blind re-grade session, and what leads, admins and
+moderators may do with QA results. (The sampling hook on a moderator's session is
+reviewer.review_service.CalibratedReviewService, which uses QaPort from here.)
 
 Every rule is enforced by the permission gate (reviewer.permissions, db.gate), not by
 hiding controls:
@@ -11,41 +12,33 @@ Sampling cannot be lost: the decision's own transaction queues it (a trigger add
 qa_sampling_due row, migration 0014), and every moderator's submit then works that
 outbox off (db.qa.QaRepo.sample_due), its own decision and any a crashed workstation
 left behind. The team's seed is a secret the database never holds, so the sampler
-itself runs here, after COMMIT.
+itself runs in the service, after COMMIT.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from reviewer.accounts import Account, AccountsPort
+from reviewer.accounts import Account
 from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
 from reviewer.clock import Clock
-from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading
-from reviewer.matching import ShowLess
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.permissions import Check, Operation
 from reviewer.qa_model import CalibrationNote, Dispute, GoldCandidate, GoldItem, QaSettings
-from reviewer.review import (
+from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed
+from reviewer.sessions import (
     DEFAULT_LEASE_SECONDS,
     MAX_OPT_OUT_SKIPS,
     MediaPort,
-    ReviewService,
-    StorePort,
     counted_release,
     reprotect_after,
 )
-from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed, golden_mix
-from reviewer.segments import Segment
 from reviewer.untrusted import MAX_NOTE, text
-from reviewer.video_review import VideoPort
 from reviewer.vocabulary import SkipReason
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 
 
 class QaPort(Protocol):
@@ -121,79 +114,10 @@ class QaPort(Protocol):
     ) -> Claim | None: ...
 
 
-def _per_user(seed: Seed, user_id: int) -> bytes:
+def per_user_seed(seed: Seed, user_id: int) -> bytes:
     """Each moderator gets their own gold schedule from the team seed."""
     raw = seed if isinstance(seed, bytes) else str(seed).encode()
     return raw + b":user:" + str(user_id).encode()
-
-
-class CalibratedReviewService(ReviewService):
-    """A moderator's session with QA wired in: gold serves mixed into the claims, and
-    every stored decision offered to the sampler. Built as ReviewService is (the
-    Workstation's `review_service`), plus the QA repository and the team's seed."""
-
-    def __init__(
-        self,
-        store: StorePort,
-        media: MediaPort,
-        user: Account | User,
-        qa: QaPort,
-        seed: Seed,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        show_less: ShowLess | None = None,
-        welfare: WelfareSession | None = None,
-        videos: VideoPort | None = None,
-        *,
-        accounts: AccountsPort | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(
-            store,
-            media,
-            user,
-            lease_seconds,
-            show_less,
-            welfare,
-            videos,
-            accounts=accounts,
-            clock=clock,
-        )
-        self._qa = qa
-        self._seed = seed
-
-    def _claim_one(self, queue_id: int | None, avoid_a: bool = False) -> Claim | None:
-        # Here, not in claim_next: a gold serve passes the same permission and welfare
-        # checks as any claim (nothing tells the two apart). None while the moderator is
-        # steered off Category A: a gold item may be one, and can wait for the next claim.
-        rate = self._qa.settings().gold_rate
-        if rate > 0 and not avoid_a:
-            mix = golden_mix(_per_user(self._seed, self.user.id), rate)
-            claim = self._qa.serve_gold(
-                self.user.id,
-                queue_id,
-                self.lease_seconds,
-                mix,
-                check=self._check(Operation.CLAIM, queue_id=queue_id),
-            )
-            if claim is not None:
-                return claim
-        return super()._claim_one(queue_id, avoid_a)
-
-    def submit(
-        self,
-        claim: Claim,
-        grading: Grading,
-        exposure: Exposure,
-        client_token: str,
-        segments: Sequence[Segment] = (),
-    ) -> DecisionReceipt:
-        receipt = super().submit(claim, grading, exposure, client_token, segments)
-        # This decision's sampling, and any a crashed workstation left behind. If the
-        # server is gone now, the decision is stored and its sampling waits in the
-        # outbox for the next submit on any workstation: "not stored" would be untrue.
-        with contextlib.suppress(StoreUnavailable):
-            self._qa.sample_due(Sampler(self._qa.settings().policy, self._seed))
-        return receipt
 
 
 class QaReviewSession:
@@ -214,7 +138,7 @@ class QaReviewSession:
         clock: Clock,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         *,
-        welfare: WelfareSession | None = None,
+        welfare: WelfareSession,
     ) -> None:
         self._qa = qa
         self._media = media
@@ -225,7 +149,6 @@ class QaReviewSession:
         # The review screen asks for this on any service. QA re-grades blind: no
         # known-match shortcut (it would show the list's grade).
         self.show_less = None
-        # None only for tools and tests that exercise the QA queue alone.
         self.welfare = welfare
         # The admin's re-protect delay, as for review (QA re-grading is exposure too).
         self.reprotect_after_s = reprotect_after(welfare)
@@ -246,13 +169,12 @@ class QaReviewSession:
         welfare policy locks review; samples of an opted-out queue or kind are passed
         by (skipped as "opted out", so this reviewer is not offered them again)."""
         welfare = self.welfare
-        if welfare is not None:
-            welfare.ensure_can_claim()
+        welfare.ensure_can_claim()
         for _ in range(MAX_OPT_OUT_SKIPS):
             claim = self._qa.claim_sample(
                 self.user.id, self.lease_seconds, check=self._check(Operation.QA_CLAIM)
             )
-            if claim is None or welfare is None or welfare.allows(claim):
+            if claim is None or welfare.allows(claim):
                 return claim
             self._qa.release_sample(
                 claim,
@@ -265,8 +187,7 @@ class QaReviewSession:
 
     def open_item(self, claim: Claim) -> None:
         """Raises ReviewLocked while review is locked (a sample claimed ahead waits)."""
-        if self.welfare is not None:
-            self.welfare.item_shown(claim)
+        self.welfare.item_shown(claim)
         self._qa.record_event(
             self.user.id,
             "qa_item_opened",
@@ -306,7 +227,7 @@ class QaReviewSession:
             check=self._check(Operation.QA_SUBMIT, claim),
         )
         # As a decision: the revealed time counts, and a Category A re-grade pauses.
-        if self.welfare is not None and grading.severity is not None:
+        if grading.severity is not None:
             self.welfare.decision_recorded(grading.severity, exposure)
         return receipt
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from reviewer.referral import ChatLine, IpEvent, ReferralSubject
+from reviewer.referral_model import ChatLine, IpEvent, ReferralSubject
 from reviewer.untrusted import (
     MAX_CHAT_CHARS,
     MAX_CHAT_LINES,

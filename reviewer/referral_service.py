@@ -1,6 +1,6 @@
 """Referral packages for reported decisions: build, store, list, export to a folder.
 
-The pure builders are in reviewer/referral.py; this service feeds them from the store
+The pure builders are in reviewer/referral_model.py; this service feeds them from the store
 (the item and its context, the decision with the "report" action, the exposure
 ledger) and the media store (MD5 and PDQ are computed from the bytes in memory; the
 bytes never go into a package), and hands the result to the repository, which stores
@@ -45,7 +45,8 @@ from reviewer.errors import MediaMissing, NotFound
 from reviewer.grading import Grading
 from reviewer.model import ItemView
 from reviewer.permissions import Check, Operation
-from reviewer.referral import (
+from reviewer.referral_context import chat_from, subject_from
+from reviewer.referral_model import (
     IncidentType,
     ReferralCase,
     ReferralIncomplete,
@@ -55,7 +56,6 @@ from reviewer.referral import (
     build_uk_referral,
     missing_fields,
 )
-from reviewer.referral_context import chat_from, subject_from
 from reviewer.vocabulary import Action, ProductionContext, Severity
 
 __all__ = [
@@ -300,9 +300,7 @@ class ReferralService:
     who builds or exports is the account the service was built for, never an id from
     the caller, and the gate decides every call."""
 
-    def __init__(
-        self, repo: ReferralRepository, media: MediaReader | None, account: Account
-    ) -> None:
+    def __init__(self, repo: ReferralRepository, media: MediaReader, account: Account) -> None:
         self.repo = repo
         self.media = media
         self.account = account
@@ -456,8 +454,6 @@ class ReferralService:
 
     def _hashes(self, sha256: str) -> tuple[str | None, str | None, tuple[tuple[str, str], ...]]:
         """MD5, PDQ and EXIF of the media, read in memory; empty when it is gone."""
-        if self.media is None:
-            return None, None, ()
         try:
             data = self.media.get(sha256)
         except MediaMissing:

@@ -1,4 +1,4 @@
-"""The retention executor: applies `reviewer.retention.plan` to the store and media.
+"""The retention executor: applies `reviewer.retention_model.plan` to the store and media.
 
 `run(dry_run=True)` only reports the plan. A real run disposes item by item, each in
 its own transaction with its audit event (the store re-checks the rules inside it, so
@@ -14,7 +14,7 @@ from typing import Protocol
 
 from reviewer.accounts import AccessDenied, Account
 from reviewer.permissions import Check, Operation
-from reviewer.retention import (
+from reviewer.retention_model import (
     Disposal,
     DisposalScope,
     RetentionPlan,
@@ -92,9 +92,7 @@ def _destination_holds(policy: RetentionPolicy) -> str:
 class RetentionService:
     """Disposal runs for one signed-in admin (the gate decides each disposal)."""
 
-    def __init__(
-        self, repo: RetentionRepository, media: BlobStore | None, account: Account
-    ) -> None:
+    def __init__(self, repo: RetentionRepository, media: BlobStore, account: Account) -> None:
         self.repo = repo
         self.media = media
         self.account = account
@@ -123,12 +121,11 @@ class RetentionService:
                 result.no_longer_due.append(d)
             else:
                 result.done.append(done)
-        if self.media is not None:
-            # Also retries blobs a previous run failed to delete.
-            for sha in self.repo.orphaned_blobs():
-                try:
-                    if self.media.discard(sha):
-                        result.blobs_deleted.append(sha)
-                except OSError as exc:
-                    result.errors.append(f"media blob {sha[:16]}…: {exc}")
+        # Also retries blobs a previous run failed to delete.
+        for sha in self.repo.orphaned_blobs():
+            try:
+                if self.media.discard(sha):
+                    result.blobs_deleted.append(sha)
+            except OSError as exc:
+                result.errors.append(f"media blob {sha[:16]}…: {exc}")
         return result

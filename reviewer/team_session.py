@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reviewer.accounts import AccessDenied
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 
 FIRST_ADMIN_ON_SERVER = (
     "On a team server the first admin is enrolled by the server's owner "

@@ -15,7 +15,8 @@ from typing import Final, Protocol
 from reviewer.grading import Grading
 from reviewer.model import Claim
 from reviewer.segments import Segment, SegmentError, rollup, validate_segments
-from reviewer.video import FramePdq, VideoProbe, inspect_video
+from reviewer.video import inspect_video
+from reviewer.video_types import FramePdq, VideoProbe
 
 # Ingest hashes up to this many keyframes, spread evenly (first and last included):
 # enough for per-frame matching of a long capture, bounded for a hostile one.

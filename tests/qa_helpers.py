@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+import wiring
 from sign_in import stored_account
 
 from db.qa import QaRepo
@@ -13,7 +14,8 @@ from reviewer.accounts import Account, Role
 from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.model import Exposure, NewItem
-from reviewer.qa_service import CalibratedReviewService, QaReviewSession
+from reviewer.qa_service import QaReviewSession
+from reviewer.review_service import CalibratedReviewService
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, Source
 
 SEED = "team-secret-for-tests"
@@ -33,11 +35,11 @@ def moderator_session(store: Store, qa: QaRepo, acc: Account) -> CalibratedRevie
 
     # The Account itself: a dual-role account acts with all its roles (a User would
     # carry only its primary one).
-    return CalibratedReviewService(store, NoMedia(), acc, qa, SEED)
+    return wiring.session(store, NoMedia(), acc, review_service=wiring.calibrated(qa, SEED))
 
 
 def qa_session(qa: QaRepo, acc: Account, clock: Clock) -> QaReviewSession:
-    return QaReviewSession(qa, NoMedia(), acc, clock)
+    return wiring.qa_review(qa, NoMedia(), acc, clock)
 
 
 def graded(

@@ -1,4 +1,4 @@
-"""Builders shared by the referral and retention tests (issue 8).
+"""Builders shared by the referral and retention tests.
 
 Items go in through the real manifest parser (so the `subject` and `chat` validation is
 exercised) with synthetic pictures; decisions through the real claim and submit path,

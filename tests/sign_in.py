@@ -18,7 +18,7 @@ from db.models import UserRow
 from db.store import Store
 from reviewer.accounts import Account, Role, VettingStatus, hash_password, primary_role
 from reviewer.permissions import Check, Operation
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 
 # Current under both the tests' FakeClock (January 2026) and the real clock.
 VETTED_ON = date(2025, 6, 1)

@@ -52,7 +52,7 @@ from reviewer.accounts import (
     SecuritySettings,
     VettingStatus,
 )
-from reviewer.admin import AdminService, UsersSnapshot
+from reviewer.admin_service import AdminService, UsersSnapshot
 from reviewer.clock import Clock
 from reviewer.untrusted import MAX_COURSE
 from ui.login import password_field, password_problem

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialo
 
 from reviewer.accounts import AccessDenied, LoginFailed, SecuritySettings
 from reviewer.errors import StoreUnavailable
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from ui.events import AppEvents
 from ui.idle_lock import LockTimings
 from ui.login import LoginDialog

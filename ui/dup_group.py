@@ -49,12 +49,8 @@ class _Tile(QWidget):
         layout.addWidget(self.tick)
 
     def show_raster(self, raster: Raster) -> None:
-        pixmap = QPixmap.fromImage(raster.image).scaled(
-            *THUMB,
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        self.picture.setPixmap(pixmap)
+        # Finished for THUMB on the render pool: shown as it is.
+        self.picture.setPixmap(QPixmap.fromImage(raster.image))
 
     def show_failure(self, reason: str) -> None:
         self.picture.setText(f"not shown:\n{reason}")

@@ -1,6 +1,6 @@
 """A grading shown field by field, read-only, with the fields that differ from another
-grading marked: the two sides of a dispute (ui.adjudication) and of a calibration note
-(ui.calibration). Also the one-line summary the tables use."""
+grading marked: the two sides of a dispute (ui.adjudication_screen) and of a calibration note
+(ui.calibration_screen). Also the one-line summary the tables use."""
 
 from __future__ import annotations
 

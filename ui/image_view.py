@@ -9,8 +9,9 @@ it metered: a spotlight under the cursor (S; radius with [ ] or Shift+wheel), a 
 Ctrl+0 resets). It protects itself again after a spell without interaction, when the
 window loses focus or is minimised, and on every move to another item.
 
-Nothing here decodes an image: rasters arrive already decoded from the render pool,
-and this module only wraps their bytes in QImage and paints them.
+Nothing here decodes or processes an image: rasters arrive finished from
+wellbeing.render on the render pool (protected, at display size, packed as the screen
+paints them), and this module only wraps their bytes in QImage and paints them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QResizeEvent,
     QShortcut,
     QWheelEvent,
     QWindow,
@@ -59,8 +61,9 @@ from wellbeing.exposure import RevealMeter
 from wellbeing.render import (
     BLUR_STEPS,
     DEFAULT_BLUR_STEP,
+    SCREEN_MODE,
     Rendered,
-    fit,
+    display_size,
     render_protected,
     render_revealed,
 )
@@ -74,9 +77,10 @@ KEY_RELEASE_GRACE_MS: Final = 40
 # A toggle this soon after an automatic re-protect (idle, focus lost) is taken as the
 # moderator's own "protect" arriving late, not as a request to reveal again.
 AFTER_AUTO_PROTECT_S: Final = 1.5
-# A picture whose aspect ratio is this many times the canvas's is shown as a strip.
-STRIP_RATIO: Final = 4.0
-STRIP_MAX_LONG: Final = 16_384
+# The canvas's smallest height; a video's single frames make do with less, so that the
+# keyframe sheet above them fits a 1366 x 768 laptop at 150 % scaling too.
+CANVAS_MIN_HEIGHT: Final = 240
+FRAME_MIN_HEIGHT: Final = 160
 # Used to render ahead before the canvas has been laid out.
 DEFAULT_BOX: Final = (1280, 960)
 
@@ -103,42 +107,18 @@ class Raster:
 
 
 def raster_from(rendered: Rendered) -> Raster:
-    """Wrap rendered bytes in a QImage (allowed on any thread, unlike QPixmap)."""
-    if rendered.mode == "L":
-        fmt, depth = QImage.Format.Format_Grayscale8, 1
-    else:
-        fmt, depth = QImage.Format.Format_RGB888, 3
-    image = QImage(rendered.data, rendered.width, rendered.height, rendered.width * depth, fmt)
-    # Converted here, on the render pool, to the format the screen is painted in: Qt
-    # would otherwise convert greyscale/RGB888 pixels on the GUI thread at every paint
-    # (several ms each). The conversion also copies: QImage would borrow the bytes.
-    painted = image.convertToFormat(QImage.Format.Format_RGB32)
-    return Raster(painted, rendered.source_width, rendered.source_height, rendered.protected)
-
-
-def strip_box(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int] | None:
-    """The box to show a long strip in, or None if `source` is not one.
-
-    A picture far longer than the canvas in one direction (a panorama, a scrolling
-    screenshot, a 20000 x 50 strip) would be a few pixels thick if fitted whole. It is
-    shown instead with its short side fitted to the canvas (never enlarged) and its
-    long side running past the canvas, to be scrolled along; the long side is capped
-    so that a raster stays a sensible size whatever the strip."""
-    sw, sh = source
-    bw, bh = box
-    if sw * bh > STRIP_RATIO * sh * bw:  # wide: fit the height, scroll sideways
-        scale = min(bh / sh, STRIP_MAX_LONG / sw, 1.0)
-        return max(bw, round(sw * scale)), max(1, round(sh * scale))
-    if sh * bw > STRIP_RATIO * sw * bh:  # tall: fit the width, scroll down
-        scale = min(bw / sw, STRIP_MAX_LONG / sh, 1.0)
-        return max(1, round(sw * scale)), max(bh, round(sh * scale))
-    return None
-
-
-def display_size(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
-    """Size a picture is shown at in a canvas of `box` pixels (zoom 1): fitted whole,
-    or for a long strip, its short side fitted (see strip_box)."""
-    return fit(source, strip_box(source, box) or box)
+    """Wrap a raster finished for a screen (wellbeing.render, screen=True) in a QImage:
+    no conversion, no scaling. QImage keeps a reference to the bytes it wraps."""
+    if rendered.mode != SCREEN_MODE:
+        raise ValueError(f"a {rendered.mode} raster is not finished for a screen")
+    image = QImage(
+        rendered.data,
+        rendered.width,
+        rendered.height,
+        rendered.width * 4,
+        QImage.Format.Format_RGB32,
+    )
+    return Raster(image, rendered.source_width, rendered.source_height, rendered.protected)
 
 
 def protected_raster(
@@ -148,40 +128,20 @@ def protected_raster(
     colour: bool = False,
     stylised: bool = False,
 ) -> Raster:
-    """Render pool job: the protected picture, finished by wellbeing.render (reduced,
-    greyscale, blurred, enlarged). Raises MediaUnreadable. A long strip is rendered a
-    second time for its strip box (the first render says what the picture's shape is;
-    strips are rare)."""
-    rendered = render_protected(data, box, blur_step, colour, stylised)
-    strip = strip_box((rendered.source_width, rendered.source_height), box)
-    if strip is not None:
-        rendered = render_protected(data, strip, blur_step, colour, stylised)
-    raster = raster_from(rendered)
-    # The tiny raster's last smooth stretch to display size, done once here on the
-    # render pool rather than by the painter on the GUI thread at every repaint (the
-    # same bilinear scaling; painting a raster of the canvas's own size is a plain copy).
-    size = display_size((rendered.source_width, rendered.source_height), box)
-    if raster.image.width() < size[0] and raster.image.height() < size[1]:
-        image = raster.image.scaled(
-            size[0],
-            size[1],
-            Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        raster = Raster(image, raster.source_width, raster.source_height, raster.protected)
-    return raster
+    """Render pool job: the protected picture, finished by wellbeing.render at its
+    display size in `box` (a long strip's short side fitted). Raises MediaUnreadable."""
+    return raster_from(render_protected(data, box, blur_step, colour, stylised, screen=True))
 
 
 def thumbnail_raster(data: bytes, box: tuple[int, int]) -> Raster:
-    """Render pool job: a protected thumbnail, as protected as the full view."""
-    return raster_from(render_protected(data, box, thumbnail=True))
+    """Render pool job: a protected thumbnail fitted to `box`, as protected as the full
+    view."""
+    return raster_from(render_protected(data, box, thumbnail=True, screen=True))
 
 
 def revealed_raster(data: bytes, box: tuple[int, int]) -> Raster:
     """Render pool job: the unprotected colour raster, for a metered reveal only."""
-    rendered = render_revealed(data, box)
-    strip = strip_box((rendered.source_width, rendered.source_height), box)
-    return raster_from(rendered if strip is None else render_revealed(data, strip))
+    return raster_from(render_revealed(data, box, screen=True))
 
 
 def _snapped(rect: QRectF, image: QImage, dpr: float) -> QRectF:
@@ -210,7 +170,11 @@ class _Canvas(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)  # the spotlight follows the cursor
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(320, 240)
+        self.setMinimumSize(320, CANVAS_MIN_HEIGHT)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._view._refit.start()
 
     def show_picture(self) -> None:
         self._message = ""
@@ -280,7 +244,8 @@ class _Canvas(QWidget):
         whole = self.painted_raster
         if whole is not None:
             rect = self.picture_rect()
-            # Smooth upscaling of the tiny protected raster is part of its blur.
+            # The raster is at its display size, painted as a plain copy; only a zoom (or
+            # a resize not yet rendered for) scales it, smoothly, which keeps it a blur.
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(_snapped(rect, whole.image, self.devicePixelRatioF()), whole.image)
             spot = self._view._spotlight_raster()
@@ -385,6 +350,12 @@ class ProtectedImageView(QWidget):
 
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setAcceptDrops(False)
+        # A resize (a window dragged larger) settles before the picture is rendered
+        # again for the canvas's new size.
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(150)
+        self._refit.timeout.connect(self._fit_to_canvas)
         self.canvas = _Canvas(self)
         self.canvas.setAccessibleName("Protected picture")
         self.reveal_button = self._tool_button(self.toggle_reveal)
@@ -493,11 +464,16 @@ class ProtectedImageView(QWidget):
         """What the moderator has seen of the current item so far."""
         return self.reveal_state.exposure()
 
+    def set_compact(self, compact: bool) -> None:
+        """Let the canvas shrink to FRAME_MIN_HEIGHT (a video's frames under its sheet)."""
+        self.canvas.setMinimumHeight(FRAME_MIN_HEIGHT if compact else CANVAS_MIN_HEIGHT)
+
     def render_box(self) -> tuple[int, int]:
         """The canvas size in device pixels: the size to render pictures for."""
         dpr = self.canvas.devicePixelRatioF()
-        w, h = int(self.canvas.width() * dpr), int(self.canvas.height() * dpr)
-        return (w, h) if w >= 320 and h >= 240 else DEFAULT_BOX
+        w, h = self.canvas.width(), self.canvas.height()
+        laid_out = w >= 320 and h >= FRAME_MIN_HEIGHT  # before layout: a guess
+        return (int(w * dpr), int(h * dpr)) if laid_out else DEFAULT_BOX
 
     def show_placeholder(self, text: str) -> None:
         """No item: a neutral message (loading, queue empty)."""
@@ -761,6 +737,46 @@ class ProtectedImageView(QWidget):
             on_error=lambda exc: self._render_failed(serial, exc),
         )
 
+    def _fit_to_canvas(self) -> None:
+        """The canvas changed size: render the protected picture again for it (off the
+        GUI thread), so that it is painted as it is rather than scaled. Until then the
+        raster on screen is painted scaled. A video frame keeps its raster (its bytes
+        are the whole video; the next frame chosen is rendered for the new size)."""
+        raster = self._base_raster()
+        if raster is None or self._data is None or self._reveal_job is not None:
+            return
+        box = self.render_box()
+        shown = display_size((raster.source_width, raster.source_height), box)
+        if (raster.image.width(), raster.image.height()) == shown:
+            return
+        if not self._showing_revealed:
+            self._revealed = None  # the next reveal is rendered for the new size too
+        state = self.reveal_state
+        key = (state.blur_step, state.colour and not state.stylised, state.stylised)
+        serial = self._serial
+        self._tasks.render.submit(
+            protected_raster,
+            self._data,
+            box,
+            key[0],
+            key[1],
+            key[2],
+            on_done=lambda fitted: self._fitted(serial, key, fitted),
+            on_error=lambda exc: self._render_failed(serial, exc),
+        )
+
+    def _fitted(self, serial: int, key: tuple[int, bool, bool], raster: Raster) -> None:
+        if serial != self._serial:
+            return
+        # Rasters of another size are dropped; the view now on screen is rendered again
+        # if it changed meanwhile (a blur step while this one was rendered).
+        size = raster.image.size()
+        self._rasters = {k: r for k, r in self._rasters.items() if r.image.size() == size}
+        self._rasters[key] = raster
+        self._default_key = key
+        self._ensure_protected_raster()
+        self._sync()
+
     def _protected_ready(self, serial: int, key: tuple[int, bool, bool], raster: Raster) -> None:
         if serial == self._serial:
             self._rasters[key] = raster
@@ -945,7 +961,10 @@ HOLD_KEY: Final = Qt.Key.Key_H
 
 def _key(sequence: str) -> int:
     """The Qt key code of a one-key shortcut from ui.keymap ("Space" -> Key_Space)."""
-    return QKeySequence(sequence)[0].key().value
+    # PySide6's stubs lack QKeySequence.__getitem__, which the binding has.
+    combination = QKeySequence(sequence)[0]  # type: ignore[index]
+    code: int = combination.key().value
+    return code
 
 
 def _plain(event: QKeyEvent) -> bool:

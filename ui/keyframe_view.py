@@ -3,7 +3,8 @@
 DOMAIN.md: "Video: muted, no autoplay, graded from a blurred keyframe sheet first."
 
 - Nothing plays on its own. The sheet (greyscale, blurred keyframes with their times,
-  wellbeing.keyframes) is rendered on the render pool and painted here.
+  wellbeing.keyframes) is rendered on the render pool for the sheet view's size and
+  painted here as it is; when the view changes size, it is rendered again.
 - Clicking a cell (or Left/Right) shows that keyframe in the item's ProtectedImageView,
   protected; Space reveals it there, metered on the item's meter and audited, with the
   same re-protect rules as a picture. Shift-click selects a range of cells.
@@ -27,12 +28,15 @@ from typing import Final
 
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QHideEvent,
     QKeySequence,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
+    QResizeEvent,
     QShortcut,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QFrame,
@@ -45,15 +49,14 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.segments import Segment
-from reviewer.video import (
+from reviewer.video import inspect_video, keyframe_at
+from reviewer.video_container import looks_like_video
+from reviewer.video_types import (
     DEFAULT_MAX_FRAMES,
     DEFAULT_MAX_SIDE,
     REVEAL_MAX_SIDE,
     KeyFrame,
     VideoProbe,
-    inspect_video,
-    keyframe_at,
-    looks_like_video,
 )
 from ui.flow_layout import FlowLayout, flow_policy
 from ui.image_view import (
@@ -103,9 +106,14 @@ def protected_sheet(data: bytes, box: tuple[int, int]) -> VideoSheet:
     """Render pool job: keyframes (isolated worker, time limit), then the protected
     sheet. Raises MediaUnreadable."""
     probe, frames = inspect_video(data, DEFAULT_MAX_FRAMES, max_side=DEFAULT_MAX_SIDE, pdq=False)
-    sheet = render_keyframe_sheet(frames, box)
-    frames = sorted(frames, key=lambda f: f.time_s)
-    return VideoSheet(raster_from(sheet), sheet.cells, tuple(frames), probe, box)
+    return sheet_for(tuple(sorted(frames, key=lambda f: f.time_s)), probe, box)
+
+
+def sheet_for(frames: tuple[KeyFrame, ...], probe: VideoProbe, box: tuple[int, int]) -> VideoSheet:
+    """Render pool job: the protected sheet of keyframes already decoded, for `box`
+    (the sheet view resized: nothing is decoded again)."""
+    sheet = render_keyframe_sheet(frames, box, screen=True)
+    return VideoSheet(raster_from(sheet), sheet.cells, frames, probe, box)
 
 
 def protected_media(
@@ -123,23 +131,25 @@ def protected_media(
 
 
 def protected_frame(frame: KeyFrame, box: tuple[int, int]) -> Raster:
-    """Render pool job: one keyframe, greyscale and blurred, scaled up smoothly."""
-    return raster_from(render_frame_protected(frame, box))
+    """Render pool job: one keyframe, greyscale and blurred, at its display size."""
+    return raster_from(render_frame_protected(frame, box, screen=True))
 
 
 def revealed_frame(data: bytes, time_s: float, box: tuple[int, int]) -> Raster:
     """Render pool job: the keyframe at `time_s` decoded afresh at up to full HD, in
     colour, unblurred. A reveal: the view meters it."""
     frame = keyframe_at(data, time_s, max_side=REVEAL_MAX_SIDE)
-    return raster_from(render_frame_revealed(frame, box))
+    return raster_from(render_frame_revealed(frame, box, screen=True))
 
 
 class KeyframeSheetView(QWidget):
-    """Paints the protected sheet (never enlarged), outlines the selected cells in grey
-    and turns clicks into cell choices."""
+    """Paints the protected sheet as it was rendered (never scaled), outlines the
+    selected cells in grey and turns clicks into cell choices."""
 
     # index, extend: a cell was clicked; extend when Shift was held (select a range).
     cell_clicked = Signal(int, bool)
+    # The view's size changed: the sheet on it may want rendering for the new size.
+    resized = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -169,13 +179,14 @@ class KeyframeSheetView(QWidget):
         return (w, h) if w >= 320 and h >= 180 and self.isVisible() else DEFAULT_SHEET_BOX
 
     def _placement(self) -> tuple[float, float, float]:
-        """(scale, x, y): where the sheet is painted, in widget coordinates."""
+        """(scale, x, y): where the sheet is painted, in widget coordinates: pixel for
+        pixel, centred (from the top left while a sheet rendered for a larger view
+        waits for its re-render)."""
         assert self._sheet is not None
         image = self._sheet.raster.image
-        dpr = self.devicePixelRatioF()
-        scale = min(self.width() * dpr / image.width(), self.height() * dpr / image.height(), 1.0)
-        w, h = image.width() * scale / dpr, image.height() * scale / dpr
-        return scale / dpr, (self.width() - w) / 2, (self.height() - h) / 2
+        k = 1 / self.devicePixelRatioF()
+        w, h = image.width() * k, image.height() * k
+        return k, round(max(0.0, (self.width() - w) / 2)), round(max(0.0, (self.height() - h) / 2))
 
     def cell_rect(self, index: int) -> QRectF:
         """Where cell `index`'s picture is painted, in widget coordinates."""
@@ -191,7 +202,6 @@ class KeyframeSheetView(QWidget):
         if self._sheet is not None:
             k, x0, y0 = self._placement()
             image = self._sheet.raster.image
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(QRectF(x0, y0, image.width() * k, image.height() * k), image)
             if self._selected is not None:
                 painter.setPen(QPen(SELECTED, 3))
@@ -199,6 +209,10 @@ class KeyframeSheetView(QWidget):
                 for i in range(first, last + 1):
                     painter.drawRect(self.cell_rect(i).adjusted(-2, -2, 2, 2))
         painter.end()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if self._sheet is None or event.button() != Qt.MouseButton.LeftButton:
@@ -235,6 +249,12 @@ class VideoPane(QWidget):
 
         self.sheet = KeyframeSheetView()
         self.sheet.cell_clicked.connect(self._cell_clicked)
+        # A resize (a window dragged larger) settles before the sheet is rendered again.
+        self._resheet = QTimer(self)
+        self._resheet.setSingleShot(True)
+        self._resheet.setInterval(120)
+        self._resheet.timeout.connect(self._fit_sheet)
+        self.sheet.resized.connect(self._resheet.start)
         self.info = QLabel()
         self.info.setObjectName("videoInfo")
         self.audio_button = QPushButton()
@@ -267,15 +287,15 @@ class VideoPane(QWidget):
         # above the picture: where it is short they scroll (the sheet at its smallest)
         # instead of making the window taller than the screen. With room, the sheet
         # grows and nothing scrolls.
-        self.scroll = QScrollArea()
-        self.scroll.setWidget(content)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller = QScrollArea()
+        self.scroller.setWidget(content)
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
+        layout.addWidget(self.scroller)
 
         self._player = QTimer(self)
         self._player.setInterval(int(1000 / PLAY_FPS))
@@ -334,6 +354,19 @@ class VideoPane(QWidget):
             "Click a keyframe (or ←/→) to see it here, protected; Space reveals it (metered)."
         )
         self.show()
+        # Rendered ahead for a guessed box (the view was hidden): fit it as soon as it is
+        # laid out (a zero timer runs after the layout requests that show() posted).
+        QTimer.singleShot(0, self._fit_sheet)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # The frame view below gives up some height to the sheet while a video is on.
+        self._view.set_compact(True)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        if not event.spontaneous():  # minimised: the layout stays as it is
+            self._view.set_compact(False)
+        super().hideEvent(event)
 
     def clear(self) -> None:
         """No video (a picture, a placeholder, or between items): hidden and silent."""
@@ -351,6 +384,30 @@ class VideoPane(QWidget):
         self.segment_button.setEnabled(False)
         self._update_audio()
         self.hide()
+
+    def _fit_sheet(self) -> None:
+        """Render the sheet again for the view's size, if that changed (off-thread)."""
+        sheet = self.sheet.sheet
+        box = self.sheet.render_box()
+        if sheet is None or sheet.box == box or not self.sheet.isVisible():
+            return
+        serial = self._serial
+        self._tasks.render.submit(
+            sheet_for,
+            sheet.frames,
+            sheet.probe,
+            box,
+            on_done=lambda fitted: self._sheet_fitted(serial, sheet, fitted),
+            on_error=lambda exc: self._frame_failed(serial, exc),
+        )
+
+    def _sheet_fitted(self, serial: int, old: VideoSheet, fitted: VideoSheet) -> None:
+        if serial != self._serial or self.sheet.sheet is not old:
+            return  # another item, or another sheet, since
+        selected = self._range
+        self.sheet.show_sheet(fitted)
+        if selected is not None:
+            self.sheet.set_selected(*selected)
 
     def set_enabled(self, enabled: bool) -> None:
         """While a decision is being stored, nothing changes on the video."""

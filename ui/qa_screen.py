@@ -13,13 +13,13 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaReviewSession
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui.events import AppEvents
 from ui.idle_lock import LockTimings
-from ui.main_window import MainWindow
 from ui.review_screen import ReviewScreen, Timings
 from ui.tasks import Tasks
 from ui.welfare_view import WelfareGuard
+from ui.window import MainWindow
 
 BANNER = (
     "Blind QA re-grade — grade what you see. The first grade stays hidden until a lead "

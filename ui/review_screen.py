@@ -33,7 +33,7 @@ from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.matching import DupGroup, Propagated
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.video_review import segment_problems
 from reviewer.vocabulary import NotAssessableReason
@@ -89,9 +89,7 @@ class ReviewScreen(QWidget):
     ) -> None:
         super().__init__(parent)
         # The image re-protects itself after the admin's delay, not a constant.
-        timings = timings or Timings(
-            reprotect_after_ms=round(service.reprotect_after_s * 1000)
-        )
+        timings = timings or Timings(reprotect_after_ms=round(service.reprotect_after_s * 1000))
         self._service = service
         self._tasks = tasks
         self._events = events
@@ -200,7 +198,9 @@ class ReviewScreen(QWidget):
         240 to 360 px: before the first item arrives its own size hint says nothing),
         the form the width it needs, the picture the rest."""
         total = sum(self._columns.sizes())
-        side = self._columns.widget(2).minimumSizeHint().width()
+        form = self._columns.widget(2)
+        assert form is not None  # the splitter is built with three columns
+        side = form.minimumSizeHint().width()
         context = max(240, min(360, total * 26 // 100))
         if total > context + side + 240:
             self._columns.setSizes([context, total - context - side, side])
@@ -253,16 +253,21 @@ class ReviewScreen(QWidget):
 
     def show_slot(self, slot: Slot) -> None:
         self.video.clear()
-        self.panel.clear()
         item = slot.claim.item
-        self.context.show_item(item)
         picture = slot.picture
+        # The protected picture first: its synchronous repaint then paints only what is
+        # dirty so far, not the context and form this item also changes (they follow in
+        # the same turn of the event loop, painted with its next update).
+        readable = slot.data is not None and isinstance(picture, VideoSheet | Raster)
         if isinstance(picture, VideoSheet) and slot.data is not None:
             self.video.show_video(picture, slot.data)
         elif isinstance(picture, Raster) and slot.data is not None:
             self.view.show_item(picture, slot.data, slot.blur_step)
         else:
             self.view.show_unreadable(slot.unreadable or "unknown reason")
+        self.panel.clear()
+        self.context.show_item(item)
+        if not readable:
             self.panel.suggest_not_assessable(NotAssessableReason.UNREADABLE)
         self.show_known(slot)
         self.view.canvas.setFocus()

@@ -1,7 +1,7 @@
 """The welfare policy on screen: break lock, pause after Category A, caps, check-ins,
 and the support page.
 
-The rules live in wellbeing.policy (held by reviewer.welfare.WelfareSession and
+The rules live in wellbeing.policy (held by reviewer.welfare_service.WelfareSession and
 enforced in ReviewService); this module only shows them. `WelfareGuard.refresh()`
 reads the policy's state (in memory, safe on the GUI thread) and puts up the screen
 that state calls for; everything that writes (starting or ending a break, skipping a
@@ -39,9 +39,9 @@ from PySide6.QtWidgets import (
 
 from reviewer.accounts import LoginFailed
 from reviewer.clock import Clock
-from reviewer.review import lease_seconds_left
+from reviewer.review_service import lease_seconds_left
 from reviewer.untrusted import MAX_NOTE
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.review_screen import ReviewScreen
 from ui.tasks import Tasks
 from wellbeing import resources

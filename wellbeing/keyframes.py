@@ -2,10 +2,9 @@
 
 DOMAIN.md: "Video: muted, no autoplay, graded from a blurred keyframe sheet first".
 The sheet is a grid of a video's keyframes (reviewer.video.keyframes), each greyscale
-and blurred exactly as wellbeing.render protects a picture: reduced to its cell size
-divided by the blur step's factor, Gaussian-blurred, then smoothly scaled back up. It
-is painted here at display size, rather than left tiny for the UI to scale as single
-pictures are, so that each cell can carry a crisp "mm:ss" label. Labels are drawn in
+and blurred through wellbeing.render's one pipeline (its ladder capped by the cell, as
+a thumbnail's is by its box), then smoothly scaled back up to the cell. It is made at
+display size so that each cell can carry a crisp "mm:ss" label. Labels are drawn in
 grey on a greyscale ("L") sheet, so nothing on it can bring colour back.
 
 Audio is never touched here; unmuting is a metered UI act.
@@ -23,14 +22,20 @@ from typing import Final, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFont
 
-from reviewer.video import KeyFrame
+from reviewer.video_types import KeyFrame
 from wellbeing.render import (
-    BLUR_STEPS,
     DEFAULT_BLUR_STEP,
+    SCREEN_MODE,
     Rendered,
+    check_box,
+    check_step,
+    display_size,
     enlarge,
     fit,
+    pack,
     protect_image,
+    reduce_sharp,
+    screen_bytes,
 )
 
 DEFAULT_SHEET_BOX: Final = (1600, 1000)
@@ -65,16 +70,19 @@ def render_keyframe_sheet(
     box: tuple[int, int] = DEFAULT_SHEET_BOX,
     columns: int | None = None,
     blur_step: int = DEFAULT_BLUR_STEP,
+    *,
+    screen: bool = False,
 ) -> SheetRendered:
     """A greyscale grid of `frames` fitted into `box` (unless the box cannot hold a pixel
     per frame), each blurred at `blur_step`.
 
     `columns` None picks the grid that makes the frames largest. The sheet is at
     display size (source size = raster size), so the UI paints it unscaled when the
-    box is its view. Step 0 is unblurred and so marked unprotected.
+    box is its view. Step 0 is unblurred and so marked unprotected. `screen` finishes
+    it for a screen (packed as wellbeing.render.SCREEN_MODE).
     """
-    _check_box(box)
-    _check_step(blur_step)
+    check_box(box)
+    check_step(blur_step)
     if not frames:
         raise ValueError("a keyframe sheet needs at least one frame")
     frames = sorted(frames, key=lambda f: f.time_s)
@@ -112,8 +120,8 @@ def render_keyframe_sheet(
     return SheetRendered(
         width=sheet_w,
         height=sheet_h,
-        mode="L",
-        data=sheet.tobytes(),
+        mode=SCREEN_MODE if screen else "L",
+        data=screen_bytes(sheet) if screen else sheet.tobytes(),
         source_width=sheet_w,
         source_height=sheet_h,
         protected=blur_step > 0,
@@ -127,28 +135,31 @@ def render_frame_protected(
     box: tuple[int, int],
     blur_step: int = DEFAULT_BLUR_STEP,
     colour: bool = False,
+    *,
+    screen: bool = False,
 ) -> Rendered:
     """One keyframe as render_protected shows a picture: greyscale (unless `colour`),
-    through the same protection ladder, enlarged towards its display size in `box`."""
-    _check_box(box)
-    _check_step(blur_step)
-    if blur_step == 0:
-        return render_frame_revealed(frame, box, colour)  # full detail: a reveal
+    through the same protection ladder, enlarged to its display size in `box`."""
+    check_box(box)
+    if check_step(blur_step) == 0:
+        return render_frame_revealed(frame, box, colour, screen=screen)  # a reveal
     source = (frame.source_width, frame.source_height)
     img = frame.image()
     img = protect_image(img if colour else img.convert("L"), source, blur_step)
-    return _pack(enlarge(img, fit(source, box)), frame, protected=True, blur_step=blur_step)
+    img = enlarge(img, display_size(source, box), exact=True)
+    return pack(img, source, protected=True, blur_step=blur_step, screen=screen)
 
 
-def render_frame_revealed(frame: KeyFrame, box: tuple[int, int], colour: bool = True) -> Rendered:
-    """One keyframe unblurred, at its display size in `box` or the frame's own raster
-    size if smaller (the UI scales it up; for full detail decode the frame larger with
+def render_frame_revealed(
+    frame: KeyFrame, box: tuple[int, int], colour: bool = True, *, screen: bool = False
+) -> Rendered:
+    """One keyframe unblurred, at its display size in `box` (scaled up from the frame's
+    own raster where that is smaller; for full detail decode the frame larger with
     reviewer.video.keyframe_at). A reveal: callers meter it."""
-    _check_box(box)
-    display = fit((frame.source_width, frame.source_height), box)
-    target = fit(display, (frame.width, frame.height))
-    img = _reduce(frame.image(), target)
-    return _pack(img if colour else img.convert("L"), frame, protected=False, blur_step=0)
+    check_box(box)
+    source = (frame.source_width, frame.source_height)
+    img = reduce_sharp(frame.image(), display_size(source, box))
+    return pack(img if colour else img.convert("L"), source, False, 0, screen=screen)
 
 
 def format_time(seconds: float) -> str:
@@ -160,16 +171,6 @@ def format_time(seconds: float) -> str:
 
 
 # --- Internals
-
-
-def _check_box(box: tuple[int, int]) -> None:
-    if len(box) != 2 or box[0] < 1 or box[1] < 1:
-        raise ValueError(f"display box must be two positive sizes, not {box!r}")
-
-
-def _check_step(blur_step: int) -> None:
-    if not 0 <= blur_step <= BLUR_STEPS or isinstance(blur_step, bool):
-        raise ValueError(f"blur_step must be 0..{BLUR_STEPS}, not {blur_step!r}")
 
 
 def _cell_picture(
@@ -198,27 +199,7 @@ def _protected_cell(frame: KeyFrame, size: tuple[int, int], blur_step: int) -> I
     """The frame protected for a `size` cell, already scaled up to it. The cell caps the
     ladder: a small cell gets a raster as protective as a full view of the frame."""
     if blur_step == 0:
-        return _reduce(frame.image(), size).convert("L")
+        return reduce_sharp(frame.image(), size).convert("L")
     source = (frame.source_width, frame.source_height)
     small = protect_image(frame.image().convert("L"), source, blur_step, cap=size)
     return enlarge(small, size, exact=True)
-
-
-def _reduce(img: Image.Image, target: tuple[int, int]) -> Image.Image:
-    """Unblurred (step 0, a reveal): a proper filter."""
-    if img.size == target:
-        return img
-    return img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-
-
-def _pack(img: Image.Image, frame: KeyFrame, protected: bool, blur_step: int) -> Rendered:
-    return Rendered(
-        width=img.width,
-        height=img.height,
-        mode=img.mode,
-        data=img.tobytes(),
-        source_width=frame.source_width,
-        source_height=frame.source_height,
-        protected=protected,
-        blur_step=blur_step,
-    )

@@ -238,8 +238,8 @@ class WelfarePolicy:
             if c.shift_ended:
                 self._ended = "ended_earlier_today"
                 return
-            resumed = c.shift_started_at is not None
-            self._shift_start = self._mono_of(c.shift_started_at) if resumed else now
+            started = c.shift_started_at  # None: a first start, not a resumed shift
+            self._shift_start = now if started is None else self._mono_of(started)
             if c.break_started_at is not None:
                 self._break_start = self._mono_of(c.break_started_at)
             else:
@@ -247,7 +247,7 @@ class WelfarePolicy:
             if self._resuming:
                 # Thresholds the carried totals had crossed were announced back then.
                 self._announce_silently(now)
-            if not resumed:
+            if started is None:
                 self._emit("shift_started", {"shift_ends_at": self._iso(self._shift_end)}, now)
             self._sync(now)
 

@@ -1,9 +1,12 @@
 """Protective rendering: greyscale, blurred rasters a moderator can grade from.
 
 Pure Pillow/numpy so that it can run in any worker and be tested without a display.
-One pipeline for every protected picture (validate -> reduce -> greyscale -> blur ->
-enlarge): pictures here, keyframes and sheets in wellbeing.keyframes, thumbnails in
-the UI's group grid all go through `protect_image` and `enlarge`.
+One pipeline for every protected picture: validate (reviewer.media's guarded decode)
+-> reduce -> greyscale -> blur (`protect_image`, the ladder) -> enlarge (`enlarge`, to
+the exact size it is shown at). Pictures and thumbnails here, keyframes and sheets in
+wellbeing.keyframes; the step and box checks live here once. With `screen=True` the
+result is finished for a screen (`screen_bytes`): packed as 32-bit pixels at display
+size, so the UI only wraps the bytes and paints them unscaled.
 
 The protected raster is deliberately tiny and lightly blurred, then enlarged in smooth
 doublings, which reads as a steppable blur. How much detail a step keeps depends on the
@@ -18,6 +21,7 @@ is applied to the decoded raster, not the file's pixels, so it costs next to not
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -49,6 +53,14 @@ _BACKDROP: Final = 128
 # shapes, so positions and outlines read while texture and shading do not.
 STYLISED_TONES: Final = 4
 
+# A picture whose aspect ratio is this many times the box's is shown as a strip.
+STRIP_RATIO: Final = 4.0
+STRIP_MAX_LONG: Final = 16_384
+# The packing a screen paints without converting: 32-bit 0xffRRGGBB in the machine's
+# own byte order (Qt's Format_RGB32, Cairo's RGB24).
+SCREEN_MODE: Final = "RGB32"
+_SCREEN_RAW: Final = "BGRA" if sys.byteorder == "little" else "ARGB"
+
 # EXIF orientation -> the transpose that undoes it (as ImageOps.exif_transpose does).
 _TRANSPOSE: Final[dict[int, Image.Transpose]] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -71,7 +83,7 @@ class Rendered:
 
     width: int
     height: int
-    mode: str  # "L" or "RGB"
+    mode: str  # "L", "RGB", or SCREEN_MODE once finished for a screen (screen_bytes)
     data: bytes  # packed rows, no padding
     source_width: int
     source_height: int
@@ -84,6 +96,31 @@ def fit(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
     sw, sh = source
     scale = min(box[0] / sw, box[1] / sh, 1.0)
     return max(1, min(box[0], round(sw * scale))), max(1, min(box[1], round(sh * scale)))
+
+
+def strip_box(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int] | None:
+    """The box to show a long strip in, or None if `source` is not one.
+
+    A picture far longer than the box in one direction (a panorama, a scrolling
+    screenshot, a 20000 x 50 strip) would be a few pixels thick if fitted whole. It is
+    shown instead with its short side fitted to the box (never enlarged) and its long
+    side running past the box, to be scrolled along; the long side is capped so that a
+    raster stays a sensible size whatever the strip."""
+    sw, sh = source
+    bw, bh = box
+    if sw * bh > STRIP_RATIO * sh * bw:  # wide: fit the height, scroll sideways
+        scale = min(bh / sh, STRIP_MAX_LONG / sw, 1.0)
+        return max(bw, round(sw * scale)), max(1, round(sh * scale))
+    if sh * bw > STRIP_RATIO * sw * bh:  # tall: fit the width, scroll down
+        scale = min(bw / sw, STRIP_MAX_LONG / sh, 1.0)
+        return max(1, round(sw * scale)), max(bh, round(sh * scale))
+    return None
+
+
+def display_size(source: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """Size a picture is shown at in a view of `box` pixels (zoom 1): fitted whole, or
+    for a long strip, its short side fitted (see strip_box). Never enlarged."""
+    return fit(source, strip_box(source, box) or box)
 
 
 def reference_size(source: tuple[int, int]) -> tuple[int, int]:
@@ -105,8 +142,7 @@ def raster_size(
     keyframe cell): the ladder then starts from it instead, so a thumbnail is as
     protected as the full view. The main view passes no cap: its raster depends on the
     picture alone."""
-    if _check_step(blur_step) == 0:
-        raise ValueError("step 0 is unblurred: it has no protected raster")
+    check_protected_step(blur_step)
     base = reference_size(source)
     if cap is not None:
         base = fit(source, (min(base[0], cap[0]), min(base[1], cap[1])))
@@ -128,7 +164,7 @@ def protect_image(
     blur again. Pictures, keyframes, sheets and thumbnails all come through here."""
     first = raster_size(source, 1, cap)
     img = _shrink(img, first, sharp=False).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
-    for _ in range(_check_step(blur_step) - 1):
+    for _ in range(check_step(blur_step) - 1):
         img = img.reduce(2).filter(ImageFilter.GaussianBlur(BLUR_RADIUS))
     return img
 
@@ -163,48 +199,101 @@ def render_protected(
     colour: bool = False,
     stylised: bool = False,
     thumbnail: bool = False,
+    *,
+    screen: bool = False,
 ) -> Rendered:
     """The protected picture for display in `box`: greyscale (unless `colour`), reduced
-    and blurred at `blur_step` (1..BLUR_STEPS), then enlarged towards its display size.
-    `stylised` flattens it further into a few tones of grey (colour does not apply).
+    and blurred at `blur_step` (1..BLUR_STEPS), then enlarged to its display size
+    (display_size: fitted, or a long strip's short side fitted; a `thumbnail` is fitted
+    whole). `stylised` flattens it further into a few tones of grey (colour does not
+    apply). `screen` finishes it for a screen (packed as SCREEN_MODE).
 
     What it holds depends on the picture and the step only; `box` sets how large it is
     painted, except for a `thumbnail`, whose small box also caps the ladder (see
     raster_size). Raises MediaUnreadable on bad bytes and ValueError on a bad box or step.
     """
-    _check_box(box)
-    if _check_step(blur_step) == 0:
+    check_box(box)
+    if check_step(blur_step) == 0:
         # Unblurred is full detail: a reveal, whatever called it.
-        return render_revealed(data, box, colour)
+        return render_revealed(data, box, colour, screen=screen)
     mode = "RGB" if colour and not stylised else "L"
     cap = box if thumbnail else None
     img, oriented = _render(data, lambda src: raster_size(src, 1, cap), mode)
-    img = enlarge(protect_image(img, oriented, blur_step, cap), fit(oriented, box))
+    shown = fit(oriented, box) if thumbnail else display_size(oriented, box)
+    img = enlarge(protect_image(img, oriented, blur_step, cap), shown, exact=True)
     if stylised:
         img = stylise(img)
-    return _pack(img, oriented, protected=True, blur_step=blur_step)
+    return pack(img, oriented, protected=True, blur_step=blur_step, screen=screen)
 
 
-def render_revealed(data: bytes, box: tuple[int, int], colour: bool = True) -> Rendered:
-    """Unblurred raster at display size (the source fitted into `box`, never enlarged)."""
-    _check_box(box)
+def render_revealed(
+    data: bytes, box: tuple[int, int], colour: bool = True, *, screen: bool = False
+) -> Rendered:
+    """Unblurred raster at display size (display_size: never enlarged). A reveal."""
+    check_box(box)
     mode = "RGB" if colour else "L"
-    img, oriented = _render(data, lambda src: fit(src, box), mode, sharp=True)
-    return _pack(img, oriented, protected=False, blur_step=0)
+    img, oriented = _render(data, lambda src: display_size(src, box), mode, sharp=True)
+    return pack(img, oriented, protected=False, blur_step=0, screen=screen)
 
 
-# --- Internals
-
-
-def _check_box(box: tuple[int, int]) -> None:
+def check_box(box: tuple[int, int]) -> None:
+    """A display box is two positive sizes; anything else is a programming error."""
     if len(box) != 2 or box[0] < 1 or box[1] < 1:
         raise ValueError(f"display box must be two positive sizes, not {box!r}")
 
 
-def _check_step(blur_step: int) -> int:
+def check_step(blur_step: int) -> int:
+    """A blur step is an int in 0..BLUR_STEPS (0: unblurred, a reveal); returns it."""
     if isinstance(blur_step, bool) or blur_step not in range(BLUR_STEPS + 1):
         raise ValueError(f"blur_step must be 0..{BLUR_STEPS}, not {blur_step!r}")
     return blur_step
+
+
+def check_protected_step(blur_step: int) -> int:
+    """A step that blurs (1..BLUR_STEPS): what a resting or starting protection may be.
+    Step 0 shows full detail, so it is a reveal, never a protection."""
+    if check_step(blur_step) == 0:
+        raise ValueError("step 0 is unblurred: it is a reveal, not a protection")
+    return blur_step
+
+
+def reduce_sharp(img: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """Unblurred (a reveal): a proper filter, integer box reduction first. Resamples
+    up as well where the target is larger (a small decoded frame shown larger)."""
+    if img.size == target:
+        return img
+    return img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def pack(
+    img: Image.Image,
+    source: tuple[int, int],
+    protected: bool,
+    blur_step: int,
+    *,
+    screen: bool = False,
+) -> Rendered:
+    """`img` as a Rendered raster of a `source`-sized picture (finished for a screen
+    if `screen`: packed once, straight into the screen's format)."""
+    return Rendered(
+        width=img.width,
+        height=img.height,
+        mode=SCREEN_MODE if screen else img.mode,
+        data=screen_bytes(img) if screen else img.tobytes(),
+        source_width=source[0],
+        source_height=source[1],
+        protected=protected,
+        blur_step=blur_step,
+    )
+
+
+def screen_bytes(img: Image.Image) -> bytes:
+    """An L or RGB raster's pixels as SCREEN_MODE: 0xffRRGGBB words in the machine's
+    byte order. Grey stays grey (r = g = b), so nothing can bring colour back."""
+    return img.convert("RGBA").tobytes("raw", _SCREEN_RAW)
+
+
+# --- Internals
 
 
 def _render(
@@ -291,8 +380,7 @@ def _shrink(img: Image.Image, target: tuple[int, int], sharp: bool) -> Image.Ima
     if img.size == target:
         return img
     if sharp:
-        # Revealed view: integer box reduction first, then a proper filter for the rest.
-        return img.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return reduce_sharp(img, target)
     # Protected view: quality is moot under the blur; reduce() does the bulk cheaply.
     return img.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
@@ -304,16 +392,3 @@ def _flatten(img: Image.Image, mode: str) -> Image.Image:
         backdrop.paste(img, mask=img.getchannel("A"))
         img = backdrop
     return img if img.mode == mode else img.convert(mode)
-
-
-def _pack(img: Image.Image, oriented: tuple[int, int], protected: bool, blur_step: int) -> Rendered:
-    return Rendered(
-        width=img.width,
-        height=img.height,
-        mode=img.mode,
-        data=img.tobytes(),
-        source_width=oriented[0],
-        source_height=oriented[1],
-        protected=protected,
-        blur_step=blur_step,
-    )

@@ -22,7 +22,7 @@ from typing import Any, Final
 from reviewer.clock import Clock
 from reviewer.model import Exposure
 from wellbeing.exposure import RevealMeter
-from wellbeing.render import BLUR_STEPS, DEFAULT_BLUR_STEP
+from wellbeing.render import BLUR_STEPS, DEFAULT_BLUR_STEP, check_protected_step, check_step
 
 DEFAULT_SPOTLIGHT_RADIUS: Final = 0.15
 MIN_SPOTLIGHT_RADIUS: Final = 0.03
@@ -57,6 +57,21 @@ class RevealState:
     ignored and the image stays protected.
     """
 
+    # The current item's state, (re)set by _set_item for every item.
+    _meter: RevealMeter
+    _size: tuple[float, float]
+    _mode: RevealMode
+    _before_hold: RevealMode
+    _centre: tuple[float, float]
+    _blur: int
+    _start_blur: int
+    _colour: bool
+    _stylised_total: float
+    _stylised_since: float | None
+    _least_blur: int
+    _least_colour: bool
+    _least_mode: RevealMode
+
     def __init__(
         self,
         clock: Clock,
@@ -71,8 +86,7 @@ class RevealState:
         if not reprotect_after_seconds > 0:
             raise ValueError(f"reprotect_after_seconds must be > 0, not {reprotect_after_seconds}")
         # The resting blur must blur: step 0 shows full detail and so is itself a reveal.
-        if not 1 <= blur_step <= BLUR_STEPS:
-            raise ValueError(f"the default blur_step must be 1..{BLUR_STEPS}, not {blur_step}")
+        check_protected_step(blur_step)
         self._clock = clock
         self._reprotect_after = float(reprotect_after_seconds)
         self._default_blur = blur_step
@@ -234,8 +248,7 @@ class RevealState:
 
     def set_blur_step(self, step: int) -> None:
         """0..BLUR_STEPS; 0 shows full detail and so is a whole-image reveal."""
-        if not 0 <= step <= BLUR_STEPS:
-            raise ValueError(f"blur_step must be 0..{BLUR_STEPS}, not {step}")
+        check_step(step)
         self._touch()
         if step == 0 and not self._enabled:
             return
@@ -300,8 +313,8 @@ class RevealState:
         at `blur_step` (its starting protection; None: the default) with its own meter
         and a fresh least-protection record. The spotlight radius and the stylised view
         are preferences and carry over."""
-        if blur_step is not None and not 1 <= blur_step <= BLUR_STEPS:
-            raise ValueError(f"a starting blur_step must be 1..{BLUR_STEPS}, not {blur_step}")
+        if blur_step is not None:
+            check_protected_step(blur_step)
         self._reprotect()
         self._enabled = True
         self._touch()

@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "bench"))
 
+import wiring  # noqa: E402
 from bench_claims import BENCH_AUDIT_KEY, seed  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 from sign_in import stored_account  # noqa: E402
@@ -32,7 +33,6 @@ from db.accounts import AccountsRepo  # noqa: E402
 from db.store import Store  # noqa: E402
 from reviewer.grading import Grading  # noqa: E402
 from reviewer.model import Exposure  # noqa: E402
-from reviewer.review import ReviewService  # noqa: E402
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity  # noqa: E402
 
 GRADE = Grading(
@@ -60,7 +60,7 @@ def run(url: str, items: int, rounds: int) -> dict[str, float]:
     try:
         seed(store, items, "gate")
         acc = stored_account(store, "Bench Moderator")
-        svc = ReviewService(store, NoMedia(), acc, accounts=AccountsRepo(store))
+        svc = wiring.session(store, NoMedia(), acc, accounts=AccountsRepo(store))
 
         def gated() -> None:
             claim = svc.claim_next()

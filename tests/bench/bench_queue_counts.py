@@ -1,4 +1,4 @@
-"""Benchmark: what a queue-count refresh costs as the history grows (issue 3).
+"""Benchmark: what a queue-count refresh costs as the history grows (it must not slow).
 
 Run from the repository root:
 

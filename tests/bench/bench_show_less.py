@@ -46,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import wiring
 from sign_in import stored_account
 
 from db.hashes import HashRepo
@@ -55,7 +56,6 @@ from reviewer.grading import Grading
 from reviewer.matching import ShowLess
 from reviewer.matching_demo import MatchingDemo, generate_matching_demo
 from reviewer.model import Exposure
-from reviewer.review import ReviewService
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity
 
 GOAL_UNSEEN_SHARE = 0.40
@@ -115,7 +115,7 @@ def run(url: str, media_dir: Path, items: int, seed: int, use_show_less: bool) -
         # A vetted moderator, stored as an admin would have set them up: the gate
         # re-reads the account on every claim and decision.
         user = stored_account(store, "Scripted moderator")
-        review = ReviewService(store, media, user)
+        review = wiring.session(store, media, user)
         show = ShowLess(repo, store, user.id, media.get)
         revealed = Exposure(
             seconds_revealed=REVEAL_S,

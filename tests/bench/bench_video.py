@@ -48,16 +48,14 @@ import av
 import numpy as np
 
 from reviewer import synthetic_video as sv
-from reviewer import video
+from reviewer import video_worker
 from reviewer.video import (
-    DEFAULT_MAX_FRAMES,
-    DEFAULT_MAX_SIDE,
-    KeyFrame,
     inspect_video,
     keyframe_at,
     keyframes,
     probe_video,
 )
+from reviewer.video_types import DEFAULT_MAX_FRAMES, DEFAULT_MAX_SIDE, KeyFrame
 from wellbeing.keyframes import render_keyframe_sheet
 
 BOX = (1600, 1000)
@@ -134,7 +132,7 @@ def medians(methods: dict[str, Callable[[], object]], reps: int) -> dict[str, fl
 
 
 def worker_peak_rss_mb() -> float | None:
-    proc = video._WORKER._proc
+    proc = video_worker._WORKER._proc
     try:
         status = Path(f"/proc/{proc.pid}/status").read_text() if proc else ""
     except OSError:
@@ -167,7 +165,7 @@ def main() -> int:
     gen_s = time.perf_counter() - t0
 
     # Cold: the first call starts the worker process (interpreter and PyAV import).
-    video.shutdown_worker()
+    video_worker.shutdown_worker()
     cold_ms = timed(lambda: probe_video(sv.make_video(width=64, height=64, duration_s=0.5)))
     probe = probe_video(data)
 

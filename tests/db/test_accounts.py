@@ -1,4 +1,4 @@
-"""Issue 4: accounts, roles, sign-in, per-queue access and what each role may not do.
+"""Accounts, roles, sign-in, per-queue access and what each role may not do.
 
 Every refusal is enforced by the repository or the service (AccessDenied), not by a
 screen hiding a button, and is audited. Runs on SQLite and PostgreSQL.
@@ -13,6 +13,7 @@ from dataclasses import FrozenInstanceError, dataclass
 from datetime import date, timedelta
 
 import pytest
+import wiring
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -29,11 +30,11 @@ from reviewer.accounts import (
     SecuritySettings,
     VettingStatus,
 )
-from reviewer.admin import AdminService
+from reviewer.admin_service import AdminService
 from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Exposure
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from reviewer.untrusted import MAX_COURSE, Untrusted
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity
 
@@ -79,7 +80,7 @@ class World:
 @pytest.fixture
 def world(store: Store, media: MediaStore, clock: FakeClock) -> World:
     repo = AccountsRepo(store)
-    ws = Workstation(store, media, accounts=repo, clock=clock)
+    ws = wiring.workstation(store, media, accounts=repo, clock=clock)
     admin = ws.enrol_first_admin("Ada Admin", ADMIN_PW).account
     return World(store, repo, ws, clock, admin)
 
@@ -91,7 +92,7 @@ def test_first_run_enrols_a_vetted_admin_moderator_once(
     store: Store, media: MediaStore, clock: FakeClock
 ) -> None:
     repo = AccountsRepo(store)
-    ws = Workstation(store, media, accounts=repo, clock=clock)
+    ws = wiring.workstation(store, media, accounts=repo, clock=clock)
     store.ensure_user("demo profile")  # password-less profiles do not count
     assert ws.needs_first_account()
     service = ws.enrol_first_admin("  Ada   Admin ", ADMIN_PW)
@@ -111,7 +112,7 @@ def test_first_run_enrols_a_vetted_admin_moderator_once(
 
 
 def test_first_run_refuses_a_weak_password(store: Store, media: MediaStore) -> None:
-    ws = Workstation(store, media, accounts=AccountsRepo(store))
+    ws = wiring.workstation(store, media, accounts=AccountsRepo(store))
     with pytest.raises(ValueError, match="12 characters"):
         ws.enrol_first_admin("Ada", "short")
     assert ws.needs_first_account()

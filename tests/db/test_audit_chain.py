@@ -1,4 +1,4 @@
-"""Issue 4: the tamper-evident audit chain (db/audit.py, migration 0003).
+"""The tamper-evident audit chain (db/audit.py, migration 0003).
 
 A log is built through the real chain (db.audit.append inside transactions), then
 tampered with by direct SQL, as someone with superuser rights on the database would:

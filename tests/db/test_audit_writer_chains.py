@@ -1,4 +1,4 @@
-"""Issue 3: every writer (Store) appends to an audit chain of its own, opened in the
+"""Every writer (Store) appends to an audit chain of its own, opened in the
 root chain, so workstations never queue behind one shared head row. The tampering
 cases of test_audit_chain.py still hold per chain; here: what is new about chains."""
 

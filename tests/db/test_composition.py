@@ -13,7 +13,7 @@ from reviewer.accounts import Role, VettingStatus
 from reviewer.clock import FakeClock
 from reviewer.composition import build_workstation
 from reviewer.permissions import Operation
-from reviewer.qa_service import CalibratedReviewService
+from reviewer.review_service import CalibratedReviewService
 from wellbeing.settings import WelfareSettings
 
 ADMIN_PW = "admin password 1"

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+import wiring
 from hash_helpers import give_hashes, ingest_one
 from qa_helpers import (
     SEED,
@@ -178,7 +179,7 @@ def test_known_list_confirmations_and_propagated_grades_do_not_count(
     copy = ingest_one(store, media, hook, synthetic.encode(img.convert("L"), "JPEG"), "copy")
 
     mod = people["mod"]
-    show = ShowLess(repo, store, User(mod.id, mod.name, mod.role))
+    show = ShowLess(repo, store, User(mod.id, mod.name, mod.role), wiring.NoMedia().get)
     claim = store.claim_next(mod.id)
     assert claim is not None and claim.item.id == known
     (match,) = show.graded_matches(known)

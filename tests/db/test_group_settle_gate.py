@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+import wiring
 from sign_in import stored_account
 from sqlalchemy import update
 from test_hash_matching import SIZE, VARIANTS, _grading, _ingest
@@ -26,7 +27,6 @@ from reviewer.accounts import AccessDenied, Account, Role, VettingStatus, hash_p
 from reviewer.clock import FakeClock
 from reviewer.matching import HashIngest, ShowLess
 from reviewer.model import Exposure, User
-from reviewer.review import ReviewService
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Group:
 
 
 def _show(store: Store, repo: HashRepo, acc: Account) -> ShowLess:
-    return ShowLess(repo, store, User(acc.id, acc.name, acc.role))
+    return ShowLess(repo, store, User(acc.id, acc.name, acc.role), wiring.NoMedia().get)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def group(store: Store, media: MediaStore, clock: FakeClock) -> Group:
             .values(password_hash=hash_password("admin password 1"))
         )
     moderator = stored_account(store, "Mo")
-    service = ReviewService(store, media, moderator, accounts=AccountsRepo(store), clock=clock)
+    service = wiring.session(store, media, moderator, accounts=AccountsRepo(store), clock=clock)
     claim = service.claim_next()
     assert claim is not None and claim.item.id == rep
     service.submit(claim, _grading(), Exposure(), str(uuid.uuid4()))
@@ -121,7 +121,7 @@ def test_detaching_and_handing_on_are_one_transaction(
     # An item of the moderator's own, decided, but in no group.
     unrelated = synthetic.encode(synthetic.make_image(*SIZE, 77), "JPEG")
     own = _ingest(store, media, HashIngest(repo), unrelated, "own")
-    service = ReviewService(
+    service = wiring.session(
         store, media, group.moderator, accounts=AccountsRepo(store), clock=clock
     )
     # Hold everything claimed ahead of it (a release would put it first in line again).

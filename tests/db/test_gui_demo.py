@@ -5,13 +5,13 @@ confirm-known-match panel, and near-duplicates."""
 from __future__ import annotations
 
 import pytest
+import wiring
 from sign_in import sign_in
 
 from db.media_store import MediaStore
 from db.store import Store
 from db.video import VideoRepo
-from reviewer import cli, cli_hashes
-from reviewer.review import Workstation
+from reviewer import cli
 
 
 def test_the_gui_demo_imports_a_hash_list_that_some_items_match(
@@ -22,9 +22,7 @@ def test_the_gui_demo_imports_a_hash_list_that_some_items_match(
     added = cli.seed_gui_demo(store, media, VideoRepo(store), lambda d, n: seen.append((d, n)))
     assert added == 2 + cli.GUI_MATCH_ITEMS == store.item_count()
     assert seen[-1] == (added, added)
-    workstation = Workstation(
-        store, media, show_less_for=cli_hashes.show_less_for(store, media)
-    )
+    workstation = wiring.workstation(store, media)  # the composition root's ShowLess
     service = sign_in(workstation, "moderator-1")
     assert service.show_less is not None
     matched = [i for i in range(1, added + 1) if service.show_less.graded_matches(i)]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+import wiring
 from hash_helpers import set_grades_needed
 from PIL import Image
 from sign_in import stored_account
@@ -174,7 +175,7 @@ def test_exact_digests_match_and_are_told_apart_from_pdq(
     item = _ingest(store, media, HashIngest(repo), data, "e")
     found = repo.known_matches(item)
     assert {(m.kind, m.hash_type.value) for m in found} == {("exact", "sha256"), ("exact", "md5")}
-    show = ShowLess(repo, store, User(1, "nobody", "moderator"))
+    show = ShowLess(repo, store, User(1, "nobody", "moderator"), wiring.NoMedia().get)
     graded = show.graded_matches(item)
     # Only the SHA-256 row carries a grade; the MD5 row has no category.
     assert [m.hash_type.value for m in graded] == ["sha256"]
@@ -230,7 +231,7 @@ def test_provenance_and_versions_survive_a_list_update(
     user = stored_account(store, "mod")
     claim = store.claim_next(user.id)
     assert claim is not None and claim.item.id == item_a
-    show = ShowLess(repo, store, User(user.id, user.name, user.role))
+    show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     match = show.graded_matches(item_a)[0]
     show.confirm(claim, match, Exposure(), str(uuid.uuid4()))
 
@@ -263,7 +264,7 @@ def test_confirm_stores_the_lists_grade_with_zero_exposure(
     user = stored_account(store, "mod")
     claim = store.claim_next(user.id)
     assert claim is not None
-    show = ShowLess(repo, store, User(user.id, user.name, user.role))
+    show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     match = show.graded_matches(item)[0]
     assert grading_for(match).severity is Severity.A
     show.confirm(claim, match, Exposure(), "tok-1")
@@ -300,7 +301,7 @@ def test_near_duplicates_group_and_the_grade_propagates(
     claim = store.claim_next(user.id)
     assert claim is not None and claim.item.id == rep
     store.submit_decision(claim, _grading(), Exposure(1.5, 1, 1.0, True), "rep")
-    show = ShowLess(repo, store, User(user.id, user.name, user.role))
+    show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     assert {store.item(i).suspected_category for i in copies} == {None}
     after = show.group_after(rep)
     assert after is not None
@@ -372,7 +373,7 @@ def test_a_member_graded_differently_flags_the_group(
     c2 = store.claim_next(user.id)
     assert c2 is not None and c2.item.id == member
     store.submit_decision(c2, _grading(Severity.A), Exposure(), "t2")
-    show = ShowLess(repo, store, User(user.id, user.name, user.role))
+    show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     (flag,) = show.flags()
     assert flag.item_id == member and "graded A" in flag.reason
     assert show.flags() == [flag]  # the sweep is idempotent
@@ -419,7 +420,7 @@ def test_demo_queue_decides_40_percent_without_unprotected_pixels(
     exposure ledger)."""
     demo = generate_matching_demo(store, media, repo, n=20, seed=3, list_first=False)
     user = stored_account(store, "mod")
-    show = ShowLess(repo, store, User(user.id, user.name, user.role))
+    show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     revealed = Exposure(
         seconds_revealed=4.0, reveal_count=1, max_area_fraction=1.0, full_unprotected=True
     )
@@ -451,7 +452,7 @@ def test_a_video_whose_keyframe_is_on_a_list_matches_it(
     store: Store, media: MediaStore, repo: HashRepo
 ) -> None:
     """Known-list matching works per keyframe: a listed frame inside a video is found
-    without anyone watching it (issue 9)."""
+    without anyone watching it."""
     from db.video import VideoRepo
     from reviewer import synthetic_video
     from reviewer.video_review import inspect_for_ingest

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import keyring
 import pytest
+import wiring
 from keyring.backends import fail
 from PIL import Image
 from sign_in import sign_in
@@ -29,7 +30,6 @@ from reviewer import config
 from reviewer.demo import generate_demo
 from reviewer.grading import Grading
 from reviewer.model import Exposure
-from reviewer.review import Workstation
 from reviewer.vocabulary import Action, AgeBand, AgeConfidence, ProductionContext, Severity
 
 DB_PASSWORD = b"test-db-password-6f1c2e"  # what `reviewer connect` would keep
@@ -108,7 +108,7 @@ def test_nothing_readable_on_disk_after_ingest_and_review(
         assert report.added == 6 and report.unreadable == 0
 
         # A review: claim, decode in memory as the viewer does, decide.
-        review = sign_in(Workstation(store, media), "moderator")
+        review = sign_in(wiring.workstation(store, media), "moderator")
         claim = review.claim_next()
         assert claim is not None
         review.open_item(claim)

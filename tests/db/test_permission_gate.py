@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import wiring
 from qa_helpers import SEED, add_items, graded
 from referral_fixtures import REPORT_B
 from sign_in import stored_account
@@ -37,16 +38,16 @@ from reviewer.accounts import (
     SecuritySettings,
     VettingStatus,
 )
-from reviewer.admin import AdminService
+from reviewer.admin_service import AdminService
 from reviewer.clock import FakeClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.model import Claim, Exposure
 from reviewer.permissions import ALL_ROLES, MATRIX, Check, Operation
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.referral_service import ReferralKind, ReferralService
 from reviewer.retention_service import RetentionService
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.sampling import Sampler, SamplingPolicy, golden_mix
 from reviewer.vocabulary import Severity, SkipReason
 from wellbeing.settings import WelfareSettings
@@ -74,16 +75,16 @@ class World:
         return stored_account(self.store, name, *roles)
 
     def review(self, acc: Account) -> ReviewService:
-        return ReviewService(self.store, Media(), acc, accounts=self.repo, clock=self.clock)
+        return wiring.session(self.store, Media(), acc, accounts=self.repo, clock=self.clock)
 
     def qa_session(self, acc: Account) -> QaReviewSession:
-        return QaReviewSession(self.qa, Media(), acc, self.clock)
+        return wiring.qa_review(self.qa, Media(), acc, self.clock)
 
     def qa_service(self, acc: Account) -> QaService:
         return QaService(self.qa, acc, self.clock, SEED)
 
     def referrals(self, acc: Account) -> ReferralService:
-        return ReferralService(ReferralRepo(self.store), None, acc)
+        return ReferralService(ReferralRepo(self.store), wiring.NoMedia(), acc)
 
     def dashboard(self, acc: Account) -> DashboardService:
         return DashboardService(
@@ -310,7 +311,9 @@ SCENARIOS: dict[Operation, Callable[[World, Account, bool], Attempt]] = {
     Operation.REFERRAL_READ: _simple(lambda w, a: w.referrals(a).referrals),
     Operation.REFERRAL_EXPORT: _referral_export,
     Operation.RETENTION: _simple(
-        lambda w, a: lambda: RetentionService(RetentionRepo(w.store), None, a).run(dry_run=True)
+        lambda w, a: lambda: RetentionService(
+            RetentionRepo(w.store), wiring.NoMedia(), a
+        ).run(dry_run=True)
     ),
     Operation.WELFARE_SETTINGS: _simple(
         lambda w, a: (

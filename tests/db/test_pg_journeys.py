@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import wiring
 from pgserver import PgServer
 from qa_helpers import SEED, add_items, decide_next, graded, moderator_session, regrade_next
 from team_server import Person, TeamDb
@@ -17,7 +18,7 @@ from reviewer.accounts import AccessDenied, Role
 from reviewer.clock import FakeClock
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import QaReviewSession, QaService
+from reviewer.qa_service import QaService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, Severity, SkipReason
 
@@ -70,7 +71,7 @@ def test_review_qa_and_adjudication_each_as_their_own_login_role(team: TeamDb) -
     # QA: the blind re-grade, through QA's own login role.
     quinn_qa = _qa(team, quinn)
     regraded = regrade_next(
-        QaReviewSession(quinn_qa, NoMedia(), quinn.account, clock),
+        wiring.qa_review(quinn_qa, NoMedia(), quinn.account, clock),
         graded(Severity.A, AgeBand.B7_10),
     )
     assert regraded == decided_item

@@ -31,7 +31,7 @@ from reviewer.errors import LeaseLost
 from reviewer.model import Claim, Exposure
 from reviewer.permissions import Check, Operation
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import QaService, _per_user
+from reviewer.qa_service import QaService, per_user_seed
 from reviewer.sampling import GoldenMix, Sampler, SampleReason, SamplingPolicy, golden_mix
 from reviewer.untrusted import MAX_NOTE, Untrusted
 from reviewer.vocabulary import (
@@ -377,7 +377,7 @@ def test_gold_items_are_mixed_in_and_feed_agreement(qa, people, clock, store) ->
     assert store.item_status(gold_a) == "gold"  # out of the ordinary queue
 
     mod = people["mod"]
-    mix = golden_mix(_per_user(SEED, mod.id), rate)
+    mix = golden_mix(per_user_seed(SEED, mod.id), rate)
     expect_gold = [n for n, g in zip(range(12), mix, strict=False) if g][:2]
     session = moderator_session(store, qa, mod)
     served = []

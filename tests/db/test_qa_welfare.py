@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import wiring
 from qa_helpers import SEED, NoMedia, account, add_items, decide_next, graded, moderator_session
 
 from db.accounts import AccountsRepo
@@ -18,11 +19,11 @@ from reviewer.accounts import Account, Role, VettingStatus
 from reviewer.clock import FakeClock
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService, _per_user
-from reviewer.review import ReviewService, Workstation
+from reviewer.qa_service import QaReviewSession, QaService, per_user_seed
+from reviewer.review_service import CalibratedReviewService, ReviewService
 from reviewer.sampling import SamplingPolicy, golden_mix
 from reviewer.vocabulary import AgeBand, Severity
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from wellbeing.policy import Mode, OptOuts, ReviewLocked
 
 PASSWORD = "a long enough passphrase"
@@ -53,7 +54,12 @@ def sampled(store: Store, qa: QaRepo, n: int, queue: str = "General") -> None:
 def under_welfare(
     store: Store, qa: QaRepo, reviewer: Account, clock: FakeClock
 ) -> tuple[QaReviewSession, WelfareSession]:
-    welfare = WelfareSession(WelfareRepo(store), User(reviewer.id, reviewer.name, "qa"), clock)
+    welfare = WelfareSession(
+        WelfareRepo(store),
+        User(reviewer.id, reviewer.name, "qa"),
+        clock,
+        AccountsRepo(store).authenticate,
+    )
     welfare.start_shift()
     return QaReviewSession(qa, NoMedia(), reviewer, clock, welfare=welfare), welfare
 
@@ -125,17 +131,15 @@ def app_people(store: Store, clock: FakeClock) -> tuple[AccountsRepo, Account, A
 def app_sign_in(
     store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
 ) -> ReviewService:
-    """Mo signs in through the Workstation wired as reviewer.cli wires it."""
-    from reviewer import cli
-
+    """Mo signs in through the Workstation wired as the composition root wires it."""
     welfare_repo = WelfareRepo(store)
-    return Workstation(
+    return wiring.workstation(
         store,
         media,
         accounts=accounts,
         clock=clock,
-        review_service=cli._calibrated(store),
-        welfare=lambda user: WelfareSession(welfare_repo, user, clock),
+        review_service=wiring.calibrated(QaRepo(store), SEED.encode()),  # a known gold schedule
+        welfare=lambda user: WelfareSession(welfare_repo, user, clock, accounts.authenticate),
     ).log_in("Mo", PASSWORD)
 
 
@@ -144,13 +148,9 @@ def test_a_sign_in_as_the_app_wires_it_samples_and_locks_gold_too(
     store: Store,
     media: MediaStore,
     clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """reviewer.cli wires QA into every sign-in: decisions are offered to the sampler,
+    """The composition root wires QA into every sign-in: decisions are offered to the sampler,
     and a gold serve is refused with any other claim while the policy locks review."""
-    from reviewer import cli
-
-    monkeypatch.setattr(cli, "_qa_seed", lambda: SEED.encode())  # a known gold schedule
     accounts, admin, mod = app_people(store, clock)
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.5)
@@ -164,7 +164,7 @@ def test_a_sign_in_as_the_app_wires_it_samples_and_locks_gold_too(
     while (claim := service.claim_next()) is not None:
         service.submit(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
         claims.append(claim.item.id)
-    mix = golden_mix(_per_user(SEED.encode(), mod.id), 0.5)
+    mix = golden_mix(per_user_seed(SEED.encode(), mod.id), 0.5)
     first_gold = next(n for n, gold in enumerate(mix) if gold)
     assert first_gold < len(claims)
     # Served where the schedule says, and once only (each moderator gets it once).
@@ -192,18 +192,14 @@ def test_no_gold_is_mixed_in_while_the_moderator_is_steered_off_category_a(
     store: Store,
     media: MediaStore,
     clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A gold item may be Category A: after N A decisions in a row the next claim is
     other work even where the gold schedule has a slot; gold comes back after."""
-    from reviewer import cli
-
-    monkeypatch.setattr(cli, "_qa_seed", lambda: SEED.encode())  # a known gold schedule
     accounts, admin, mod = app_people(store, clock)
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(0.0, False, 0.0, 0), gold_rate=0.5)
     )
-    mix = golden_mix(_per_user(SEED.encode(), mod.id), 0.5)
+    mix = golden_mix(per_user_seed(SEED.encode(), mod.id), 0.5)
     slot = next(n for n in range(3, 200) if mix.is_gold(n))  # claim number that gets gold
     later = next(n for n in range(slot + 1, 400) if mix.is_gold(n))
     add_items(store, later + 2, tag="work")

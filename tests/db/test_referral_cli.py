@@ -1,4 +1,4 @@
-"""Issue 8: the referral, retention, hold and erasure commands end to end."""
+"""The referral, retention, hold and erasure commands end to end."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ from reviewer.destinations import AlreadyReported, Destination, Priority, Priori
 from reviewer.errors import NotFound
 from reviewer.grading import Grading
 from reviewer.permissions import Check, Operation
-from reviewer.referral import IncidentType, cybertip_schema_path
+from reviewer.referral_model import IncidentType, cybertip_schema_path
 from reviewer.referral_service import NewReferral, ReferralKind, ReferralService
 from reviewer.retention_service import RetentionService
 from reviewer.vocabulary import Action, Severity

@@ -1,4 +1,4 @@
-"""Issue 8: referral packages built from stored items, decisions and the exposure ledger."""
+"""Referral packages built from stored items, decisions and the exposure ledger."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.hashing import compute_hashes
-from reviewer.referral import CYBERTIP_NAMESPACE, build_cybertip_xml, cybertip_schema_path
+from reviewer.referral_model import CYBERTIP_NAMESPACE, build_cybertip_xml, cybertip_schema_path
 from reviewer.referral_service import (
     NotReportable,
     ReferralIncomplete,

@@ -17,7 +17,7 @@ from reviewer import hashing, synthetic
 from reviewer.cli import main
 from reviewer.hashing import compute_hashes
 from reviewer.matching import HashIngest, import_hash_list, rehash_stored
-from reviewer.media import MediaUnreadable
+from reviewer.media_types import MediaUnreadable
 
 _real_pdq_of = hashing._pdq_of
 

@@ -59,9 +59,9 @@ from reviewer.matching import export_confirmed
 from reviewer.model import Claim, Exposure
 from reviewer.qa_model import QaSettings
 from reviewer.referral_service import ReferralService, ReportingSettings
-from reviewer.retention import Disposal, Kept
+from reviewer.retention_model import Disposal, Kept
 from reviewer.retention_service import RetentionService
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeConfidence, Severity
 from wellbeing.policy import BreakNotOver, Limit, Mode, PauseNotSkippable, ReviewLocked
@@ -732,7 +732,7 @@ def test_destination_reference_keep_days(reporting: Desk, tmp_path: Path) -> Non
     item = reported(d, 1)
     d.command("referral", "rules", "--destination", "nca", "--reference-days", "2000")
     send(d, item, NCA, tmp_path / "out")
-    # What the Referrals window says the reference is kept until (ui/referrals.py).
+    # What the Referrals window says the reference is kept until (ui/referral_screen.py).
     view = lead_referrals(d).overview()
     (ref,) = view.referrals
     assert ref.sent_at is not None

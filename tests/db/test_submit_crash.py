@@ -20,6 +20,7 @@ import uuid
 from multiprocessing.connection import Connection
 from typing import Any
 
+import wiring
 from qa_helpers import SEED, NoMedia, account
 from sqlalchemy import event, func, select
 
@@ -34,7 +35,7 @@ from reviewer.clock import SystemClock
 from reviewer.grading import Grading
 from reviewer.model import Claim, Exposure, NewItem
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import CalibratedReviewService, QaService
+from reviewer.qa_service import QaService
 from reviewer.sampling import Sampler, SamplingPolicy
 from reviewer.vocabulary import AgeBand, AgeConfidence, ProductionContext, Severity, Source
 
@@ -81,8 +82,12 @@ def _arm(store: Store, wire: _Tripwire) -> None:
 
 def _moderator(url: str, key: bytes, acc: Account, at: int, out: Connection) -> None:
     store = Store.open(url, migrate=False, audit_key=key)
-    session = CalibratedReviewService(
-        store, NoMedia(), acc, QaRepo(store), SEED, lease_seconds=LEASE_S
+    session = wiring.session(
+        store,
+        NoMedia(),
+        acc,
+        review_service=wiring.calibrated(QaRepo(store), SEED),
+        lease_seconds=LEASE_S,
     )
     claim = session.claim_next()
     assert claim is not None

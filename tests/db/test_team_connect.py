@@ -21,7 +21,7 @@ from db.team import password_name, team_sign_in
 from reviewer import config
 from reviewer.accounts import AccessDenied, LoginFailed, Role
 from reviewer.cli import _workstation, main
-from reviewer.review import Workstation
+from reviewer.review_service import Workstation
 from reviewer.team_session import TeamSignIn
 
 

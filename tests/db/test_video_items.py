@@ -1,4 +1,4 @@
-"""Video items through ingest, the review service and the database (issue 9).
+"""Video items through ingest, the review service and the database.
 
 Every video is synthetic, made by reviewer.synthetic_video with PyAV.
 """
@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import wiring
 from sign_in import sign_in
 
 from db.media_store import MediaStore
@@ -22,7 +23,6 @@ from reviewer.demo import generate_demo
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.ingest import ingest_manifest
 from reviewer.model import Exposure
-from reviewer.review import Workstation
 from reviewer.segments import Segment
 from reviewer.vocabulary import (
     AgeBand,
@@ -140,7 +140,7 @@ def test_segments_roll_up_to_the_items_grade_through_the_service(
     repo = VideoRepo(store)
     files = {"capture.mp4": synthetic_video.make_video(duration_s=6.0)}
     ingest_manifest(store, media, _manifest(tmp_path, files), videos=repo)
-    service = sign_in(Workstation(store, media, videos=repo), "mod")
+    service = sign_in(wiring.workstation(store, media, videos=repo), "mod")
     claim = service.claim_next()
     assert claim is not None
     segments = [
@@ -175,7 +175,7 @@ def test_audio_unmute_is_audited(store: Store, media: MediaStore, tmp_path: Path
     repo = VideoRepo(store)
     files = {"a.mkv": synthetic_video.make_video(container="mkv", audio=True)}
     ingest_manifest(store, media, _manifest(tmp_path, files), videos=repo)
-    service = sign_in(Workstation(store, media, videos=repo), "mod")
+    service = sign_in(wiring.workstation(store, media, videos=repo), "mod")
     claim = service.claim_next()
     assert claim is not None
     service.record_audio(claim, True)
@@ -199,7 +199,7 @@ def test_livestream_captures_come_before_all_but_imminent_risk(
     [risk] = enqueue(
         store, 1, Source.USER_REPORT, queue="Child safety", imminent_risk=True, tag="r"
     )
-    service = sign_in(Workstation(store, media, videos=repo), "lead")
+    service = sign_in(wiring.workstation(store, media, videos=repo), "lead")
     # The lead sees the livestream captures waiting, per queue.
     [queue] = service.queues()
     assert (queue.pending, queue.livestream) == (6, 1)

@@ -14,7 +14,7 @@ from reviewer.accounts import AccessDenied, LoginFailed, Role
 from reviewer.clock import FakeClock
 from reviewer.model import User
 from reviewer.untrusted import MAX_NOTE, Untrusted
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 
 PASSWORD = "a long enough passphrase"
 

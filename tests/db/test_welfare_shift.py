@@ -17,16 +17,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
-from sign_in import admin_check
+import wiring
+from sign_in import admin_check, stored_account
 from sign_in import sign_in as profile_sign_in
 
+from db.accounts import AccountsRepo
 from db.store import Store
 from db.welfare import WelfareRepo
+from reviewer.accounts import Role
 from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Claim, User
 from reviewer.permissions import Operation
-from reviewer.review import ReviewService, Workstation, lease_seconds_left
+from reviewer.review_service import ReviewService, lease_seconds_left
 from reviewer.vocabulary import (
     AgeBand,
     AgeConfidence,
@@ -35,7 +38,7 @@ from reviewer.vocabulary import (
     SkipReason,
     Source,
 )
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from wellbeing.exposure import RevealMeter
 from wellbeing.policy import (
     BreakNotOver,
@@ -59,7 +62,8 @@ PATTERN = (
     Severity.B,
     Severity.C,
 )
-LEAD, LEAD_REASON = "Priya (lead)", "Imminent-risk livestream needs a second reviewer"
+LEAD, LEAD_REASON = "Priya Lead", "Imminent-risk livestream needs a second reviewer"
+LEAD_PASSWORD = "a lead password for tests"
 IMAGE = (1000, 800)
 RADIUS = 0.15  # the default spotlight radius, as a fraction of the shorter side
 SPOT_AREA = math.pi * (RADIUS * 800) ** 2 / (1000 * 800)
@@ -98,15 +102,17 @@ def sign_in(store: Store, clock: FakeClock) -> ReviewService:
     repo = WelfareRepo(store)
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock)
+        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
 
-    return profile_sign_in(Workstation(store, NoMedia(), welfare=welfare), "moderator-1")
+    return profile_sign_in(wiring.workstation(store, NoMedia(), welfare=welfare), "moderator-1")
 
 
 def test_five_hour_shift_through_the_service(
     store: Store, clock: FakeClock, enqueue: Callable[..., list[int]]
 ) -> None:
     enqueue(store, 260)
+    # The lead who ends a break early proves who they are at the moderator's screen.
+    stored_account(store, LEAD, Role.LEAD, password=LEAD_PASSWORD)
     WelfareRepo(store).save_settings(SETTINGS, admin_check(store, Operation.WELFARE_SETTINGS))
     shift_start = clock.now()
     svc = sign_in(store, clock)
@@ -165,8 +171,8 @@ def test_five_hour_shift_through_the_service(
                     svc.claim_next()
                 t.refused_claims += 1
                 with pytest.raises(ValueError):
-                    welfare.lead_end_break(LEAD, "  ")
-                welfare.lead_end_break(LEAD, LEAD_REASON)
+                    welfare.lead_end_break(LEAD, "  ", LEAD_PASSWORD)
+                welfare.lead_end_break(LEAD, LEAD_REASON, LEAD_PASSWORD)
             else:
                 for _ in range(int(SETTINGS.break_seconds // 60)):
                     clock.advance(60)

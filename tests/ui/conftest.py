@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import wiring
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sign_in import sign_in
@@ -18,7 +19,7 @@ from db.media_store import MediaStore
 from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.review_screen import Timings
@@ -41,7 +42,7 @@ def media(tmp_path: Path) -> MediaStore:
 
 @pytest.fixture
 def workstation(store: Store, media: MediaStore) -> Workstation:
-    return Workstation(store, media)
+    return wiring.workstation(store, media)
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def admin_service(
     store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
 ) -> ReviewService:
     """Signed in with a password: the first account (admin and moderator, vetted)."""
-    ws = Workstation(store, media, accounts=accounts, clock=clock)
+    ws = wiring.workstation(store, media, accounts=accounts, clock=clock)
     return ws.enrol_first_admin(ADMIN, ADMIN_PASSWORD)
 
 

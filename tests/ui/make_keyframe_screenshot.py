@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import wiring
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -28,7 +29,6 @@ from db.store import Store
 from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.ingest import ingest_manifest
-from reviewer.review import Workstation
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
@@ -69,7 +69,7 @@ def main(output: Path) -> None:
         (Path(tmp) / "m.jsonl").write_text(json.dumps(line) + "\n")
         ingest_manifest(store, media, Path(tmp) / "m.jsonl", videos=videos)
         tasks = Tasks()
-        service = sign_in(Workstation(store, media, videos=videos), "Sam Okafor")
+        service = sign_in(wiring.workstation(store, media, videos=videos), "Sam Okafor")
         window = build_main_window(service, tasks)
         window.resize(1600, 1000)
         window.show()

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import wiring
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -43,18 +44,18 @@ from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService
+from reviewer.qa_service import QaService
 from reviewer.referral_service import ReferralService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity, Source
-from ui.adjudication import AdjudicationScreen
-from ui.calibration import CalibrationScreen
-from ui.dashboard import DashboardScreen
-from ui.gold import GoldScreen
+from ui.adjudication_screen import AdjudicationScreen
+from ui.calibration_screen import CalibrationScreen
+from ui.dashboard_screen import DashboardScreen
+from ui.gold_screen import GoldScreen
 from ui.qa_screen import build_qa_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
@@ -91,7 +92,9 @@ def qa_shot(app: QApplication, tmp: str) -> None:
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
     mod = account(store, "Sam Okafor", Role.MODERATOR)
-    session = CalibratedReviewService(store, media, User(mod.id, mod.name, mod.role), qa, SEED)
+    session = wiring.session(
+        store, media, User(mod.id, mod.name, mod.role), review_service=wiring.calibrated(qa, SEED)
+    )
     for i in range(4):
         claim = session.claim_next()
         assert claim is not None
@@ -99,7 +102,7 @@ def qa_shot(app: QApplication, tmp: str) -> None:
         clock.advance(300)
     tasks = Tasks()
     reviewer = account(store, "Priya Nair", Role.QA)
-    window = build_qa_window(QaReviewSession(qa, media, reviewer, clock), tasks, clock=clock)
+    window = build_qa_window(wiring.qa_review(qa, media, reviewer, clock), tasks, clock=clock)
     window.resize(1600, 1000)
     window.show()
     window.activateWindow()
@@ -139,8 +142,11 @@ def dashboard_shot(app: QApplication, tmp: str) -> None:
     heat = {"Ravi Menon": 4300, "Ana Silva": 2700, "Sam Okafor": 900}
     for _round in range(9):
         for acc in mods:
-            s = CalibratedReviewService(
-                store, _NoMedia(), User(acc.id, acc.name, acc.role), qa, SEED
+            s = wiring.session(
+                store,
+                _NoMedia(),
+                User(acc.id, acc.name, acc.role),
+                review_service=wiring.calibrated(qa, SEED),
             )
             sev = rng.choice([Severity.A, Severity.B, Severity.C, Severity.NOT_ILLEGAL])
             g = graded(
@@ -168,8 +174,11 @@ def dashboard_shot(app: QApplication, tmp: str) -> None:
             if sev.is_category and band is None:
                 band = AgeBand.B14_15
             qs.submit(claim, graded(sev, band), Exposure(45.0, 1, 1.0), f"q{claim.claim_id}")
-    held = CalibratedReviewService(
-        store, _NoMedia(), User(mods[1].id, mods[1].name, mods[1].role), qa, SEED
+    held = wiring.session(
+        store,
+        _NoMedia(),
+        User(mods[1].id, mods[1].name, mods[1].role),
+        review_service=wiring.calibrated(qa, SEED),
     ).claim_next()
     assert held is not None
     add_items(store, 4, queue="Livestream", tag="ls", source=Source.LIVESTREAM)
@@ -186,7 +195,7 @@ def dashboard_shot(app: QApplication, tmp: str) -> None:
         lead,
         clock,
         WelfareRepo(store).settings,
-        referral_deadlines=ReferralService(ReferralRepo(store), None, lead).deadlines,
+        referral_deadlines=ReferralService(ReferralRepo(store), wiring.NoMedia(), lead).deadlines,
     )
     tasks = Tasks()
     screen = DashboardScreen(service, tasks)

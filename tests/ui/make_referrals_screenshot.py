@@ -31,7 +31,7 @@ from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.destinations import Destination
 from reviewer.referral_service import ReferralService
-from ui.referrals import ReferralsWindow
+from ui.referral_screen import ReferralsWindow
 from ui.tasks import Tasks
 from ui.theme import apply_theme
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import wiring
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -28,7 +29,6 @@ from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role, VettingStatus
 from reviewer.demo import generate_demo
-from reviewer.review import Workstation
 from ui.login import LoginDialog
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
@@ -71,7 +71,7 @@ def users(app: QApplication, output: Path) -> None:
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
         generate_demo(store, media, 2, seed=4, max_megapixels=0.3)
         repo = AccountsRepo(store)
-        service = Workstation(store, media, accounts=repo).enrol_first_admin(
+        service = wiring.workstation(store, media, accounts=repo).enrol_first_admin(
             "Ada Admin", "made-up admin password"
         )
         admin = service.account
@@ -119,7 +119,7 @@ def main(output: Path) -> None:
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
         generate_demo(store, media, 12, seed=4, max_megapixels=5)
         tasks = Tasks()
-        service = sign_in(Workstation(store, media), "Sam Okafor")
+        service = sign_in(wiring.workstation(store, media), "Sam Okafor")
         window = build_main_window(service, tasks)
         window.resize(1600, 1000)
         window.show()

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import wiring
 from make_screenshot import wait_for
 from PySide6.QtWidgets import QApplication
 from sign_in import sign_in
@@ -25,7 +26,6 @@ from reviewer import synthetic
 from reviewer.ingest import Entry, IngestReport, ingest_bytes
 from reviewer.matching import HashIngest, ShowLess
 from reviewer.matching_demo import altered_copy, generate_matching_demo
-from reviewer.review import Workstation
 from reviewer.vocabulary import Source
 from ui.dup_group import DupGroupGrid
 from ui.main_window import build_main_window
@@ -50,7 +50,7 @@ def main() -> None:
         repo = HashRepo(store)
         demo = generate_matching_demo(store, media, repo, n=20, seed=2, size=(1224, 816))
         tasks = Tasks()
-        workstation = Workstation(
+        workstation = wiring.workstation(
             store, media, show_less_for=lambda u: ShowLess(repo, store, u, media.get)
         )
         service = sign_in(workstation, "Sam Okafor")

@@ -16,20 +16,21 @@ import tempfile
 import time
 from pathlib import Path
 
+import wiring
 from make_screenshot import ROOT, wait_for
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sign_in import sign_in
 
+from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import User
-from reviewer.review import Workstation
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 from ui.theme import apply_theme
@@ -51,10 +52,10 @@ def main(out: Path) -> None:
         repo = WelfareRepo(store)
 
         def welfare(user: User) -> WelfareSession:
-            return WelfareSession(repo, user, clock)
+            return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
 
         tasks = Tasks()
-        service = sign_in(Workstation(store, media, welfare=welfare), "Sam Okafor")
+        service = sign_in(wiring.workstation(store, media, welfare=welfare), "Sam Okafor")
         window = build_main_window(service, tasks, clock=clock)
         window.resize(1600, 1000)
         window.show()

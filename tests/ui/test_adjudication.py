@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
@@ -23,17 +24,16 @@ from db.models import AdjudicationRow, QaGradeRow, QaSampleRow, UserRow
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role, VettingStatus
-from reviewer.cli import _team_tools
 from reviewer.clock import FakeClock
 from reviewer.grading import Grading
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService
-from reviewer.review import Workstation
+from reviewer.qa_service import QaService
+from reviewer.review_service import Workstation
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity
-from ui.adjudication import NEEDS_REASON, AdjudicationScreen
-from ui.calibration import CalibrationScreen
+from ui.adjudication_screen import NEEDS_REASON, AdjudicationScreen
+from ui.calibration_screen import CalibrationScreen
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
@@ -90,10 +90,13 @@ def workstation(store: Store, media: MediaStore, clock: FakeClock) -> Workstatio
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
     add_items(store, len(PAIRS))
-    mod = CalibratedReviewService(
-        store, media, accounts.authenticate(MODERATOR, PASSWORD), qa, SEED
+    mod = wiring.session(
+        store,
+        media,
+        accounts.authenticate(MODERATOR, PASSWORD),
+        review_service=wiring.calibrated(qa, SEED),
     )
-    quinn = QaReviewSession(qa, media, accounts.authenticate(QA_REVIEWER, PASSWORD), clock)
+    quinn = wiring.qa_review(qa, media, accounts.authenticate(QA_REVIEWER, PASSWORD), clock)
     for first, _ in PAIRS:
         claim = mod.claim_next()
         assert claim is not None
@@ -101,8 +104,8 @@ def workstation(store: Store, media: MediaStore, clock: FakeClock) -> Workstatio
     regrades = dict(zip(range(1, len(PAIRS) + 1), (qa_grade for _, qa_grade in PAIRS), strict=True))
     while (claim := quinn.claim_next()) is not None:
         quinn.submit(claim, regrades[claim.item.id], Exposure(), f"q{claim.claim_id}")
-    return Workstation(
-        store, media, accounts=accounts, clock=clock, team_for=_team_tools(store, media)
+    return wiring.workstation(
+        store, media, accounts=accounts, clock=clock, team_for=wiring.team_tools(store, media)
     )
 
 

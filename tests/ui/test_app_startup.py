@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import wiring
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from ui_helpers import press
@@ -13,7 +14,6 @@ from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role
 from reviewer.demo import generate_demo
-from reviewer.review import Workstation
 from ui.app import Startup
 from ui.events import AppEvents
 from ui.login import LoginDialog
@@ -34,7 +34,7 @@ def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    workstation = Workstation(store, media, seed_demo=seed, accounts=AccountsRepo(store))
+    workstation = wiring.workstation(store, media, seed_demo=seed, accounts=AccountsRepo(store))
     startup = Startup(app, workstation, tasks, AppEvents())
     startup.begin()
     qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
@@ -63,9 +63,15 @@ def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window
     assert account.roles == {Role.ADMIN, Role.MODERATOR}  # admin, and may review
     assert window.admin_menu is not None
     qtbot.waitUntil(lambda: window.review.current_claim is not None, timeout=15_000)
+    # Every sign-in has its welfare policy: the optional check-in is offered first.
+    check_in = window.welfare.check_in if window.welfare is not None else None
+    assert check_in is not None
+    check_in.reject()
+    qtbot.waitUntil(lambda: not check_in.isVisible())
 
     window.activateWindow()
     qtbot.waitActive(window)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     press(qtbot, "Ctrl+/")
     shortcuts = window.shortcuts_dialog
     assert shortcuts is not None and shortcuts.isVisible()
@@ -93,7 +99,7 @@ def test_first_run_enrolled_elsewhere_meanwhile_turns_into_sign_in(
     app = QApplication.instance()
     assert isinstance(app, QApplication)
     accounts = AccountsRepo(store)
-    startup = Startup(app, Workstation(store, media, accounts=accounts), tasks, AppEvents())
+    startup = Startup(app, wiring.workstation(store, media, accounts=accounts), tasks, AppEvents())
     startup.begin()
     qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
     first = startup.dialog

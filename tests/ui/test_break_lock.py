@@ -9,27 +9,31 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
-from sign_in import admin_check, sign_in
+from sign_in import admin_check, sign_in, stored_account
 from ui_helpers import MODERATOR, WindowFactory, pixels, press
 
+from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer import synthetic
+from reviewer.accounts import Role
 from reviewer.clock import FakeClock
 from reviewer.ingest import Entry, IngestReport, ingest_bytes
 from reviewer.model import User
 from reviewer.permissions import Operation
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService
 from reviewer.vocabulary import Severity, Source
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.main_window import MainWindow
 from ui.welfare_view import WelfareGuard
 from wellbeing.policy import Mode, ReviewLocked
 from wellbeing.settings import WelfareSettings
 
+LEAD_PASSWORD = "a lead password for tests"
 
 @pytest.fixture
 def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
@@ -47,9 +51,9 @@ def welfare_service(
         repo.save_settings(settings, admin_check(store, Operation.WELFARE_SETTINGS))
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock)
+        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
 
-    return sign_in(Workstation(store, media, welfare=welfare), MODERATOR)
+    return sign_in(wiring.workstation(store, media, welfare=welfare), MODERATOR)
 
 
 def guard_of(window: MainWindow) -> WelfareGuard:
@@ -73,6 +77,8 @@ def test_break_lock_cannot_be_bypassed_and_a_lead_override_is_audited(
     clock: FakeClock,
     seeded: int,
 ) -> None:
+    # The lead who ends the break early proves who they are at this screen.
+    stored_account(store, "Priya", Role.LEAD, password=LEAD_PASSWORD)
     svc = welfare_service(store, media, clock)
     window = make_window(review_service=svc)
     guard = guard_of(window)
@@ -128,6 +134,7 @@ def test_break_lock_cannot_be_bypassed_and_a_lead_override_is_audited(
     assert "reason" in guard.lock.error.text() and guard.screen is guard.lock
     guard.lock.lead_name.setFocus()
     qtbot.keyClicks(guard.lock.lead_name, "Priya")  # typing into the lock's own fields works
+    guard.lock.lead_password.setText(LEAD_PASSWORD)
     guard.lock.lead_reason.setText("Second reviewer needed on an imminent-risk item")
     assert guard.lock.lead_name.text() == "Priya"
     with qtbot.waitSignal(review.item_shown, timeout=15_000):

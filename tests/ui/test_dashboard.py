@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from qa_helpers import (
@@ -34,14 +35,14 @@ from db.store import Store
 from reviewer.accounts import AccessDenied, Role
 from reviewer.agreement import cohen_kappa
 from reviewer.clock import FakeClock
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.qa_model import QaSettings
 from reviewer.qa_service import QaService
 from reviewer.referral_service import ReferralService
 from reviewer.sampling import SamplingPolicy
 from reviewer.untrusted import MAX_NOTE, Untrusted
 from reviewer.vocabulary import AgeBand, Severity, Source
-from ui.dashboard import DashboardScreen
+from ui.dashboard_screen import DashboardScreen
 from ui.tasks import Tasks
 from wellbeing.settings import WelfareSettings
 
@@ -111,7 +112,7 @@ def tasks(store: Store) -> Iterator[Tasks]:
 
 def _service(store: Store, clock: FakeClock, acc) -> DashboardService:  # type: ignore[no-untyped-def]
     qa = QaService(QaRepo(store), acc, clock, SEED)
-    deadlines = ReferralService(ReferralRepo(store), None, acc).deadlines
+    deadlines = ReferralService(ReferralRepo(store), wiring.NoMedia(), acc).deadlines
     return DashboardService(
         DashboardRepo(store), qa, acc, clock, lambda: WELFARE, referral_deadlines=deadlines
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from qa_helpers import SEED, account, add_items
@@ -19,11 +20,9 @@ from db.models import GoldItemRow
 from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role
-from reviewer.cli import _team_tools
 from reviewer.clock import FakeClock
 from reviewer.qa_service import QaService
-from reviewer.review import Workstation
-from ui.gold import NEEDS_ITEM, GoldScreen
+from ui.gold_screen import NEEDS_ITEM, GoldScreen
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 
@@ -53,7 +52,9 @@ def test_an_admin_marks_and_unmarks_a_synthetic_item(
     [real] = add_items(store, 1, tag="real")
     accounts = AccountsRepo(store)
     accounts.enrol_first_admin("Admin", PASSWORD)
-    workstation = Workstation(store, media, accounts=accounts, team_for=_team_tools(store, media))
+    workstation = wiring.workstation(
+        store, media, accounts=accounts, team_for=wiring.team_tools(store, media)
+    )
     window = build_main_window(workstation.log_in("Admin", PASSWORD), tasks)
     qtbot.addWidget(window)
     window.show()

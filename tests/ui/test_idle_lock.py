@@ -10,7 +10,7 @@ from ui_helpers import ADMIN_PASSWORD, WindowFactory, press
 
 from db.store import Store
 from reviewer.clock import FakeClock
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow
 

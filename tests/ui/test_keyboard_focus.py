@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -26,14 +27,15 @@ from pytestqt.qtbot import QtBot
 from sign_in import sign_in
 from ui_helpers import MODERATOR, WindowFactory, press
 
+from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Role, SecuritySettings
 from reviewer.clock import FakeClock
 from reviewer.model import User
-from reviewer.review import ReviewService, Workstation
-from reviewer.welfare import WelfareSession
+from reviewer.review_service import ReviewService
+from reviewer.welfare_service import WelfareSession
 from ui.admin_users import (
     NewUserDialog,
     PasswordDialog,
@@ -42,7 +44,7 @@ from ui.admin_users import (
     TrainingDialog,
     VettingDialog,
 )
-from ui.dashboard import ReasonDialog
+from ui.dashboard_screen import ReasonDialog
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
 from ui.passphrase import PassphraseDialog
@@ -58,10 +60,8 @@ def unnamed_controls(root: QWidget) -> list[str]:
     buddies = _label_buddies(root)
     out = []
     for w in root.findChildren(QWidget):
-        if (
-            not w.isVisibleTo(root)
-            or (w.focusPolicy() == Qt.FocusPolicy.NoFocus
-            and not isinstance(w, QAbstractButton))
+        if not w.isVisibleTo(root) or (
+            w.focusPolicy() == Qt.FocusPolicy.NoFocus and not isinstance(w, QAbstractButton)
         ):
             continue
         if isinstance(w.parentWidget(), QAbstractSpinBox):
@@ -172,9 +172,9 @@ def _welfare_service(store: Store, media: MediaStore, clock: FakeClock) -> Revie
     repo = WelfareRepo(store)
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock)
+        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
 
-    return sign_in(Workstation(store, media, welfare=welfare), MODERATOR)
+    return sign_in(wiring.workstation(store, media, welfare=welfare), MODERATOR)
 
 
 def test_the_category_a_pause_continues_from_the_keyboard(

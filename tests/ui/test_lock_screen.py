@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import wiring
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -26,8 +27,8 @@ from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.clock import FakeClock
 from reviewer.model import User
-from reviewer.review import ReviewService, Workstation
-from reviewer.welfare import WelfareSession
+from reviewer.review_service import ReviewService
+from reviewer.welfare_service import WelfareSession
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow
 
@@ -49,9 +50,9 @@ def welfare_admin(
     repo = WelfareRepo(store)
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock)
+        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
 
-    ws = Workstation(store, media, accounts=accounts, clock=clock, welfare=welfare)
+    ws = wiring.workstation(store, media, accounts=accounts, clock=clock, welfare=welfare)
     return ws.enrol_first_admin("Ada Admin", ADMIN_PASSWORD)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wiring
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -11,7 +12,7 @@ from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import LOGIN_FAILED_MESSAGE, Role, VettingStatus
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService
 from ui.admin_users import (
     NewUserDialog,
     PasswordDialog,
@@ -53,7 +54,7 @@ def test_sign_in_refuses_with_one_message_then_opens_without_admin_menu(
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    startup = Startup(app, Workstation(store, media, accounts=accounts), tasks, AppEvents())
+    startup = Startup(app, wiring.workstation(store, media, accounts=accounts), tasks, AppEvents())
     startup.begin()
     qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
     dialog = startup.dialog

@@ -15,15 +15,9 @@ from ui_helpers import pixels
 
 from reviewer import synthetic
 from reviewer.clock import FakeClock
-from ui.image_view import (
-    STRIP_MAX_LONG,
-    ProtectedImageView,
-    display_size,
-    protected_raster,
-    strip_box,
-)
+from ui.image_view import ProtectedImageView, protected_raster
 from ui.tasks import Tasks
-from wellbeing.render import fit
+from wellbeing.render import STRIP_MAX_LONG, display_size, fit, strip_box
 
 CANVAS = (900, 600)
 
@@ -74,6 +68,9 @@ def test_a_strip_is_shown_protected_across_the_canvas_and_scrolls(
     data = synthetic.make_strip(width, height, seed=5)
     raster = protected_raster(data, CANVAS)
     assert raster.protected and (raster.source_width, raster.source_height) == (width, height)
+    # Finished at its display size: the canvas paints it without scaling.
+    shown = display_size((width, height), CANVAS)
+    assert (raster.image.width(), raster.image.height()) == shown
     view.show_item(raster, data)
     rect = view.canvas.picture_rect()
     wide = width > height
@@ -107,3 +104,29 @@ def test_an_ordinary_picture_is_still_fitted_whole_and_does_not_scroll(
     assert before.width() <= CANVAS[0] and before.height() <= CANVAS[1]
     _wheel(view, 3)
     assert view.canvas.picture_rect() == before
+
+
+def test_a_resized_canvas_gets_its_picture_rendered_again_for_its_size(
+    qtbot: QtBot, view: ProtectedImageView
+) -> None:
+    """The picture is painted as it was rendered, never scaled by the painter for
+    long: after a resize it is rendered again (off the GUI thread) for the new size."""
+    data = synthetic.make_jpeg(1.0, seed=7)
+    view.show_item(protected_raster(data, CANVAS), data)
+    first = view.canvas.painted_raster
+    assert first is not None
+    source = (first.source_width, first.source_height)
+    assert first.image.size().toTuple() == display_size(source, CANVAS)
+    view.canvas.setFixedSize(700, 450)
+    qtbot.waitUntil(
+        lambda: (
+            view.canvas.painted_raster is not None
+            and view.canvas.painted_raster.image.size().toTuple()
+            == display_size(source, (700, 450))
+        ),
+        timeout=5_000,
+    )
+    shown = view.canvas.painted_raster
+    assert shown is not None and shown.protected and not view.revealed
+    canvas = pixels(view.canvas)
+    assert np.array_equal(canvas[..., 0], canvas[..., 1])  # still greyscale

@@ -12,7 +12,7 @@ from keyring.backends import fail
 from pytestqt.qtbot import QtBot
 
 from db.keys import MEDIA_KEY, SecretSource, WrongPassphrase, open_secrets, vault_path
-from reviewer import cli
+from reviewer import cli_common
 from ui.passphrase import PassphraseDialog, _Asker
 from ui.tasks import Tasks
 
@@ -77,7 +77,7 @@ def test_the_dialog_creates_the_vault_and_refuses_a_wrong_passphrase_later(
     tasks = Tasks(synchronous=True)
 
     def opener(passphrase: str) -> SecretSource:
-        return cli._opened_vault(reviewer_data_dir, passphrase)
+        return cli_common.opened_vault(reviewer_data_dir, passphrase)
 
     create = _dialog(qtbot, creating=True)
     asker = _Asker(create, tasks, opener)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import wiring
 from pytestqt.qtbot import QtBot
 from qa_helpers import SEED, account, graded
 from ui_helpers import press
@@ -17,7 +18,7 @@ from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure, User
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import CalibratedReviewService, QaReviewSession, QaService
+from reviewer.qa_service import QaService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, ProductionContext, Severity
 from ui.qa_screen import BANNER, build_qa_window
@@ -36,7 +37,9 @@ def decided(store: Store, media: MediaStore, clock: FakeClock) -> QaRepo:
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
     mod = account(store, "Mo", Role.MODERATOR)
-    session = CalibratedReviewService(store, media, User(mod.id, mod.name, mod.role), qa, SEED)
+    session = wiring.session(
+        store, media, User(mod.id, mod.name, mod.role), review_service=wiring.calibrated(qa, SEED)
+    )
     for i in range(2):
         claim = session.claim_next()
         assert claim is not None
@@ -54,7 +57,7 @@ def test_qa_screen_regrades_blind_with_the_same_panel(
     clock: FakeClock,
 ) -> None:
     reviewer = account(store, "Quinn", Role.QA)
-    session = QaReviewSession(decided, media, reviewer, clock)
+    session = wiring.qa_review(decided, media, reviewer, clock)
     window = build_qa_window(session, tasks, clock=clock)
     qtbot.addWidget(window)
     window.resize(1200, 800)

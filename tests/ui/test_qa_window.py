@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator
 
 import pytest
+import wiring
 from pytestqt.qtbot import QtBot
 from qa_helpers import SEED, graded
 from ui_helpers import press
@@ -18,16 +19,15 @@ from db.qa import QaRepo
 from db.store import Store
 from db.welfare import WelfareRepo
 from reviewer.accounts import Role, VettingStatus
-from reviewer.cli import _team_tools
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import Exposure
 from reviewer.qa_model import QaSettings
-from reviewer.qa_service import CalibratedReviewService, QaService
-from reviewer.review import ReviewService, Workstation
+from reviewer.qa_service import QaService
+from reviewer.review_service import ReviewService
 from reviewer.sampling import SamplingPolicy
 from reviewer.vocabulary import AgeBand, Severity
-from reviewer.welfare import WelfareSession
+from reviewer.welfare_service import WelfareSession
 from ui.idle_lock import LockTimings
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
@@ -71,16 +71,21 @@ def quinn(store: Store, media: MediaStore, clock: FakeClock) -> ReviewService:
     for name, roles in (("Mo", {Role.MODERATOR}), ("Quinn", {Role.QA})):
         person = accounts.create_user(admin, name, PASSWORD, roles)
         accounts.set_vetting(admin, person.id, VettingStatus.VETTED, clock.now().date())
-    mod = CalibratedReviewService(store, media, accounts.authenticate("Mo", PASSWORD), qa, SEED)
+    mod = wiring.session(
+        store,
+        media,
+        accounts.authenticate("Mo", PASSWORD),
+        review_service=wiring.calibrated(qa, SEED),
+    )
     while (claim := mod.claim_next()) is not None:
         mod.submit(claim, graded(Severity.B, AgeBand.B11_13), Exposure(), f"t{claim.claim_id}")
     welfare = WelfareRepo(store)
-    workstation = Workstation(
+    workstation = wiring.workstation(
         store,
         media,
         accounts=accounts,
         clock=clock,
-        team_for=_team_tools(store, media),
+        team_for=wiring.team_tools(store, media),
         welfare=lambda user: WelfareSession(welfare, user, clock, accounts.authenticate),
     )
     return workstation.log_in("Quinn", PASSWORD)

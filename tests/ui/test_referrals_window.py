@@ -29,9 +29,9 @@ from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.destinations import Destination, Priority
-from reviewer.referral import IncidentType
+from reviewer.referral_model import IncidentType
 from reviewer.referral_service import ReferralService
-from ui.referrals import ReferralsWindow
+from ui.referral_screen import ReferralsWindow
 from ui.tables import ALERT_COLOUR
 from ui.tasks import Tasks
 

@@ -9,7 +9,7 @@ from ui_helpers import MODERATOR, WindowFactory, press
 
 from db.store import Store
 from reviewer.grading import Grading
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.vocabulary import Action, AgeBand, AgeConfidence, ProductionContext, Severity
 from ui.tasks import Tasks
 

@@ -17,7 +17,7 @@ from reviewer.clock import FakeClock
 from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import DecisionReceipt, Exposure, QueueSummary
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.vocabulary import Severity, SkipReason
 from ui.change_set import Change, ChangeSet
@@ -305,7 +305,7 @@ def test_idle_lock_keeps_holds_then_hands_back_everything(
 
 class PrefersOtherWork:
     """A welfare session stand-in: after a run of Category A, items claimed ahead
-    count as claimed too early (reviewer.welfare decides this; here it is given)."""
+    count as claimed too early (reviewer.welfare_service decides this; here it is given)."""
 
     def __init__(self) -> None:
         self.too_early = False

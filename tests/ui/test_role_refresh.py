@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import wiring
 from pytestqt.qtbot import QtBot
 
 from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role
-from reviewer.cli import _team_tools
-from reviewer.review import Workstation
 from ui.main_window import MainWindow, build_main_window
 from ui.tasks import Tasks
 
@@ -33,7 +32,9 @@ def test_roles_given_and_taken_away_reach_the_open_window(
     admin = accounts.authenticate("Admin", PASSWORD)
     robin = accounts.create_user(admin, "Robin", PASSWORD, {Role.MODERATOR})
     accounts.set_vetting(admin, robin.id, "vetted", date.today())
-    workstation = Workstation(store, media, accounts=accounts, team_for=_team_tools(store, media))
+    workstation = wiring.workstation(
+        store, media, accounts=accounts, team_for=wiring.team_tools(store, media)
+    )
     window = build_main_window(workstation.log_in("Robin", PASSWORD), tasks)
     qtbot.addWidget(window)
     window.show()

@@ -24,7 +24,7 @@ from reviewer.accounts import Role, VettingStatus
 from reviewer.cli import main
 from reviewer.clock import FakeClock
 from reviewer.composition import build_workstation
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService, Workstation
 from ui.admin_users import SecuritySettingsDialog
 from ui.events import AppEvents
 from ui.idle_lock import LockTimings

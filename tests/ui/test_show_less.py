@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import wiring
 from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, press
 
@@ -11,14 +12,14 @@ from db.media_store import MediaStore
 from db.store import Store
 from reviewer.matching import ShowLess
 from reviewer.matching_demo import generate_matching_demo
-from reviewer.review import Workstation
+from reviewer.review_service import Workstation
 from ui.tasks import Tasks
 
 
 @pytest.fixture
 def workstation(store: Store, media: MediaStore) -> Workstation:
     repo = HashRepo(store)
-    return Workstation(
+    return wiring.workstation(
         store, media, show_less_for=lambda user: ShowLess(repo, store, user, media.get)
     )
 

@@ -14,7 +14,7 @@ from db.store import Store
 from reviewer.errors import OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading
 from reviewer.model import Claim, DecisionReceipt, Exposure
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 from ui import image_view
 from ui.review_screen import OUTCOME_UNKNOWN, UNREACHABLE
 
@@ -157,10 +157,10 @@ def test_the_gui_thread_never_touches_the_database_or_a_decoder(
     for name in ("render_protected", "render_revealed"):
         real = getattr(image_view, name)
 
-        def spy(*args: Any, _real: Any = real, _name: str = name) -> Any:
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
             if threading.current_thread() is threading.main_thread():
                 decoded_on_gui_thread.append(_name)
-            return _real(*args)
+            return _real(*args, **kwargs)
 
         monkeypatch.setattr(image_view, name, spy)
     recorder = ThreadRecorder(service)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import wiring
 from pytestqt.qtbot import QtBot
 
 from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role
-from reviewer.cli import _team_tools
-from reviewer.review import Workstation
 from ui.main_window import build_main_window
 from ui.tasks import Tasks
 
@@ -26,7 +25,9 @@ def _window(qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks, roles: 
     name = "person-" + "-".join(sorted(r.value for r in roles))  # not the admin's login role
     person = accounts.create_user(admin, name, PASSWORD, roles)
     accounts.set_vetting(admin, person.id, "vetted", date.today())
-    workstation = Workstation(store, media, accounts=accounts, team_for=_team_tools(store, media))
+    workstation = wiring.workstation(
+        store, media, accounts=accounts, team_for=wiring.team_tools(store, media)
+    )
     service = workstation.log_in(name, PASSWORD)
     window = build_main_window(service, tasks)
     qtbot.addWidget(window)

@@ -1,4 +1,4 @@
-"""Reviewing a video as a moderator does (issue 9): the protected keyframe sheet as
+"""Reviewing a video as a moderator does: the protected keyframe sheet as
 painted, frames revealed one at a time and metered, sound muted until unmuted (and
 that recorded), segments rolling up to the item's grade, broken videos Not assessable.
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import wiring
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sign_in import sign_in
@@ -25,7 +26,7 @@ from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.ingest import ingest_manifest
 from reviewer.model import NewItem
-from reviewer.review import ReviewService, Workstation
+from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.vocabulary import NotAssessableReason, Severity, Source
 from ui.image_view import raster_from
@@ -40,7 +41,7 @@ def videos(store: Store) -> VideoRepo:
 
 @pytest.fixture
 def video_service(store: Store, media: MediaStore, videos: VideoRepo) -> ReviewService:
-    return sign_in(Workstation(store, media, videos=videos), MODERATOR)
+    return sign_in(wiring.workstation(store, media, videos=videos), MODERATOR)
 
 
 def ingest(
@@ -89,8 +90,12 @@ def test_keyframe_sheet_is_protected_as_painted_and_frames_reveal_metered(
     window = open_video(make_window, video_service)
     review = window.review
     sheet_view = review.video.sheet
+    # Rendered ahead for a guessed size, then again for the view's own: painted as it is.
+    qtbot.waitUntil(lambda: sheet_view.sheet.box == sheet_view.render_box(), timeout=10_000)
     sheet = sheet_view.sheet
     assert sheet is not None and len(sheet.cells) == 8
+    image = sheet.raster.image
+    assert image.width() <= sheet_view.width() and image.height() <= sheet_view.height()
     # Nothing plays on its own; the frame view waits for a choice.
     assert not review.video.playing and review.view.canvas.painted_raster is None
 
@@ -100,13 +105,24 @@ def test_keyframe_sheet_is_protected_as_painted_and_frames_reveal_metered(
     assert np.array_equal(painted[..., 1], painted[..., 2])
     protected_energy = _cell_energy(window)
     # The same frames, same layout, unblurred: painted in the same widget for comparison.
-    sharp = render_keyframe_sheet(sheet.frames, sheet.box, blur_step=0)
+    sharp = render_keyframe_sheet(sheet.frames, sheet.box, blur_step=0, screen=True)
     sheet_view.show_sheet(dataclasses.replace(sheet, raster=raster_from(sharp)))
     sharp_energy = _cell_energy(window)
     sheet_view.show_sheet(sheet)
     ratio = protected_energy / sharp_energy
     print(f"sheet high-frequency energy, protected / sharp: {ratio:.3f}")
     assert ratio < 0.2
+
+    # The view changes size: the sheet is rendered again for it (off the GUI thread),
+    # never scaled by the painter.
+    before = sheet_view.render_box()
+    window.resize(window.width() + 160, window.height())
+    qtbot.waitUntil(lambda: sheet_view.render_box() != before, timeout=5_000)
+    qtbot.waitUntil(lambda: sheet_view.sheet.box == sheet_view.render_box(), timeout=10_000)
+    refitted = sheet_view.sheet
+    assert refitted is not sheet and refitted.frames == sheet.frames
+    assert refitted.raster.image.width() <= sheet_view.width()
+    sheet = refitted
 
     # A click on a cell: that frame, full size, still protected.
     cell = sheet_view.cell_rect(3).center().toPoint()

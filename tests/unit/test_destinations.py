@@ -27,7 +27,14 @@ from reviewer.destinations import (
     report_hold_until,
     suggested_priority,
 )
-from reviewer.retention import Disposal, KeepReason, Kept, RetentionPolicy, RetentionRecord, decide
+from reviewer.retention_model import (
+    Disposal,
+    KeepReason,
+    Kept,
+    RetentionPolicy,
+    RetentionRecord,
+    decide,
+)
 from reviewer.vocabulary import Severity
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ What it does not: cropping 1 % from each side already lands at 12-48 bits, 2 % a
 34-62 and 5 % at 80-136. That is PDQ, not the generator: PDQ thresholds DCT
 coefficients of the whole frame, and moving the frame edges shifts all of them. The
 same happens on photo-like 1/f noise (test below). Crops of 2-5 % therefore need
-something else (see the report for issue 6); these tests pin the limit so that
+something else (a hash that tolerates crops, besides PDQ); these tests pin the limit so that
 nobody mistakes it for a guarantee.
 """
 

@@ -1,4 +1,4 @@
-"""Issue 8: the manifest's `subject` and `chat` (validated, normalised, line-numbered)."""
+"""Referral context: the manifest's `subject` and `chat` (validated, normalised, line-numbered)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from reviewer.demo import _referral_context
 from reviewer.ingest import ingest_lines
 from reviewer.manifest import BadLine, Line, parse_line
-from reviewer.referral import missing_fields
 from reviewer.referral_context import chat_from, subject_from
+from reviewer.referral_model import missing_fields
 
 BASE = {"media": "a.jpg", "source": "user_report"}
 SUBJECT = {
@@ -104,7 +104,7 @@ def test_demo_fills_context_for_some_items_and_leaves_gaps_in_others() -> None:
     assert len(full["subject"]["login_ips"]) >= 3 and full["subject"]["phone"]
     assert partial["subject"]["phone"] is None and len(partial["subject"]["login_ips"]) < 3
     # Through the referral rules: the full one lacks nothing on the subject side.
-    from reviewer.referral import ReferralCase, Reporter
+    from reviewer.referral_model import ReferralCase, Reporter
 
     def subject_gaps(ctx: dict) -> list[str]:
         case = ReferralCase("r", Reporter("o", "n", "e@example.test"), subject_from(ctx), ())

@@ -10,7 +10,8 @@ from PIL import Image
 
 from reviewer import synthetic
 from reviewer import synthetic_video as sv
-from reviewer.video import KeyFrame, keyframes
+from reviewer.video import keyframes
+from reviewer.video_types import KeyFrame
 from wellbeing.keyframes import (
     SheetRendered,
     format_time,
@@ -172,12 +173,13 @@ def test_frame_protected_matches_picture_protection() -> None:
     f = FRAMES[3]
     prot = render_frame_protected(f, BOX)
     assert prot.mode == "L" and prot.protected and prot.blur_step == DEFAULT_BLUR_STEP
-    # As much detail as a 1920x1080 picture keeps at this step, enlarged for display.
+    # As much detail as a 1920x1080 picture keeps at this step, enlarged to exactly its
+    # display size: the screen paints it as it is.
     assert raster_size((1920, 1080), DEFAULT_BLUR_STEP) == (185, 104)
-    assert (prot.width, prot.height) == (185 * 8, 104 * 8)
-    assert (prot.source_width, prot.source_height) == (1920, 1080)
     display = fit((1920, 1080), BOX)
-    painted = as_image(prot).resize(display, Image.Resampling.BILINEAR)
+    assert (prot.width, prot.height) == display
+    assert (prot.source_width, prot.source_height) == (1920, 1080)
+    painted = as_image(prot)
     sharp = sharp_grey(f, display)
     assert hf_energy(np.asarray(painted, dtype=np.float32)) < 0.2 * hf_energy(sharp)
 
@@ -191,11 +193,15 @@ def test_frame_protected_colour_and_step_zero() -> None:
 
 def test_frame_revealed_is_colour_and_as_sharp_as_the_raster_allows() -> None:
     f = FRAMES[0]
-    rev = render_frame_revealed(f, BOX)
+    rev = render_frame_revealed(f, (480, 480))
     assert rev.mode == "RGB" and not rev.protected and rev.blur_step == 0
-    assert (rev.width, rev.height) == (480, 270)  # the raster, not enlarged
+    assert (rev.width, rev.height) == (480, 270)  # the raster's own size: as it is
     assert (rev.source_width, rev.source_height) == (1920, 1080)
     assert rev.data == f.rgb
+    # Shown larger than it was decoded: scaled up to the display size, never painted
+    # scaled by the screen.
+    large = render_frame_revealed(f, BOX)
+    assert (large.width, large.height) == fit((1920, 1080), BOX)
     small = render_frame_revealed(f, (240, 240), colour=False)
     assert (small.width, small.height, small.mode) == (240, 135, "L")
 

@@ -19,14 +19,8 @@ from PIL import Image, ImageFile
 
 from reviewer import synthetic
 from reviewer.hashing import compute_hashes
-from reviewer.media import (
-    MAX_PIXELS,
-    MediaProbe,
-    MediaUnreadable,
-    check_dimensions,
-    open_image,
-    probe,
-)
+from reviewer.media import open_image, probe
+from reviewer.media_types import MAX_PIXELS, MediaProbe, MediaUnreadable, check_dimensions
 
 EXPECTED_REASON = {
     "truncated": "truncated",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from reviewer.clock import FakeClock
 from reviewer.grading import Grading
-from reviewer.referral import (
+from reviewer.referral_model import (
     CYBERTIP_NAMESPACE,
     EMBEDDED_IMAGE_MARKER,
     ChatLine,

@@ -13,13 +13,17 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 
 from reviewer import synthetic
-from reviewer.media import MediaUnreadable
+from reviewer.media_types import MediaUnreadable
+from reviewer.video_types import KeyFrame
+from wellbeing.keyframes import render_frame_protected, render_keyframe_sheet
 from wellbeing.render import (
     BLUR_STEPS,
     DEFAULT_BLUR_STEP,
     REFERENCE_PIXELS,
+    SCREEN_MODE,
     STYLISED_TONES,
     Rendered,
+    display_size,
     fit,
     raster_size,
     reference_size,
@@ -327,10 +331,54 @@ def test_broken_media_raises_media_unreadable(kind: str) -> None:
         render_revealed(data, BOX)
 
 
-@pytest.mark.parametrize("step", [-1, BLUR_STEPS + 1])
+@pytest.mark.parametrize("step", [-1, BLUR_STEPS + 1, 1.5, True])
 def test_bad_blur_step_is_a_programming_error(step: int) -> None:
     with pytest.raises(ValueError):
         render_protected(JPEG_2MP, BOX, blur_step=step)
+    # One step check for every protected raster: a keyframe sheet or frame takes no
+    # step a picture would refuse (its own copy once let 1.5 through).
+    frame = KeyFrame(0.0, 64, 48, 640, 480, bytes(64 * 48 * 3))
+    with pytest.raises(ValueError):
+        render_keyframe_sheet([frame], BOX, blur_step=step)
+    with pytest.raises(ValueError):
+        render_frame_protected(frame, BOX, blur_step=step)
+
+
+@pytest.mark.parametrize(
+    ("source", "box"),
+    [((1920, 1080), BOX), ((600, 900), BOX), ((20_000, 50), (900, 600)), ((60, 9_000), BOX)],
+)
+@pytest.mark.parametrize("step", range(BLUR_STEPS + 1))
+def test_rasters_come_finished_at_their_display_size(
+    source: tuple[int, int], box: tuple[int, int], step: int
+) -> None:
+    """Whatever the shape (long strips included) and step, the raster is exactly the
+    size it is shown at, so the screen copies it instead of scaling it."""
+    data = encode(synthetic.make_image(*source, seed=3), "PNG")
+    shown = display_size(source, box)
+    prot = render_protected(data, box, blur_step=step)
+    assert (prot.width, prot.height) == shown
+    assert (render_revealed(data, box).width, render_revealed(data, box).height) == shown
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_finished_for_a_screen_is_the_same_picture_in_32_bit_pixels(colour: bool) -> None:
+    plain = render_protected(JPEG_2MP, BOX, colour=colour)
+    packed = render_protected(JPEG_2MP, BOX, colour=colour, screen=True)
+    assert packed.mode == SCREEN_MODE and (packed.width, packed.height) == (
+        plain.width,
+        plain.height,
+    )
+    assert len(packed.data) == packed.width * packed.height * 4
+    # 0xffRRGGBB in the machine's byte order: decoded the same way a screen reads it.
+    words = np.frombuffer(packed.data, dtype=np.uint32)
+    assert (words >> 24 == 0xFF).all()
+    rgb = np.stack([(words >> 16) & 0xFF, (words >> 8) & 0xFF, words & 0xFF], axis=-1)
+    expected = np.asarray(as_image(plain).convert("RGB")).reshape(-1, 3)
+    assert np.array_equal(rgb.astype(np.uint8), expected)
+    if not colour:
+        assert (rgb[:, 0] == rgb[:, 1]).all() and (rgb[:, 1] == rgb[:, 2]).all()
+    assert packed.protected and packed.blur_step == plain.blur_step
 
 
 @pytest.mark.parametrize("box", [(0, 100), (100, 0), (-5, -5)])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviewer.clock import FakeClock
-from reviewer.retention import (
+from reviewer.retention_model import (
     AUDIT_KEPT,
     Disposal,
     DisposalScope,

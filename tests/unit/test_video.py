@@ -24,21 +24,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviewer import synthetic_video as sv
-from reviewer import video
+from reviewer import video_worker
 from reviewer.hashing import compute_hashes
-from reviewer.media import MediaUnreadable
+from reviewer.media_types import MediaUnreadable
 from reviewer.video import (
+    inspect_video,
+    keyframe_at,
+    keyframes,
+    probe_video,
+    video_hashes,
+)
+from reviewer.video_container import looks_like_video
+from reviewer.video_types import (
     MAX_VIDEO_PIXELS,
     MAX_VIDEO_SIDE,
     KeyFrame,
     VideoProbe,
     check_video_dimensions,
-    inspect_video,
-    keyframe_at,
-    keyframes,
-    looks_like_video,
-    probe_video,
-    video_hashes,
 )
 
 # Every broken video must be refused well within this, worker start-up included.
@@ -48,14 +50,13 @@ CONTAINERS = ["mp4", "mov", "mkv", "webm", "ts"]
 SPEC = sv.VideoSpec(width=320, height=240, fps=10, duration_s=5.0, gop_s=1.0, scene_s=1.0)
 VIDEOS = {c: sv.make_video(SPEC, container=c, audio=c in ("mp4", "webm")) for c in CONTAINERS}
 
-# Proposed codes fall back to the closest existing one until reviewer.media has them.
 EXPECTED_REASON: dict[str, set[str]] = {
     "truncated_mp4": {"truncated"},
     "truncated_mkv": {"truncated"},
     "truncated_webm": {"truncated"},
     "truncated_fragmented_mp4": {"truncated"},
-    "zero_frames_mkv": {"no_frames", "empty"},
-    "zero_frames_mp4": {"no_frames", "empty"},
+    "zero_frames_mkv": {"no_frames"},
+    "zero_frames_mp4": {"no_frames"},
     "huge_dimensions": {"absurd_dimensions"},
     "resolution_switch": {"absurd_dimensions"},
     "absurd_duration": {"absurd_dimensions"},
@@ -63,10 +64,10 @@ EXPECTED_REASON: dict[str, set[str]] = {
     "corrupt_frames": {"corrupt"},
     "garbage": {"corrupt"},
     "not_a_video": {"unknown_format"},
-    "audio_only": {"no_frames", "empty"},
+    "audio_only": {"no_frames"},
     "empty": {"empty"},
 }
-TIMEOUT_REASONS = {"timeout", "corrupt"}
+TIMEOUT_REASONS = {"timeout"}
 
 
 def saturation(frame: KeyFrame) -> float:
@@ -345,7 +346,7 @@ REQUEST = {"limit_s": 0.5, "max_frames": 4, "max_side": 64, "pdq": False, "at": 
 
 
 def test_a_hung_worker_is_killed_at_the_limit() -> None:
-    worker = video._Worker(HANGS)
+    worker = video_worker._Worker(HANGS)
     try:
         start = time.monotonic()
         with pytest.raises(MediaUnreadable) as info:
@@ -360,7 +361,7 @@ def test_a_hung_worker_is_killed_at_the_limit() -> None:
 
 @pytest.mark.parametrize("command", [CRASHES, LIES], ids=["crash", "malformed_reply"])
 def test_a_failing_worker_means_corrupt_not_a_crash(command: list[str]) -> None:
-    worker = video._Worker(command)
+    worker = video_worker._Worker(command)
     try:
         start = time.monotonic()
         with pytest.raises(MediaUnreadable) as info:
@@ -375,12 +376,12 @@ def test_a_failing_worker_means_corrupt_not_a_crash(command: list[str]) -> None:
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
 def test_the_real_worker_is_replaced_after_it_dies() -> None:
     keyframes(VIDEOS["mp4"], max_frames=1)
-    proc = video._WORKER._proc
+    proc = video_worker._WORKER._proc
     assert proc is not None
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert len(keyframes(VIDEOS["mp4"])) == 5
-    assert video._WORKER._proc is not proc
+    assert video_worker._WORKER._proc is not proc
 
 
 def test_calls_from_several_threads_are_served_in_turn() -> None:
@@ -405,8 +406,8 @@ def test_nothing_is_written_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(work)
     for name in ("TMPDIR", "TEMP", "TMP"):
         monkeypatch.setenv(name, str(temp))
-    worker = video._Worker()
-    monkeypatch.setattr(video, "_WORKER", worker)
+    worker = video_worker._Worker()
+    monkeypatch.setattr(video_worker, "_WORKER", worker)
     try:
         inspect_video(VIDEOS["mkv"])
         inspect_video(VIDEOS["ts"], isolate=False)
@@ -448,4 +449,4 @@ def test_damaged_videos_only_raise_media_unreadable(
     else:
         assert frames and all(len(f.rgb) == f.width * f.height * 3 for f in frames)
         assert probe.width > 0 and probe.height > 0
-    assert time.monotonic() - start < LIMIT_S + video.KILL_GRACE_S
+    assert time.monotonic() - start < LIMIT_S + video_worker.KILL_GRACE_S

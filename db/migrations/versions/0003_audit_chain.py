@@ -1,4 +1,4 @@
-"""tamper-evident audit chain (issue 4)
+"""tamper-evident audit chain
 
 Revision ID: 0003
 Revises: 0001

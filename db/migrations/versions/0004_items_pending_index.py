@@ -1,4 +1,4 @@
-"""index for claiming across all queues (issue 3)
+"""index for claiming across all queues (claims stay fast as the history grows)
 
 Revision ID: 0004
 Revises: 0003

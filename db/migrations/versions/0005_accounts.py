@@ -1,4 +1,4 @@
-"""accounts, roles, vetting, training, per-queue access, idle-lock settings (issue 4)
+"""accounts, roles, vetting, training, per-queue access, idle-lock settings
 
 Revision ID: 0005
 Revises: 0010

@@ -1,4 +1,4 @@
-"""welfare engine (issue 5): least protection in the exposure ledger, welfare tables
+"""welfare engine: least protection in the exposure ledger, welfare tables
 
 Revision ID: 0006
 Revises: 0003

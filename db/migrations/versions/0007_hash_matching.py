@@ -1,4 +1,4 @@
-"""known-hash matching, near-duplicate groups (issue 6)
+"""known-hash matching, near-duplicate groups
 
 Revision ID: 0007
 Revises: 0003

@@ -1,4 +1,4 @@
-"""QA sampling, golden set, adjudication and QA settings (issue 7)
+"""QA sampling, golden set, adjudication and QA settings
 
 Revision ID: 0008
 Revises: 0003

@@ -1,4 +1,4 @@
-"""referrals to authorities and retention (issue 8)
+"""referrals to authorities and retention
 
 Revision ID: 0009
 Revises: 0003

@@ -1,4 +1,4 @@
-"""video and livestream captures (issue 9)
+"""video and livestream captures
 
 Revision ID: 0010
 Revises: 0003

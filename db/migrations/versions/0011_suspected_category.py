@@ -1,4 +1,4 @@
-"""items.suspected_category: a severity hint before anyone grades the item (issue 5)
+"""items.suspected_category: a severity hint before anyone grades the item
 
 Revision ID: 0011
 Revises: 0005

@@ -1,4 +1,4 @@
-"""audit chains per writer (issue 3)
+"""audit chains per writer (workstations never queue behind one head row)
 
 Revision ID: 0012
 Revises: 0011

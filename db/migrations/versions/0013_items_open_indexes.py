@@ -1,4 +1,4 @@
-"""per-queue claim index holds pending items only (issue 3)
+"""per-queue claim index holds pending items only (a claim scans only what it may take)
 
 Revision ID: 0013
 Revises: 0012

@@ -1,4 +1,4 @@
-"""a PostgreSQL login role per person; grants and row-level security (issue 16)
+"""a PostgreSQL login role per person; grants and row-level security (server-enforced)
 
 Revision ID: 0018
 Revises: 0019

@@ -43,7 +43,7 @@ from reviewer.destinations import (
     reference_keep_until,
     report_hold_until,
 )
-from reviewer.referral import IncidentType
+from reviewer.referral_model import IncidentType
 from reviewer.referral_service import (
     AwaitingReferral,
     Referral,

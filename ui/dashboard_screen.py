@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.agreement import Figure
-from reviewer.dashboard import DashboardService, DashboardSnapshot, PersonLoad, snapshot_csv
+from reviewer.dashboard_service import DashboardService, DashboardSnapshot, PersonLoad, snapshot_csv
 from reviewer.untrusted import MAX_NOTE
 from ui import text
 from ui.events import AppEvents, Change, ChangeSet

@@ -4,10 +4,10 @@ breaks, QA agreement; and the lead's actions on it (all audited, all OVERRIDE).
 Exposure is shown as spread and people over the cap, never as a team average: one
 person at twice the cap and three at half of it average out to "fine".
 
-Breaks: the welfare tables are not on this branch. Until they are, breaks are read
-from audit events of the kinds in BREAK_TAKEN_KINDS / BREAK_OVERRIDDEN_KINDS, and
-ending a break early records the lead's audited decision and calls `end_break_hook`
-(which the welfare service will provide to actually lift the break lock).
+Breaks are read from audit events of the kinds in BREAK_TAKEN_KINDS /
+BREAK_OVERRIDDEN_KINDS. Ending a break early from here records the lead's audited
+decision only; the break lock on the moderator's screen is lifted at that workstation,
+where the lead signs in (reviewer.welfare_service.WelfareSession.lead_end_break).
 """
 
 from __future__ import annotations
@@ -186,7 +186,6 @@ class DashboardService:
         account: Account,
         clock: Clock,
         welfare_settings: Callable[[], WelfareSettings],
-        end_break_hook: Callable[[int, str], None] | None = None,
         *,
         referral_deadlines: Callable[[], ReferralDeadlines],
     ) -> None:
@@ -199,7 +198,6 @@ class DashboardService:
         self._clock = clock
         self._welfare_settings = welfare_settings
         self.caps = Caps.from_welfare(welfare_settings())
-        self._end_break_hook = end_break_hook
 
     def snapshot(self, agreement_days: int = 30) -> DashboardSnapshot:
         check = self._check(Operation.DASHBOARD)
@@ -258,8 +256,6 @@ class DashboardService:
         self._repo.record_break_ended(
             self.account.id, user_id, why, check=self._check(Operation.END_BREAK)
         )
-        if self._end_break_hook is not None:
-            self._end_break_hook(user_id, why)
 
 
 def _minutes(seconds: float) -> str:

@@ -6,11 +6,11 @@ them only from its database worker, never from the GUI thread.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from reviewer.accounts import (
     Account,
@@ -19,26 +19,28 @@ from reviewer.accounts import (
     Permission,
     SecuritySettings,
 )
-from reviewer.admin import AdminService
-from reviewer.clock import Clock, SystemClock
-from reviewer.errors import LeaseLost
+from reviewer.admin_service import AdminService
+from reviewer.clock import Clock
+from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import ShowLess
 from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.permissions import Check, Operation
+from reviewer.qa_service import QaPort, per_user_seed
+from reviewer.sampling import Sampler, Seed, golden_mix
 from reviewer.segments import Segment
+from reviewer.sessions import (
+    DEFAULT_LEASE_SECONDS,
+    MAX_OPT_OUT_SKIPS,
+    MediaPort,
+    counted_release,
+    reprotect_after,
+)
+from reviewer.team_service import TeamServices
 from reviewer.untrusted import MAX_NOTE, text
 from reviewer.video_review import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
-from reviewer.welfare import WelfareSession
-from wellbeing.settings import WelfareSettings
-
-if TYPE_CHECKING:  # team.py imports services that import this module
-    from reviewer.team import TeamServices
-
-DEFAULT_LEASE_SECONDS = 600
-# Items of opted-out queues or kinds passed by in one claim before saying "none now".
-MAX_OPT_OUT_SKIPS = 50
+from reviewer.welfare_service import WelfareSession
 
 
 class StorePort(Protocol):
@@ -98,30 +100,6 @@ class StorePort(Protocol):
     ) -> list[AuditEvent]: ...
 
 
-class MediaPort(Protocol):
-    def get(self, sha256: str) -> bytes: ...
-
-
-def reprotect_after(welfare: WelfareSession | None) -> float:
-    settings = WelfareSettings() if welfare is None else welfare.policy.settings
-    return float(settings.reprotect_after_seconds)
-
-
-@contextmanager
-def counted_release(welfare: WelfareSession | None, exposure: Exposure) -> Iterator[None]:
-    """Around handing an item back: what was seen counts once the ledger has it, on
-    success and on LeaseLost (the store records the exposure then too), never on an
-    unreachable store."""
-    try:
-        yield
-    except LeaseLost:
-        if welfare is not None:
-            welfare.item_released(exposure)
-        raise
-    if welfare is not None:
-        welfare.item_released(exposure)
-
-
 class ReviewService:
     """One signed-in person's session at the workstation.
 
@@ -137,39 +115,37 @@ class ReviewService:
         store: StorePort,
         media: MediaPort,
         account: Account,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        show_less: ShowLess | None = None,
-        welfare: WelfareSession | None = None,
-        videos: VideoPort | None = None,
         *,
-        accounts: AccountsPort | None = None,
-        clock: Clock | None = None,
+        show_less: ShowLess,
+        welfare: WelfareSession,
+        videos: VideoPort,
+        accounts: AccountsPort,
+        clock: Clock,
+        team_for: Callable[[Account], TeamServices],
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self._store = store
         self._media = media
         self._accounts = accounts
-        self._clock = clock or SystemClock()
-        # Dashboard, QA queue, referrals: set at sign-in by the Workstation (None: none),
-        # with how to build them again for the account as it is now (refresh_team).
-        self.team: TeamServices | None = None
-        self.team_for: Callable[[Account], TeamServices] | None = None
+        self._clock = clock
         self.account = account
         self.lease_seconds = lease_seconds
-        # Known matches and near-duplicate groups (issue 6); None where not wired.
+        # Known matches and near-duplicate groups of this person's items.
         self.show_less = show_less
-        # The welfare policy, enforced here and not only on screen (None: no limits,
-        # for tools and tests that exercise the queue alone).
+        # The welfare policy, enforced here and not only on screen.
         self.welfare = welfare
-        # The admin's re-protect delay, as loaded with the welfare policy at sign-in:
-        # the image view protects itself again after this long without interaction. A
-        # plain value, so the screen reads it without calling into the service.
+        # A plain value, so the screen reads it without calling into the service.
         self.reprotect_after_s = reprotect_after(welfare)
         self._videos = videos
+        # Dashboard, QA queue, referrals...: what this account's roles open besides the
+        # review screen, and how to choose them again when an admin changes the roles
+        # (refresh_team).
+        self._team_for = team_for
+        self.team = team_for(account)
 
     @property
     def user(self) -> User:
         return User(self.account.id, self.account.name, self.account.role)
-
 
     # -- permissions --------------------------------------------------------------------
 
@@ -191,27 +167,17 @@ class ReviewService:
         """Re-read the account; if an admin changed its roles since the team tools were
         chosen, choose them again (`team`, which the open windows then follow) and
         return True. (Every call is still decided by the gate on the stored account.)"""
-        if self._accounts is None:
-            return False
         fresh = self._accounts.account(self.account.id)
         if fresh.roles == self.account.roles:
             return False
         self.account = fresh
-        if self.team_for is not None:
-            self.team = self.team_for(fresh)
+        self.team = self._team_for(fresh)
         return True
 
     def _blocked_queues(self) -> frozenset[int]:
         """Restricted queues this account (as stored now) may not claim from."""
-        if self._accounts is None:
-            return frozenset()
         fresh = self._accounts.account(self.account.id)
         return self._accounts.restricted_queue_ids() - fresh.queue_ids
-
-    def _needs_accounts(self) -> AccountsPort:
-        if self._accounts is None:
-            raise RuntimeError("this workstation was started without accounts")
-        return self._accounts
 
     # -- the queue ----------------------------------------------------------------------
 
@@ -220,14 +186,12 @@ class ReviewService:
         with how many livestream captures wait in each."""
         blocked = self._blocked_queues()
         queues = [q for q in self._store.queue_summaries() if q.id not in blocked]
-        if self._videos is None:
-            return queues
         live = self._videos.livestream_waiting()
         return [dataclasses.replace(q, livestream=live.get(q.id, 0)) for q in queues]
 
     def video_meta(self, claim: Claim) -> VideoMeta | None:
         """What ingest stored about the item's video (None: a picture, or unknown)."""
-        return None if self._videos is None else self._videos.video_meta(claim.item.media.sha256)
+        return self._videos.video_meta(claim.item.media.sha256)
 
     def claim_next(self, queue_id: int | None = None) -> Claim | None:
         """Lease the next item; the claim is audited. None when the queue is empty.
@@ -241,12 +205,10 @@ class ReviewService:
         suspected A are passed by while there is other work; imminent risk still comes
         first."""
         welfare = self.welfare
-        avoid_a = False
-        if welfare is not None:
-            avoid_a = welfare.ensure_can_claim().prefer_non_a
+        avoid_a = welfare.ensure_can_claim().prefer_non_a
         for _ in range(MAX_OPT_OUT_SKIPS):
             claim = self._claim_one(queue_id, avoid_a)
-            if claim is None or welfare is None or welfare.allows(claim):
+            if claim is None or welfare.allows(claim):
                 return claim
             self._store.skip(
                 claim,
@@ -271,8 +233,7 @@ class ReviewService:
         """The item is now on screen (protected). Claims rendered ahead are not 'opened'
         until the moderator actually moves to them. Raises ReviewLocked while review is
         locked (an item claimed ahead waits)."""
-        if self.welfare is not None:
-            self.welfare.item_shown(claim)
+        self.welfare.item_shown(claim)
         self._store.record_event(
             self.account.id,
             "item_opened",
@@ -325,8 +286,6 @@ class ReviewService:
         under `client_token` just before the decision (see db/video.py)."""
         grading = grading.validated()
         if segments:
-            if self._videos is None:
-                raise GradingInvalid(["Segments cannot be stored on this workstation."])
             meta = self._videos.video_meta(claim.item.media.sha256)
             problems = segment_problems(grading, segments, meta.duration_s if meta else None)
             if problems:
@@ -335,7 +294,7 @@ class ReviewService:
         receipt = self._store.submit_decision(
             claim, grading, exposure, client_token, check=self._check(Operation.SUBMIT, claim)
         )
-        if self.welfare is not None and grading.severity is not None:
+        if grading.severity is not None:
             self.welfare.decision_recorded(grading.severity, exposure)
         return receipt
 
@@ -354,11 +313,11 @@ class ReviewService:
 
     def my_history(self, limit: int = 200) -> list[DecisionSummary]:
         """This account's own decisions, newest first."""
-        return self._needs_accounts().decision_history(self.account, self.account.id, limit)
+        return self._accounts.decision_history(self.account, self.account.id, limit)
 
     def history_of(self, user_id: int, limit: int = 200) -> list[DecisionSummary]:
         """Another person's decisions: leads only (AccessDenied otherwise)."""
-        return self._needs_accounts().decision_history(self.account, user_id, limit)
+        return self._accounts.decision_history(self.account, user_id, limit)
 
     def qa_grades(self, item_id: int | None = None) -> list[Any]:
         """QA's blind re-grades before adjudication: leads only.
@@ -372,11 +331,9 @@ class ReviewService:
 
     def admin(self) -> AdminService:
         """The account administration door; the gate checks every call."""
-        return AdminService(self._needs_accounts(), self.account)
+        return AdminService(self._accounts, self.account)
 
     def security_settings(self) -> SecuritySettings:
-        if self._accounts is None:
-            return SecuritySettings()
         return self._accounts.security_settings()
 
     def record_lock(self, idle_seconds: float) -> None:
@@ -387,86 +344,153 @@ class ReviewService:
 
     def unlock(self, password: str) -> bool:
         """True if `password` is this account's and it may still sign in (audited)."""
-        return self._needs_accounts().check_password(self.account.id, password)
+        return self._accounts.check_password(self.account.id, password)
 
 
-class Workstation:
-    """Before anyone signs in: first-run enrolment, sign-in and the first-run demo queue."""
+class CalibratedReviewService(ReviewService):
+    """A moderator's session with QA wired in: gold serves mixed into the claims, and
+    every stored decision offered to the sampler. Built as ReviewService is (the
+    Workstation's `review_service`), plus the QA repository and the team's seed."""
 
     def __init__(
         self,
         store: StorePort,
         media: MediaPort,
-        seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
+        account: Account,
+        qa: QaPort,
+        seed: Seed,
+        *,
+        show_less: ShowLess,
+        welfare: WelfareSession,
+        videos: VideoPort,
+        accounts: AccountsPort,
+        clock: Clock,
+        team_for: Callable[[Account], TeamServices],
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
-        show_less_for: Callable[[User], ShowLess] | None = None,
-        welfare: Callable[[User], WelfareSession] | None = None,
-        videos: VideoPort | None = None,
-        accounts: AccountsPort | None = None,
-        clock: Clock | None = None,
-        team_for: Callable[[Account, WelfareSession | None], TeamServices] | None = None,
-        review_service: Callable[..., ReviewService] | None = None,
+    ) -> None:
+        super().__init__(
+            store,
+            media,
+            account,
+            show_less=show_less,
+            welfare=welfare,
+            videos=videos,
+            accounts=accounts,
+            clock=clock,
+            team_for=team_for,
+            lease_seconds=lease_seconds,
+        )
+        self._qa = qa
+        self._seed = seed
+
+    def _claim_one(self, queue_id: int | None, avoid_a: bool = False) -> Claim | None:
+        # Here, not in claim_next: a gold serve passes the same permission and welfare
+        # checks as any claim (nothing tells the two apart). None while the moderator is
+        # steered off Category A: a gold item may be one, and can wait for the next claim.
+        rate = self._qa.settings().gold_rate
+        if rate > 0 and not avoid_a:
+            mix = golden_mix(per_user_seed(self._seed, self.user.id), rate)
+            claim = self._qa.serve_gold(
+                self.user.id,
+                queue_id,
+                self.lease_seconds,
+                mix,
+                check=self._check(Operation.CLAIM, queue_id=queue_id),
+            )
+            if claim is not None:
+                return claim
+        return super()._claim_one(queue_id, avoid_a)
+
+    def submit(
+        self,
+        claim: Claim,
+        grading: Grading,
+        exposure: Exposure,
+        client_token: str,
+        segments: Sequence[Segment] = (),
+    ) -> DecisionReceipt:
+        receipt = super().submit(claim, grading, exposure, client_token, segments)
+        # This decision's sampling, and any a crashed workstation left behind. If the
+        # server is gone now, the decision is stored and its sampling waits in the
+        # outbox for the next submit on any workstation: "not stored" would be untrue.
+        with contextlib.suppress(StoreUnavailable):
+            self._qa.sample_due(Sampler(self._qa.settings().policy, self._seed))
+        return receipt
+
+
+class Workstation:
+    """Before anyone signs in: first-run enrolment, sign-in and the first-run demo queue.
+
+    Built by the composition root (reviewer.composition) with every collaborator a
+    sign-in needs; each sign-in gets its own welfare session, known-match service and
+    team tools from the factories given here."""
+
+    def __init__(
+        self,
+        store: StorePort,
+        media: MediaPort,
+        *,
+        accounts: AccountsPort,
+        welfare: Callable[[User], WelfareSession],
+        show_less_for: Callable[[User], ShowLess],
+        videos: VideoPort,
+        clock: Clock,
+        team_for: Callable[[Account, WelfareSession], TeamServices],
+        review_service: Callable[..., ReviewService],
+        seed_demo: Callable[[Callable[[int, int], None]], int] | None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self._team_for = team_for
-        # What a sign-in gets: ReviewService, or one with QA wired in (the sampling
-        # hook and gold serves: reviewer.qa_service.CalibratedReviewService).
-        self._review_service = review_service or ReviewService
+        # What a sign-in gets: a ReviewService class (the composition root gives
+        # CalibratedReviewService with the QA repository and the team's seed bound).
+        self._review_service = review_service
         self._store = store
         self._media = media
+        # The first-run demo queue (None: this workstation seeds none, e.g. a team's).
         self._seed_demo = seed_demo
         self._lease_seconds = lease_seconds
         self._show_less_for = show_less_for
         self._welfare = welfare
         self._videos = videos
         self._accounts = accounts
-        self._clock = clock or SystemClock()
+        self._clock = clock
 
     def _service(self, account: Account) -> ReviewService:
-        accounts = self._accounts
         user = User(account.id, account.name, account.role)
-        show_less = None if self._show_less_for is None else self._show_less_for(user)
-        welfare = None
-        if self._welfare is not None:
-            welfare = self._welfare(user)
-            welfare.start_shift()
-        service = self._review_service(
+        welfare = self._welfare(user)
+        welfare.start_shift()
+        team_for = self._team_for
+
+        def team(now: Account) -> TeamServices:
+            # Team tools get this sign-in's welfare session: QA re-grading is exposure
+            # under the same caps.
+            return team_for(now, welfare)
+
+        return self._review_service(
             self._store,
             self._media,
             account,
             lease_seconds=self._lease_seconds,
-            show_less=show_less,
+            show_less=self._show_less_for(user),
             welfare=welfare,
             videos=self._videos,
-            accounts=accounts,
+            accounts=self._accounts,
             clock=self._clock,
+            team_for=team,
         )
-        # Team tools get this sign-in's welfare session: QA re-grading is exposure
-        # under the same caps.
-        if self._team_for is not None:
-            team_for = self._team_for
-            service.team_for = lambda now: team_for(now, welfare)
-            service.team = service.team_for(account)
-        return service
-
-    def _needs_accounts(self) -> AccountsPort:
-        if self._accounts is None:
-            raise RuntimeError("this workstation was started without accounts")
-        return self._accounts
 
     def needs_first_account(self) -> bool:
         """True on first run: nobody can sign in yet, so the first account is created."""
-        return not self._needs_accounts().login_accounts_exist()
+        return not self._accounts.login_accounts_exist()
 
     def enrol_first_admin(self, name: str, password: str) -> ReviewService:
         """First run only: create the first account (admin and moderator, vetted by
         first-run self-enrolment; audited) and sign it in."""
-        accounts = self._needs_accounts()
-        return self._service(accounts.enrol_first_admin(name, password))
+        return self._service(self._accounts.enrol_first_admin(name, password))
 
     def log_in(self, name: str, password: str) -> ReviewService:
         """Sign in with a password; LoginFailed (one message for every reason)."""
-        accounts = self._needs_accounts()
-        return self._service(accounts.authenticate(name, password))
+        return self._service(self._accounts.authenticate(name, password))
 
     def profiles(self) -> list[User]:
         return self._store.users()

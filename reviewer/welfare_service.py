@@ -87,10 +87,10 @@ class WelfareSession:
         repo: WelfarePort,
         user: User,
         clock: Clock,
-        authenticate: Callable[[str, str], Account] | None = None,
+        authenticate: Callable[[str, str], Account],
     ) -> None:
-        # Checks a lead's name and password (AccountsRepo.authenticate); None only for
-        # tools and tests without accounts, where the lead is named, not checked.
+        # Checks a lead's name and password (AccountsRepo.authenticate) before a break
+        # is ended early.
         self._authenticate = authenticate
         self._repo = repo
         self._user = user
@@ -208,14 +208,12 @@ class WelfareSession:
         and is not the moderator on the break (LoginFailed / AccessDenied otherwise),
         before the policy is touched."""
         text("reason", reason, MAX_NOTE)  # Untrusted (a ValueError) before anything changes
-        if self._authenticate is not None:
-            lead = self._authenticate(lead_name, password)
-            # The gate, as for a lead's override from the dashboard (audited if refused).
-            self._repo.authorise(Check(lead.id, lead.name, Operation.END_BREAK))
-            if lead.id == self._user.id:
-                raise AccessDenied("A break cannot be ended early by the person taking it.")
-            lead_name = lead.name
-        event = self.policy.end_break(by_lead=lead_name, reason=reason)
+        lead = self._authenticate(lead_name, password)
+        # The gate, as for a lead's override from the dashboard (audited if refused).
+        self._repo.authorise(Check(lead.id, lead.name, Operation.END_BREAK))
+        if lead.id == self._user.id:
+            raise AccessDenied("A break cannot be ended early by the person taking it.")
+        event = self.policy.end_break(by_lead=lead.name, reason=reason)
         self.flush()
         return event
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reviewer.dashboard import DashboardService
+from reviewer.dashboard_service import DashboardService
 from reviewer.qa_service import QaReviewSession, QaService
 from reviewer.referral_service import ReferralService
 
