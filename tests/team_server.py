@@ -27,7 +27,7 @@ from db.team import team_sign_in
 from reviewer.accounts import Account, Role, VettingStatus
 from reviewer.clock import Clock
 from reviewer.composition import build_workstation
-from reviewer.review import ReviewService
+from reviewer.review_service import ReviewService
 
 # A fixed audit key: every Store of one team shares the team's key.
 AUDIT_KEY = b"team-audit-key-for-the-tests-32b"
