@@ -49,6 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_size", 5)
+    # No JIT: a workstation runs short statements, and under a login role's row-level
+    # security the planner's cost estimates pass jit_above_cost, so one sign-in's
+    # welfare query spent about 4 s compiling itself (and every later run as long again).
+    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
