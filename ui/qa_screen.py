@@ -37,8 +37,7 @@ class QaScreen(ReviewScreen):
         timings: Timings | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        # The session has ReviewService's shape (claim, submit, skip, release, reveal).
-        super().__init__(session, tasks, events, clock, timings, parent)  # type: ignore[arg-type]
+        super().__init__(session, tasks, events, clock, timings, parent)
         self.banner = QLabel(BANNER)
         self.banner.setObjectName("qaBanner")
         self.banner.setWordWrap(True)
