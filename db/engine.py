@@ -149,13 +149,14 @@ def _begin_immediate(conn: Connection) -> None:
     statement (two PRAGMAs, about 3 µs) and the tries come 0.1 to 2 ms apart, up to the
     same overall timeout."""
     raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)  # only SQLite engines come here
     execute_driver_sql(conn, "PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         nap = 1e-4
         while time.monotonic() < deadline:
             try:
-                raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
