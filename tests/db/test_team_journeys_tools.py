@@ -118,11 +118,12 @@ def _pdq_row(data: bytes, category: str, band: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- hash lists
-def test_a_listed_upload_is_confirmed_unseen_and_a_near_duplicate_group_settled(
+def test_a_listed_upload_is_confirmed_unseen_and_a_decided_groups_members_hinted(
     team: TeamDb, media: MediaStore, tmp_path: Path
 ) -> None:
     """The admin imports a list and ingests; the moderator confirms the known match
-    without seeing it, decides a group's representative and settles its members."""
+    without seeing it, and decides a group's representative, whose grade becomes the
+    pending members' hint."""
     admin = seat(team, media, team.admin)
     listed = synthetic.make_image(*SIZE, 21)
     grouped = synthetic.make_image(*SIZE, 31)
