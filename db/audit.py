@@ -440,7 +440,7 @@ class _Head:
 class ChainWriter:
     """Appends one writer's events to a chain of its own, so that writers never wait
     for each other: a single shared head, locked from the audit write to COMMIT, made
-    every workstation queue behind the slowest (issue 3).
+    every workstation queue behind the slowest.
 
     The chain is opened by the first append, in that transaction: a row in
     audit_chains and an `audit_chain_opened` event in the root chain naming it and

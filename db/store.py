@@ -116,7 +116,7 @@ _EXPOSURE_COLS = (
     "reveal_count",
     "max_area_fraction",
     "full_unprotected",
-    # The least-protected level used (issue 5): what the moderator actually saw.
+    # The least-protected level used: what the moderator actually saw.
     "area_seconds",
     "min_blur_step",
     "colour_shown",

@@ -20,7 +20,7 @@ from reviewer.ingest import (
 )
 from reviewer.manifest import Entry
 from reviewer.synthetic_video import VideoSpec
-from reviewer.video_review import VideoSink
+from reviewer.video_model import VideoSink
 from reviewer.vocabulary import Source
 
 # Roughly the mix a trust and safety team sees: most volume from classifiers and users.

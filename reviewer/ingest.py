@@ -39,7 +39,7 @@ from reviewer.media_files import MediaRefused, import_roots, read_media
 from reviewer.media_types import MediaUnreadable
 from reviewer.model import NewItem
 from reviewer.video_container import looks_like_video
-from reviewer.video_review import VideoSink, inspect_for_ingest
+from reviewer.video_model import VideoSink, inspect_for_ingest
 from reviewer.video_types import FramePdq, VideoProbe
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory

@@ -34,7 +34,7 @@ from reviewer.grading import Grading
 from reviewer.matching import DupGroup, Propagated
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.segments import Segment
-from reviewer.video_review import segment_problems
+from reviewer.video_model import segment_problems
 from reviewer.vocabulary import NotAssessableReason
 from ui import text
 from ui.context_panel import ContextPanel
