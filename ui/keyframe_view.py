@@ -246,6 +246,7 @@ class VideoPane(QWidget):
         self._unmuted = False
         self._playing: list[int] = []
         self._frame_pending = False
+        self._segmenting = True
 
         self.sheet = KeyframeSheetView()
         self.sheet.cell_clicked.connect(self._cell_clicked)
@@ -416,7 +417,7 @@ class VideoPane(QWidget):
         self.setEnabled(enabled)
 
     def segment_list(self) -> tuple[Segment, ...]:
-        return self.segments.segments() if self._data is not None else ()
+        return self.segments.segments() if self._data is not None and self._segmenting else ()
 
     # -- frames -------------------------------------------------------------------------
 
@@ -525,9 +526,18 @@ class VideoPane(QWidget):
     # -- segments -----------------------------------------------------------------------
 
     def _selection_to_segment(self) -> None:
-        if self.sheet.sheet is None or not self.isVisible() or self._range is None:
+        if not self._segmenting or self.sheet.sheet is None or not self.isVisible():
+            return
+        if self._range is None:
             return
         self.segments.add_typed()
+
+    def without_segments(self) -> None:
+        """No segment marking here: a QA re-grade grades the video as a whole (the
+        segments are the moderator's breakdown, and the QA session stores none)."""
+        self._segmenting = False
+        self.segment_button.hide()
+        self.segments.hide()
 
     # -- sound --------------------------------------------------------------------------
 

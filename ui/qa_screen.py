@@ -48,6 +48,7 @@ class QaScreen(ReviewScreen):
         layout = self.layout()
         assert isinstance(layout, QVBoxLayout)  # ReviewScreen lays itself out in a column
         layout.insertWidget(0, self.banner)
+        self.video.without_segments()
 
 
 def build_qa_window(
