@@ -49,7 +49,7 @@ from reviewer.accounts import (
 )
 from reviewer.errors import NotFound
 from reviewer.permissions import Operation
-from reviewer.untrusted import MAX_COURSE
+from reviewer.untrusted import MAX_COURSE, MAX_SIGN_IN_NAME, Untrusted, recorded_name, sign_in_name
 from reviewer.untrusted import text as bounded_text
 
 users_t = UserRow.__table__
@@ -59,7 +59,7 @@ settings_t = SecuritySettingsRow.__table__
 decisions_t = DecisionRow.__table__
 items_t = ItemRow.__table__
 
-MAX_NAME_LENGTH = 120
+MAX_NAME_LENGTH = MAX_SIGN_IN_NAME
 # Serialises first-run enrolment across PostgreSQL workstations (SQLite's BEGIN
 # IMMEDIATE already does): two people enrolling at once must not both become admin.
 _ENROL_LOCK_KEY = 0x5245_5649_4557  # "REVIEW"
@@ -72,11 +72,10 @@ def _dummy_hash() -> str:
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name:
+    """A new account's name; Untrusted (a ValueError) naming what is wrong with it."""
+    if isinstance(name, str) and not name.strip():
         raise ValueError("an account needs a name")
-    # Untrusted (a ValueError) naming the field: too long, NUL, or a lone surrogate.
-    return bounded_text("name", name, MAX_NAME_LENGTH)
+    return sign_in_name(name)
 
 
 def _roles_list(roles: Collection[Role]) -> list[str]:
@@ -136,7 +135,9 @@ class AccountsRepo(Repo):
 
     def _sign_in_values(self, name: str, password: str) -> dict[str, Any]:
         if self.pg:
-            return {"password_hash": None, "db_role": pg_logins.login_role_name(name)}
+            # No password_hash column at all: an admin's login role may INSERT only the
+            # columns 0018 grants it, and naming this one (even as NULL) is refused.
+            return {"db_role": pg_logins.login_role_name(name)}
         return {"password_hash": hash_password(password)}
 
     def _sync_login(self, conn: Connection, user_id: int, password: str | None) -> None:
@@ -218,8 +219,16 @@ class AccountsRepo(Repo):
     def authenticate(self, name: str, password: str) -> Account:
         """The account, if `password` is right and it may sign in; else LoginFailed, with
         the same message whatever the reason. Both outcomes are audited with the name
-        tried (never the password)."""
-        name = " ".join(name.split())
+        tried (never the password). A name no account can have (too long, control
+        characters, lone surrogates…) is refused with a message saying why, and
+        audited with only a short escaped excerpt of it."""
+        try:
+            name = sign_in_name(name)
+        except Untrusted as exc:
+            with self.write() as conn:
+                detail = {"name": recorded_name(name), "reason": "malformed_name", "why": str(exc)}
+                self.audit(conn, None, "login_failed", detail=detail)
+            raise LoginFailed(f"This sign-in name cannot be used: {exc}") from None
         with self.read() as conn:
             row = conn.execute(self._users().where(users_t.c.name == name)).first()
             stored = None if row is None else row.password_hash

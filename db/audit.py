@@ -57,14 +57,21 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import itertools
 import json
+import os
+import select as select_io
+import subprocess
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal, TextIO, overload
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -93,6 +100,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
+from db.engine import make_engine
 from db.keys import AUDIT_KEY, KeyringSecrets, SecretSource
 from db.models import UTCDateTime
 from db.prepared import Prepared
@@ -102,6 +110,8 @@ ROOT = 0  # the root chain's chain_id; its head is audit_head
 OPENED = "audit_chain_opened"  # the root event that brings a writer's chain into being
 CLOSED = "audit_chain_closed"  # a writer's last event, signed: nothing may follow it
 VERIFY_BATCH = 20_000
+# Below this many events in writers' chains a worker process costs more than it saves.
+PARALLEL_MIN_EVENTS = 150_000
 # A writer signs at least every SIGN_EVERY events. Verifying one Ed25519 signature costs
 # about as much as hashing 30-100 events, so this keeps signatures under a tenth of
 # verify's time while bounding a running session's unsigned tail.
@@ -430,7 +440,7 @@ class _Head:
 class ChainWriter:
     """Appends one writer's events to a chain of its own, so that writers never wait
     for each other: a single shared head, locked from the audit write to COMMIT, made
-    every workstation queue behind the slowest (issue 3).
+    every workstation queue behind the slowest.
 
     The chain is opened by the first append, in that transaction: a row in
     audit_chains and an `audit_chain_opened` event in the root chain naming it and
@@ -570,8 +580,8 @@ class ChainWriter:
         return head
 
 
-_ROW_COLS = ("id", "chain_id", "seq", "at", "user_id", "kind", "item_id", "detail")
-_ROW_COLS += ("prev_hash", "hash", "mac", "sig")
+_ROW_COLS: tuple[str, ...] = ("id", "chain_id", "seq", "at", "user_id", "kind", "item_id")
+_ROW_COLS += ("detail", "prev_hash", "hash", "mac", "sig")
 
 
 class _WriterSql:
@@ -1026,8 +1036,8 @@ class _Walk:
         found: dict[int, str] = {}
         for item in (sigs or "").split(","):
             if item:
-                seq, _, sig = item.partition(":")
-                found[int(seq)] = sig
+                signed_seq, _, signature = item.partition(":")
+                found[int(signed_seq)] = signature
         if closed is not None and int(closed) not in found:
             return None
         # The writer signs at least every `every` events: none may be missing.
@@ -1060,7 +1070,7 @@ class _Walk:
                 sig,
                 kind,
                 text_,
-                lambda rid_=rid_: _typed_payload(self.conn, rid_),  # type: ignore[misc]
+                partial(_typed_payload, self.conn, rid_),
             )
             if bad is not None:
                 return bad
@@ -1070,7 +1080,7 @@ class _Walk:
     def run(
         self,
         pool: ThreadPoolExecutor,
-        tasks: list[_Task],
+        tasks: Iterable[_Task],
         finish: Callable[[_Chain], _Bad | None],
     ) -> tuple[_Bad, int] | None:
         """Check `tasks` in order; `finish` each chain after its last range. The first
@@ -1080,7 +1090,7 @@ class _Walk:
         does) while a worker thread hashes batch k, across chain boundaries: the two
         costs overlap instead of adding up. Only this thread touches the connection."""
         checking: tuple[_Task, Future[bool]] | None = None
-        for task in [*tasks, None]:
+        for task in itertools.chain(tasks, [None]):
             data = None if task is None else self.fetch(task[0], task[1], task[2])
             if checking is not None:
                 (c, lo, hi, last), done = checking
@@ -1088,7 +1098,7 @@ class _Walk:
                 if bad is None and last:
                     bad = finish(c)
                 if bad is not None:
-                    return _in_chain(c.chain, bad), c.chain  # type: ignore[return-value]
+                    return _in_chain(c.chain, bad), c.chain
             if task is not None:
                 checking = task, pool.submit(self.batch_ok, task[0], task[1], task[2], data)
         return None
@@ -1118,20 +1128,61 @@ def _chain_for(chain: int, op: _Opening | None, key: bytes) -> _Chain:
     return _Chain(chain, "keyed", op.public_key, key, op.sign_every)
 
 
-def verify(bind: Bind, key: bytes, *, batch: int = VERIFY_BATCH) -> VerifyResult:
+def verify(
+    bind: Bind,
+    key: bytes,
+    *,
+    batch: int = VERIFY_BATCH,
+    parallel_min: int = PARALLEL_MIN_EVENTS,
+    worker_wait: float = 0.0,
+) -> VerifyResult:
     """Check every chain; stops at the first broken event and says how it is broken.
 
     The root chain first (it says which writers' chains exist and their keys), then
     that the chains and their openings agree, then each writer's chain (hashes, MACs,
     signatures), then that no one appended to a chain its writer abandoned.
     Give an Engine (verify takes its own consistent snapshot) or a Connection (the
-    caller's transaction is used as it is)."""
+    caller's transaction is used as it is).
+
+    Given an Engine of a SQLite file and at least `parallel_min` events in writers'
+    chains, a second process checks the later half of those chains meanwhile (see
+    verify_snapshot); the result is the same as checking them all here."""
+    with _reading(bind) as conn:
+        return verify_snapshot(
+            conn, key, bind if isinstance(bind, Engine) else None, batch=batch,
+            parallel_min=parallel_min, worker_wait=worker_wait,
+        )  # fmt: skip
+
+
+def verify_snapshot(
+    conn: Connection,
+    key: bytes,
+    source: Engine | None,
+    *,
+    batch: int = VERIFY_BATCH,
+    parallel_min: int = PARALLEL_MIN_EVENTS,
+    worker_wait: float = 0.0,
+) -> VerifyResult:
+    """verify on `conn`, a snapshot opened by _reading on `source` (None: a caller's
+    connection, whose transaction may hold writes nobody else can see).
+
+    The hashing is Python-bound and holds the GIL, so one process checks at most one
+    core's worth of events however the database keeps up. With `source` a SQLite file
+    and enough events, a worker process (see _Worker) is started at once; this process
+    walks the writers' chains in order meanwhile, and once the worker is ready, hands
+    it the later half of the chains not yet begun. The worker reads only the seq
+    ranges seen in this snapshot; since events are only ever appended past them (or
+    new chains opened), it sees the same rows. `worker_wait`: seconds to wait for the
+    worker before the writers' chains (tests, to have it used on a tiny log).
+    PostgreSQL gets no worker: the server already builds the batches in its own
+    process, and a team login cannot be handed to a child."""
+    spans = _spans(conn)
+    parallel = _parallel(source, parallel_min, spans)
     with (
-        _reading(bind) as conn,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as pool,
+        _worker(parallel) as workers,
     ):
         head = _read_head(conn)
-        spans = _spans(conn)
         heads = _chain_heads(conn)
         walk = _Walk(conn, key)
         ends: dict[int, tuple[int, str]] = {}
@@ -1155,19 +1206,24 @@ def verify(bind: Bind, key: bytes, *, batch: int = VERIFY_BATCH) -> VerifyResult
         openings: dict[int, _Opening] = {}
         if found is None:
             openings, bad = _openings(conn)
-            others = (set(heads) | set(spans)) - {ROOT}
-            bad = bad or _unanchored(openings, others)
+            others = sorted((set(heads) | set(spans)) - {ROOT})
+            bad = bad or _unanchored(openings, set(others))
             if bad is not None:
                 found = bad, ROOT
             else:
-                tasks = [
-                    t
-                    for chain in sorted(others)
-                    for t in _tasks(
-                        _chain_for(chain, openings.get(chain), key), spans.get(chain), batch
-                    )
-                ]
-                found = walk.run(pool, tasks, finish)
+                hand = _HandOver(workers, source, key, batch, others, spans, openings)
+                if workers is not None:
+                    workers.wait_ready(worker_wait)
+                found = walk.run(pool, hand.tasks(), finish)
+                if found is None and hand.specs:
+                    remote = workers.result() if workers is not None else None
+                    if remote is not None:
+                        found = _merge(remote, walk, hand.specs, key, finish)
+                    else:  # the worker failed: check its chains here
+                        tasks = (
+                            t for sp in hand.specs for t in _tasks(*_spec_chain(sp, key), batch)
+                        )
+                        found = walk.run(pool, tasks, finish)
         if found is None:
             found = _abandoned(conn, openings, ends)
         if found is None and (loose := _loose(conn)) is not None:
@@ -1217,6 +1273,232 @@ def verify(bind: Bind, key: bytes, *, batch: int = VERIFY_BATCH) -> VerifyResult
     )
 
 
+# -- a second process for the writers' chains --------------------------------------------
+
+_ChainSpec = tuple[int, Mode, str | None, int, tuple[int, int] | None]  # see _spec
+# A chain the worker finished: chain, next seq due, last hash, close seq, last signed
+# seq, and its running counts of events checked and rows checked one by one.
+_ChainState = tuple[int, int, str, int | None, int, int, int]
+_Remote = tuple[list[_ChainState], tuple[_Bad, int] | None, int, int]
+
+
+def _parallel(source: Engine | None, parallel_min: int, spans: dict[int, tuple[int, int]]) -> bool:
+    if source is None or source.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2:
+        return False
+    if getattr(sys, "frozen", False) or os.name == "nt":
+        return False  # sys.executable is the application; pipes cannot be polled
+    db = source.url.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return False  # an in-memory database exists only in this process
+    return sum(hi - lo + 1 for c, (lo, hi) in spans.items() if c != ROOT) >= parallel_min
+
+
+def _split(chains: list[int], spans: dict[int, tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """The chains in order, cut where half the events are before the cut: the first
+    part is checked here, the rest by the worker."""
+    sizes = [(lambda s: 0 if s is None else s[1] - s[0] + 1)(spans.get(c)) for c in chains]
+    half, seen = sum(sizes) / 2, 0
+    for i, size in enumerate(sizes):
+        seen += size
+        if seen >= half:
+            return chains[: i + 1], chains[i + 1 :]
+    return chains, []
+
+
+def _spec(chain: int, op: _Opening | None, span: tuple[int, int] | None) -> _ChainSpec:
+    c = _chain_for(chain, op, b"")
+    return chain, c.mode, c.public_key, c.every, span
+
+
+def _spec_chain(spec: _ChainSpec, key: bytes) -> tuple[_Chain, tuple[int, int] | None]:
+    chain, mode, public_key, every, span = spec
+    return _Chain(chain, mode, public_key, key, every), span
+
+
+class _HandOver:
+    """The writers' chains this process walks, in order, as batches. Once the worker
+    is ready, the later half (by events) of the chains not yet begun goes to it: they
+    are then in `specs`, and this walk stops before them."""
+
+    def __init__(
+        self,
+        worker: _Worker | None,
+        source: Engine | None,
+        key: bytes,
+        batch: int,
+        chains: list[int],
+        spans: dict[int, tuple[int, int]],
+        openings: dict[int, _Opening],
+    ) -> None:
+        self.worker, self.source, self.key, self.batch = worker, source, key, batch
+        self.chains, self.spans, self.openings = chains, spans, openings
+        self.specs: list[_ChainSpec] = []
+
+    def tasks(self) -> Iterator[_Task]:
+        chains = list(self.chains)
+        i = 0
+        while i < len(chains):
+            if self.worker is not None and self.source is not None and self.worker.ready():
+                mine, theirs = _split(chains[i:], self.spans)
+                if theirs:
+                    specs = [_spec(c, self.openings.get(c), self.spans.get(c)) for c in theirs]
+                    url = self.source.url.render_as_string(hide_password=False)
+                    if self.worker.send(url, self.key, specs, self.batch):
+                        self.specs = specs
+                        chains = chains[:i] + mine
+                    self.worker = None  # asked once, whatever came of it
+            if i < len(chains):
+                c = _chain_for(chains[i], self.openings.get(chains[i]), self.key)
+                yield from _tasks(c, self.spans.get(chains[i]), self.batch)
+            i += 1
+
+
+class _Worker:
+    """A fresh interpreter that runs _verify_chains on request (JSON over its stdin and
+    stdout). Not multiprocessing: its start methods either fork a possibly threaded
+    process (the GUI) or re-import the caller's main module, which a library cannot
+    ask of its callers. Started early, it boots while the root chain is walked."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])  # where `db` is importable from
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import db.audit; db.audit._serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
+        )
+        self._ready = False
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """Whether it has started (imported what it needs): it then says so first."""
+        if not self._ready and self.proc.stdout is not None:
+            try:
+                readable, _, _ = select_io.select([self.proc.stdout], [], [], timeout)
+            except (OSError, ValueError):
+                return False
+            if readable:
+                self._ready = self.proc.stdout.readline() == b"ready\n"
+        return self._ready
+
+    def wait_ready(self, timeout: float) -> None:
+        if timeout > 0:
+            self.ready(timeout)
+
+    def send(self, url: str, key: bytes, specs: list[_ChainSpec], batch: int) -> bool:
+        """Ask it to check `specs`; False if it cannot be asked."""
+        assert self.proc.stdin is not None
+        request = {"url": url, "key": key.hex(), "specs": specs, "batch": batch}
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.close()
+        except OSError:
+            return False
+        return True
+
+    def result(self) -> _Remote | None:
+        """Its answer; None if it failed (the caller then checks those chains itself)."""
+        assert self.proc.stdout is not None
+        try:
+            answer = json.loads(self.proc.stdout.read())
+        except (OSError, ValueError):
+            return None
+        if self.proc.wait() != 0:
+            return None
+        done = [tuple(d) for d in answer["done"]]
+        bad = answer["found"]
+        found = None if bad is None else (tuple(bad[0]), int(bad[1]))
+        return done, found, int(answer["checked"]), int(answer["slow_rows"])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # a bad event found here made its answer moot
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if f is not None:
+                f.close()
+
+
+def _serve() -> None:
+    """The worker's main: says it is ready, then one request on stdin, its answer on
+    stdout."""
+    sys.stdout.buffer.write(b"ready\n")
+    sys.stdout.flush()
+    request = json.loads(sys.stdin.buffer.readline())
+    specs = [
+        (c, m, k, e, None if s is None else (s[0], s[1])) for c, m, k, e, s in request["specs"]
+    ]
+    done, found, checked, slow = _verify_chains(
+        request["url"], bytes.fromhex(request["key"]), specs, int(request["batch"])
+    )
+    answer = {"done": done, "found": found, "checked": checked, "slow_rows": slow}
+    sys.stdout.buffer.write(json.dumps(answer).encode())
+    sys.stdout.flush()
+
+
+@contextmanager
+def _worker(wanted: bool) -> Iterator[_Worker | None]:
+    if not wanted:
+        yield None
+        return
+    try:
+        worker = _Worker()
+    except OSError:
+        yield None
+        return
+    try:
+        yield worker
+    finally:
+        worker.close()
+
+
+def _verify_chains(url: str, key: bytes, specs: list[_ChainSpec], batch: int) -> _Remote:
+    """In the worker: check the chains of `specs` in order, within the seq ranges the
+    parent saw; the chains finished and the first bad event, if any."""
+    engine = make_engine(url)
+    done: list[_ChainState] = []
+    try:
+        with (
+            _reading(engine) as conn,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify") as pool,
+        ):
+            walk = _Walk(conn, key)
+
+            def finish(c: _Chain) -> None:
+                done.append(
+                    (c.chain, c.expect, c.prev, c.closed, c.signed, walk.checked, walk.slow_rows)
+                )
+
+            tasks = [t for spec in specs for t in _tasks(*_spec_chain(spec, key), batch)]
+            found = walk.run(pool, tasks, finish)
+            return done, found, walk.checked, walk.slow_rows
+    finally:
+        engine.dispose()
+
+
+def _merge(
+    remote: _Remote,
+    walk: _Walk,
+    specs: list[_ChainSpec],
+    key: bytes,
+    finish: Callable[[_Chain], _Bad | None],
+) -> tuple[_Bad, int] | None:
+    """The worker's chains, finished here in order as if walked here (so the head rows
+    are compared in this snapshot)."""
+    done, bad, checked, slow = remote
+    base_checked, base_slow = walk.checked, walk.slow_rows
+    by_chain = {spec[0]: spec for spec in specs}
+    for chain, expect, prev, closed, signed, n, n_slow in done:
+        c, _span = _spec_chain(by_chain[chain], key)
+        c.expect, c.prev, c.closed, c.signed = expect, prev, closed, signed
+        walk.checked, walk.slow_rows = base_checked + n, base_slow + n_slow
+        ended = finish(c)
+        if ended is not None:
+            return _in_chain(chain, ended), chain
+    walk.checked, walk.slow_rows = base_checked + checked, base_slow + slow
+    return bad
+
+
 def _spans(conn: Connection) -> dict[int, tuple[int, int]]:
     """min and max seq of every chain that has chained events."""
     q = (
@@ -1232,6 +1514,10 @@ def _chain_heads(conn: Connection) -> dict[int, tuple[int, str]]:
     return {int(c): (int(s), str(h)) for c, s, h in conn.execute(q)}
 
 
+@overload
+def _in_chain(chain: int, bad: _Bad) -> _Bad: ...
+@overload
+def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None: ...
 def _in_chain(chain: int, bad: _Bad | None) -> _Bad | None:
     if chain == ROOT or bad is None:
         return bad

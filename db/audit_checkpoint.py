@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, Engine, func, select, tuple_
 
 from db import audit
 from db.audit import ROOT, VerifyResult, events_t
@@ -314,7 +314,8 @@ def verify_since(bind: Any, key: bytes, *checkpoints: Checkpoint) -> VerifyResul
                 "was changed after it was signed",
             )
     with audit._reading(bind) as conn:
-        result = audit.verify(conn, key)
+        # The snapshot is verify's own when `bind` is an Engine: a worker may share it.
+        result = audit.verify_snapshot(conn, key, bind if isinstance(bind, Engine) else None)
         if not result.ok:
             return result
         for cp in checkpoints:

@@ -51,6 +51,7 @@ from db.models import (
 from db.prepared import Prepared, Step
 from reviewer.accounts import AccessDenied, Account, TrainingRecord, VettingStatus, roles_from
 from reviewer.permissions import MATRIX, Check, Facts, refusal
+from reviewer.untrusted import recorded_name
 
 users_t = UserRow.__table__
 queues_t = QueueRow.__table__
@@ -75,7 +76,7 @@ class Refused(Exception):
     def audit_detail(self) -> dict[str, Any]:
         c = self.check
         detail: dict[str, Any] = {
-            "name": c.actor_name,
+            "name": recorded_name(c.actor_name),  # the caller's: bounded, escaped
             "operation": c.op.value,
             "why": self.why,
         }

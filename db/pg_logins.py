@@ -49,7 +49,9 @@ def sync_login(conn: Connection, user_id: int, role: str, password: str | None) 
     and its login role commit or roll back together (role DDL is transactional)."""
     verifier = None
     if password is not None:
-        pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)  # login roles exist on PostgreSQL only
+        pgconn = driver.pgconn
         verifier = pgconn.encrypt_password(
             password.encode(), role.encode(), b"scram-sha-256"
         ).decode()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, ParamSpec, TextIO, TypeVar, cast
+from typing import Any, NamedTuple, ParamSpec, TextIO, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -34,7 +34,6 @@ from sqlalchemy import (
     RowMapping,
     Select,
     String,
-    Table,
     all_,
     bindparam,
     column,
@@ -91,16 +90,15 @@ from reviewer.model import (
 from reviewer.permissions import Check
 from reviewer.vocabulary import Severity, SkipReason, Source
 
-# Declarative models type __table__ as a FromClause; these are Tables.
-items = cast(Table, ItemRow.__table__)
-media_t = cast(Table, MediaRow.__table__)
-claims = cast(Table, ClaimRow.__table__)
-decisions = cast(Table, DecisionRow.__table__)
-exposures = cast(Table, ExposureRow.__table__)
-audit = cast(Table, AuditRow.__table__)
-users_t = cast(Table, UserRow.__table__)
-queues_t = cast(Table, QueueRow.__table__)
-skips = cast(Table, SkipRow.__table__)
+items = ItemRow.__table__
+media_t = MediaRow.__table__
+claims = ClaimRow.__table__
+decisions = DecisionRow.__table__
+exposures = ExposureRow.__table__
+audit = AuditRow.__table__
+users_t = UserRow.__table__
+queues_t = QueueRow.__table__
+skips = SkipRow.__table__
 
 # Leases last minutes, so sweeping expired ones once a second per Store is plenty; doing
 # it on every claim cost a statement per claim. An empty pick sweeps at once (claim_next).
@@ -118,7 +116,7 @@ _EXPOSURE_COLS = (
     "reveal_count",
     "max_area_fraction",
     "full_unprotected",
-    # The least-protected level used (issue 5): what the moderator actually saw.
+    # The least-protected level used: what the moderator actually saw.
     "area_seconds",
     "min_blur_step",
     "colour_shown",
@@ -300,7 +298,7 @@ class _Sql:
             if by_queue:
                 q = q.where(items.c.queue_id == bindparam("p_queue", type_=Integer()))
             if restriction == GATED:
-                access = cast(Table, QueueAccessRow.__table__)
+                access = QueueAccessRow.__table__
                 blocked = select(queues_t.c.id).where(
                     queues_t.c.restricted.is_(True),
                     ~exists().where(access.c.queue_id == queues_t.c.id, access.c.user_id == user),

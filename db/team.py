@@ -21,6 +21,7 @@ from db.keys import SecretSource
 from db.pg_logins import daily_role_problem, login_role_name
 from reviewer.accounts import AccessDenied, LoginFailed
 from reviewer.errors import StoreUnavailable
+from reviewer.untrusted import Untrusted, sign_in_name
 
 SETTINGS_KEY = "team_server"
 
@@ -119,7 +120,12 @@ def sign_in_url(public_url: str, role: str, password: str) -> str:
 def team_sign_in(public_url: str, name: str, password: str) -> str:
     """The sign-in dialog's check on a team server: the URL as `name`'s own login role
     if the server accepts `password` for it (LoginFailed otherwise, one message for
-    every reason), refusing a role unfit for daily work (AccessDenied)."""
+    every reason), refusing a role unfit for daily work (AccessDenied). A name no
+    account can have is refused, saying why, before anything is sent to the server."""
+    try:
+        name = sign_in_name(name)
+    except Untrusted as exc:
+        raise LoginFailed(f"This sign-in name cannot be used: {exc}") from None
     try:
         role = login_role_name(name)
     except ValueError:

@@ -30,7 +30,7 @@ from db.repo import Repo, translate_errors
 from reviewer.errors import NotFound
 from reviewer.model import Claim
 from reviewer.segments import Segment
-from reviewer.video_review import VideoMeta
+from reviewer.video_model import VideoMeta
 from reviewer.video_types import FramePdq, VideoProbe
 from reviewer.vocabulary import Severity, Source
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -62,34 +63,52 @@ class MediaHashes:
         return None if self.pdq is None else pdq_hex(self.pdq)
 
 
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """What the decode that gave a PDQ saw: the picture's format and full size."""
+
+    format: str  # Pillow's name; an MPO (a camera's multi-picture JPEG) is "JPEG"
+    width: int
+    height: int
+
+
 def compute_hashes(data: bytes) -> MediaHashes:
     """SHA-256 and MD5 of `data`, and its PDQ hash when it decodes as an image.
 
     Never raises for hostile or broken bytes: media that reviewer.media refuses (or
     that fails to decode) simply gets no PDQ.
     """
-    sha256 = hashlib.sha256(data).hexdigest()
+    return inspect(data, lambda: hashlib.sha256(data).hexdigest())[0]
+
+
+def inspect(data: bytes, sha256: Callable[[], str]) -> tuple[MediaHashes, Picture | None]:
+    """compute_hashes, and the format and size the same decode saw (None when there is
+    no PDQ). `sha256()` is asked for the SHA-256 of `data` last, so that a caller may
+    have it taken meanwhile by whatever must hash the bytes anyway (ingest: the media
+    store, which files the blob under it): each digest in one pass, one decode."""
     # MD5 only identifies files for hash lists; it protects nothing.
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     try:
-        pdq, quality = _pdq_of(data)
+        pdq, quality, picture = _pdq_of(data)
     except MediaUnreadable:
-        return MediaHashes(sha256=sha256, md5=md5, pdq=None, pdq_quality=None)
-    return MediaHashes(sha256=sha256, md5=md5, pdq=pdq, pdq_quality=quality)
+        return MediaHashes(sha256=sha256(), md5=md5, pdq=None, pdq_quality=None), None
+    return MediaHashes(sha256=sha256(), md5=md5, pdq=pdq, pdq_quality=quality), picture
 
 
-def _pdq_of(data: bytes) -> tuple[bytes, int]:
+def _pdq_of(data: bytes) -> tuple[bytes, int, Picture]:
     img = open_image(data)  # enforces the pixel, side and aspect limits first
     with img:
         try:
-            width, height = img.size
+            width, height = img.size  # before draft(), which shrinks it
+            picture = Picture("JPEG" if img.format == "MPO" else str(img.format), width, height)
             if is_jpeg(img):
                 scale = min(1.0, _DRAFT_MIN_LONG_SIDE / max(width, height))
                 # draft() picks the smallest DCT scale still at least this size.
                 img.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
             load_image(img)
             # RGB first: palette, bilevel and 16-bit modes would resample differently.
-            return pdq_of_rgb(img.convert("RGB"))
+            pdq, quality = pdq_of_rgb(img.convert("RGB"))
+            return pdq, quality, picture
         except MediaUnreadable:
             raise
         except Exception as exc:  # any decoder or conversion failure means "no PDQ"

@@ -26,20 +26,20 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ParamSpec, Protocol, TypeVar
 
-from reviewer.hashing import MediaHashes, compute_hashes
+from reviewer.hashing import MediaHashes, inspect
 from reviewer.manifest import BadLine, Entry, Line, LineError, count_lines, parse_line, printable
 from reviewer.manifest import read_manifest as read_manifest_lines
-from reviewer.media import open_image, probe
+from reviewer.media import probe
 from reviewer.media_files import MediaRefused, import_roots, read_media
 from reviewer.media_types import MediaUnreadable
 from reviewer.model import NewItem
 from reviewer.video_container import looks_like_video
-from reviewer.video_review import VideoSink, inspect_for_ingest
+from reviewer.video_model import VideoSink, inspect_for_ingest
 from reviewer.video_types import FramePdq, VideoProbe
 
 MAX_MEDIA_BYTES = 256 * 1024 * 1024  # larger uploads are refused rather than read into memory
@@ -110,10 +110,14 @@ def prepare(media: IngestMedia, data: bytes) -> Prepared:
     """Hash, inspect and store one upload. Never raises for hostile or broken bytes
     (they come back `unreadable` with the reason); raises only if the media store does.
 
-    A picture is decoded once: hashing.compute_hashes decodes the whole image stream
-    for PDQ, so a picture that got a PDQ is readable and only its header is read again
-    for its format and size; one that got none is probed for the reason."""
-    hashes = compute_hashes(data)
+    Each byte is hashed once per digest and a picture decoded once: the media store
+    takes the SHA-256 it files the blob under (and encrypts, writes and syncs it) in a
+    thread of its own, mostly outside the GIL, while this thread takes the MD5 and
+    decodes the picture for PDQ, which also gives its format and size; a picture that
+    got no PDQ is probed for the reason."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-store") as io:
+        stored = io.submit(media.put, data)
+        hashes, picture = inspect(data, stored.result)
     video = looks_like_video(data)
     probed: VideoProbe | None = None
     pdqs: tuple[FramePdq, ...] = ()
@@ -121,19 +125,13 @@ def prepare(media: IngestMedia, data: bytes) -> Prepared:
         if video:
             probed, pdqs = inspect_for_ingest(data)
             fmt, width, height, unreadable = probed.container, probed.width, probed.height, None
-        elif hashes.pdq is not None:
-            with open_image(data) as img:
-                fmt = "JPEG" if img.format == "MPO" else str(img.format)
-                width, height = img.size
-            unreadable = None
+        elif picture is not None:
+            fmt, width, height, unreadable = picture.format, picture.width, picture.height, None
         else:
             info = probe(data)
             fmt, width, height, unreadable = info.format, info.width, info.height, None
     except MediaUnreadable as exc:
         fmt, width, height, unreadable = None, None, None, str(exc)
-    stored = media.put(data)
-    if stored != hashes.sha256:  # two hashers disagreeing would file the blob wrongly
-        raise RuntimeError(f"media store filed {stored[:12]}… as {hashes.sha256[:12]}…")
     return Prepared(len(data), fmt, width, height, unreadable, hashes, probed, pdqs, video)
 
 
@@ -242,11 +240,15 @@ def _worker_prepare(roots: Sequence[Path], media_path: str) -> Prepared | str:
     return _prepare_file(_worker_media, roots, media_path)
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 class _InProcess(Executor):
     """Runs each job at once, in this process: ingest without workers."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        fut: Future[Prepared | str] = Future()
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        fut: Future[T] = Future()
         try:
             fut.set_result(fn(*args, **kwargs))
         except BaseException as exc:  # delivered to the caller like a worker's error

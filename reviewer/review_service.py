@@ -38,7 +38,7 @@ from reviewer.sessions import (
 )
 from reviewer.team_service import TeamServices
 from reviewer.untrusted import MAX_NOTE, text
-from reviewer.video_review import VideoMeta, VideoPort, segment_problems
+from reviewer.video_model import VideoMeta, VideoPort, segment_problems
 from reviewer.vocabulary import SkipReason
 from reviewer.welfare_service import WelfareSession
 

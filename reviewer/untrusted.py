@@ -13,6 +13,7 @@ Every refusal is an `Untrusted` error whose message names the field.
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import UTC, datetime
 from typing import Final
 
@@ -20,6 +21,9 @@ from typing import Final
 # line cannot hold the review screen or the database hostage.
 MAX_REPORT_TEXT: Final = 20_000
 MAX_NAME: Final = 320  # account identifiers, e-mail addresses, senders, device IDs
+MAX_SIGN_IN_NAME: Final = 120  # a workstation account's name, as typed at sign-in
+# How much of a refused name an audit event keeps, escaped: enough to recognise it.
+RECORDED_NAME_CHARS: Final = 64
 MAX_QUEUE_NAME: Final = 120
 MAX_LIST_NAME: Final = 120  # a hash list's name, given on import
 MAX_COURSE: Final = 200  # a training course's name on an account's record
@@ -124,3 +128,47 @@ def check_json(path: str, value: object, depth: int = 0) -> None:
             check_json(f"{path}[{n}]", v, depth + 1)
     else:
         raise Untrusted(f"'{path}' is not a JSON value ({type(value).__name__})")
+
+
+def sign_in_name(value: object) -> str:
+    """An account's name as a person types it (sign-in, a new account): runs of
+    whitespace become one space, and the result must be 1 to MAX_SIGN_IN_NAME
+    characters with no control or format characters (no NUL, no escape sequence for a
+    terminal, no right-to-left override that would make one name look like another in
+    the audit trail) and no lone surrogates."""
+    if not isinstance(value, str):
+        raise Untrusted("'name' must be a string")
+    if len(value) > 4 * MAX_SIGN_IN_NAME:  # refuse a huge value before touching it
+        raise Untrusted(f"'name' is longer than {MAX_SIGN_IN_NAME:,} characters ({len(value):,})")
+    name = " ".join(value.split())
+    if not name:
+        raise Untrusted("'name' is empty")
+    text("name", name, MAX_SIGN_IN_NAME)
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            raise Untrusted(
+                f"'name' contains U+{ord(ch):04X} ({unicodedata.category(ch)}), which is not "
+                "a visible character: use letters, digits, spaces and punctuation"
+            )
+    return name
+
+
+def recorded_name(value: object) -> str:
+    """A name as an audit event may hold it, whoever supplied it: a valid name as it
+    is; anything else cut to RECORDED_NAME_CHARS characters, every unusual one escaped
+    (so it can be read and stored whatever it held), with its full length if cut."""
+    if not isinstance(value, str):
+        return f"<{type(value).__name__}>"
+    try:
+        if sign_in_name(value) == value:
+            return value
+    except Untrusted:
+        pass
+    head = value[:RECORDED_NAME_CHARS]
+    shown = "".join(
+        ch if ch.isprintable() and not 0xD800 <= ord(ch) <= 0xDFFF else ascii(ch)[1:-1]
+        for ch in head
+    )
+    if len(value) > RECORDED_NAME_CHARS:
+        shown += f"… ({len(value):,} characters)"
+    return shown

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import io
 import json
 import math
 import os
@@ -35,6 +36,7 @@ from reviewer.video_types import MAX_VIDEO_SIDE, KeyFrame, VideoProbe
 try:
     import fcntl
 except ImportError:  # Windows
+    # ignore[assignment]: no such module on Windows; None says so to _widen_pipe.
     fcntl = None  # type: ignore[assignment]
 
 
@@ -255,10 +257,12 @@ def _read_exact(pipe: IO[bytes], n: int) -> bytes:
 
 def _read_into(pipe: IO[bytes], n: int) -> memoryview:
     """Read `n` bytes straight into one buffer: no chunks to join, so one copy only."""
+    # A pipe is a buffered (or raw) binary file, which has readinto; IO[bytes] does not say so.
+    assert isinstance(pipe, io.BufferedIOBase | io.RawIOBase)
     view = memoryview(bytearray(n))
     got = 0
     while got < n:
-        k = pipe.readinto(view[got:])  # type: ignore[attr-defined]
+        k = pipe.readinto(view[got:])
         if not k:
             raise EOFError("the caller closed its pipe")
         got += k

@@ -28,7 +28,7 @@ from reviewer.qa_service import QaReviewSession
 from reviewer.review_service import CalibratedReviewService, MediaPort, ReviewService, Workstation
 from reviewer.sampling import Seed
 from reviewer.team_service import TeamServices
-from reviewer.video_review import VideoPort
+from reviewer.video_model import VideoPort
 from reviewer.vocabulary import Severity
 from reviewer.welfare_service import WelfareSession
 from wellbeing.policy import PolicyState

@@ -77,10 +77,11 @@ KEY_RELEASE_GRACE_MS: Final = 40
 # A toggle this soon after an automatic re-protect (idle, focus lost) is taken as the
 # moderator's own "protect" arriving late, not as a request to reveal again.
 AFTER_AUTO_PROTECT_S: Final = 1.5
-# The canvas's smallest height; a video's single frames make do with less, so that the
-# keyframe sheet above them fits a 1366 x 768 laptop at 150 % scaling too.
-CANVAS_MIN_HEIGHT: Final = 240
-FRAME_MIN_HEIGHT: Final = 160
+# The canvas's smallest height: a 1366 x 768 laptop at 150 % scaling leaves the window
+# 432 px. A video's single frames make do with less, so that the keyframe sheet above
+# them fits there too.
+CANVAS_MIN_HEIGHT: Final = 220
+FRAME_MIN_HEIGHT: Final = 140
 # Used to render ahead before the canvas has been laid out.
 DEFAULT_BOX: Final = (1280, 960)
 

@@ -24,18 +24,45 @@ from reviewer.accounts import AccessDenied
 from reviewer.clock import Clock
 from reviewer.errors import LeaseLost, MediaMissing, OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
-from reviewer.matching import KnownMatch
+from reviewer.matching import KnownMatch, ShowLess
 from reviewer.media_types import MediaUnreadable
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
-from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
 from reviewer.vocabulary import SkipReason
+from reviewer.welfare_service import WelfareSession
 from ui import keymap
 from ui.change_set import Change, ChangeSet
 from wellbeing.policy import ReviewLocked
 from wellbeing.render import DEFAULT_BLUR_STEP
 
 T = TypeVar("T")
+
+
+class ReviewFlow(Protocol):
+    """What the review screen calls on its service: reviewer.review_service.ReviewService,
+    or QA's blind re-grade session (reviewer.qa_service.QaReviewSession), which has the
+    same shape so that QA gets the same protected screen."""
+
+    @property
+    def show_less(self) -> ShowLess | None: ...
+    @property
+    def welfare(self) -> WelfareSession: ...
+    @property
+    def reprotect_after_s(self) -> float: ...
+    def queues(self) -> list[QueueSummary]: ...
+    def claim_next(self, queue_id: int | None = None) -> Claim | None: ...
+    def open_item(self, claim: Claim) -> None: ...
+    def media_bytes(self, claim: Claim) -> bytes: ...
+    def renew_lease(self, claim: Claim) -> Claim: ...
+    def record_reveal(self, claim: Claim, revealed: bool, area_fraction: float = 1.0) -> None: ...
+    def record_audio(self, claim: Claim, unmuted: bool) -> None: ...
+    # A video's segments go after client_token where the service takes them (review).
+    def submit(
+        self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
+    ) -> DecisionReceipt: ...
+    def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None: ...
+    def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None: ...
+
 
 UNREACHABLE: Final = (
     f"Database unreachable — not stored. Your grading is kept on screen; press "
@@ -87,7 +114,7 @@ class Fetched:
 
 
 def fetch_next(
-    service: ReviewService, queue_id: int | None, closing: threading.Event
+    service: ReviewFlow, queue_id: int | None, closing: threading.Event
 ) -> Fetched | None:
     """Database worker job: claim the next item and read its (encoded) media bytes."""
     if closing.is_set():
@@ -207,7 +234,7 @@ class ReviewPresenter:
 
     def __init__(
         self,
-        service: ReviewService,
+        service: ReviewFlow,
         lanes: Lanes,
         view: ReviewView,
         announce: Callable[[ChangeSet], None],

@@ -33,9 +33,8 @@ from reviewer.clock import Clock
 from reviewer.grading import Grading
 from reviewer.matching import DupGroup, Propagated
 from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
-from reviewer.review_service import ReviewService
 from reviewer.segments import Segment
-from reviewer.video_review import segment_problems
+from reviewer.video_model import segment_problems
 from reviewer.vocabulary import NotAssessableReason
 from ui import text
 from ui.context_panel import ContextPanel
@@ -45,7 +44,13 @@ from ui.grading_panel import GradingPanel
 from ui.image_view import REPROTECT_AFTER_MS, ProtectedImageView, Raster
 from ui.keyframe_view import VideoPane, VideoSheet, protected_media
 from ui.known_match import KnownMatchPanel, grade_text
-from ui.review_presenter import OUTCOME_UNKNOWN, UNREACHABLE, ReviewPresenter, Slot
+from ui.review_presenter import (
+    OUTCOME_UNKNOWN,
+    UNREACHABLE,
+    ReviewFlow,
+    ReviewPresenter,
+    Slot,
+)
 from ui.tasks import Tasks
 from ui.theme import set_style_property
 
@@ -80,7 +85,7 @@ class ReviewScreen(QWidget):
 
     def __init__(
         self,
-        service: ReviewService,
+        service: ReviewFlow,
         tasks: Tasks,
         events: AppEvents,
         clock: Clock,

@@ -1,4 +1,4 @@
-"""Benchmark: what this machine allows for claims, without our code (issue 3).
+"""Benchmark: what this machine allows for claims, without our code.
 
 Run from the repository root:
 

@@ -206,6 +206,8 @@ def found(log: Log, problem: str, chain: int, seq: int | None, *, alone: bool) -
     plain = [
         audit.verify(log.engine, KEY),
         audit.verify(log.engine, KEY, batch=3),
+        # A worker process checks the later half of the writers' chains (SQLite).
+        audit.verify(log.engine, KEY, batch=3, parallel_min=0, worker_wait=60),
         audit.verify_reference(log.engine, KEY),
     ]
     for p in plain:
@@ -229,6 +231,8 @@ def test_an_intact_log_extends_its_checkpoint(log: Log) -> None:
     # Unsigned tails: b after #12, c after #4, e entirely (crashed), d's is signed.
     assert set(r.unsigned) == {(log.b, 13, 13), (log.c, 5, 5), (log.e, 1, 2)}
     assert "not yet signed" in r.message
+    both = audit.verify(log.engine, KEY, batch=3, parallel_min=0, worker_wait=60)
+    assert both == audit.verify(log.engine, KEY, batch=3, parallel_min=10**9), both
     for p in (audit.verify(log.engine, KEY, batch=3), audit.verify_reference(log.engine, KEY)):
         assert p.ok, p
 

@@ -75,6 +75,8 @@ def verdicts(db: Db) -> list[audit.VerifyResult]:
     return [
         audit.verify(db.engine, KEY),
         audit.verify(db.engine, KEY, batch=3),
+        # A worker process checks the later half of the writers' chains (SQLite).
+        audit.verify(db.engine, KEY, batch=3, parallel_min=0, worker_wait=60),
         audit.verify_reference(db.engine, KEY),
     ]
 

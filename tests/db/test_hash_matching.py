@@ -455,7 +455,7 @@ def test_a_video_whose_keyframe_is_on_a_list_matches_it(
     without anyone watching it."""
     from db.video import VideoRepo
     from reviewer import synthetic_video
-    from reviewer.video_review import inspect_for_ingest
+    from reviewer.video_model import inspect_for_ingest
 
     videos = VideoRepo(store)
     listed = synthetic_video.make_video(duration_s=4.0, seed=21)

@@ -22,10 +22,10 @@ from reviewer.media_types import MediaUnreadable
 _real_pdq_of = hashing._pdq_of
 
 
-def _older_hasher(data: bytes) -> tuple[bytes, int]:
+def _older_hasher(data: bytes) -> tuple[bytes, int, hashing.Picture]:
     """Stands for a hasher of an earlier release that disagrees with today's."""
-    pdq, quality = _real_pdq_of(data)
-    return bytes(b ^ 0xFF for b in pdq), quality
+    pdq, quality, picture = _real_pdq_of(data)
+    return bytes(b ^ 0xFF for b in pdq), quality, picture
 
 
 def _stored_pdqs(repo: HashRepo) -> dict[str, bytes | None]:
@@ -90,7 +90,7 @@ def test_rehash_keeps_a_hash_the_hasher_can_no_longer_compute(
     ingest_one(store, media, HashIngest(repo), data, "x")
     before = _stored_pdqs(repo)
 
-    def refuses(_data: bytes) -> tuple[bytes, int]:
+    def refuses(_data: bytes) -> tuple[bytes, int, hashing.Picture]:
         raise MediaUnreadable("corrupt", "a stricter decoder")
 
     monkeypatch.setattr(hashing, "_pdq_of", refuses)

@@ -113,13 +113,13 @@ def test_broken_video_is_kept_not_assessable_within_a_time_limit(
 def test_a_hanging_decode_becomes_a_timeout_not_a_hang(
     store: Store, media: MediaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import reviewer.video_review as video_review
+    import reviewer.video_model as video_model
 
-    real = video_review.inspect_video
+    real = video_model.inspect_video
     # A time limit far below what even a small video needs stands in for a decoder
     # that never returns: the worker is stopped and the item kept as unreadable.
     monkeypatch.setattr(
-        video_review,
+        video_model,
         "inspect_video",
         lambda data, *a, **k: real(data, *a, **{**k, "time_limit_s": 0.001}),
     )
