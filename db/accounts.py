@@ -135,7 +135,9 @@ class AccountsRepo(Repo):
 
     def _sign_in_values(self, name: str, password: str) -> dict[str, Any]:
         if self.pg:
-            return {"password_hash": None, "db_role": pg_logins.login_role_name(name)}
+            # No password_hash column at all: an admin's login role may INSERT only the
+            # columns 0018 grants it, and naming this one (even as NULL) is refused.
+            return {"db_role": pg_logins.login_role_name(name)}
         return {"password_hash": hash_password(password)}
 
     def _sync_login(self, conn: Connection, user_id: int, password: str | None) -> None:

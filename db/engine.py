@@ -49,6 +49,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_size", 5)
+    # No JIT: a workstation runs short statements, and under a login role's row-level
+    # security the planner's cost estimates pass jit_above_cost, so one sign-in's
+    # welfare query spent about 4 s compiling itself (and every later run as long again).
+    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
@@ -145,13 +149,14 @@ def _begin_immediate(conn: Connection) -> None:
     statement (two PRAGMAs, about 3 µs) and the tries come 0.1 to 2 ms apart, up to the
     same overall timeout."""
     raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)  # only SQLite engines come here
     execute_driver_sql(conn, "PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
         nap = 1e-4
         while time.monotonic() < deadline:
             try:
-                raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                raw.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:

@@ -12,13 +12,15 @@ Nothing else in the code decides who may do what.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnClause,
     ColumnElement,
     Connection,
     Integer,
@@ -28,10 +30,12 @@ from sqlalchemy import (
     bindparam,
     cast,
     func,
+    literal_column,
     null,
     select,
     type_coerce,
 )
+from sqlalchemy.engine import Dialect
 
 from db.models import (
     ClaimRow,
@@ -44,6 +48,7 @@ from db.models import (
     UserRow,
     UTCDateTime,
 )
+from db.prepared import Prepared, Step
 from reviewer.accounts import AccessDenied, Account, TrainingRecord, VettingStatus, roles_from
 from reviewer.permissions import MATRIX, Check, Facts, refusal
 from reviewer.untrusted import recorded_name
@@ -105,11 +110,12 @@ def users_select(pg: bool) -> Select[Any]:
 
 
 def account_from_row(
-    conn: Connection, row: Row[Any], queue_ids: Iterable[int] | None = None
+    conn: Connection | None, row: Row[Any] | SimpleNamespace, queue_ids: Iterable[int] | None = None
 ) -> Account:
     """An Account from its users row and its granted queues (read on `conn` unless
     given)."""
     if queue_ids is None:
+        assert conn is not None, "the granted queues, or a connection to read them on"
         queue_ids = conn.execute(
             select(access_t.c.queue_id).where(access_t.c.user_id == row.id)
         ).scalars()
@@ -142,9 +148,13 @@ def _ids(joined: str | None) -> frozenset[int]:
     return frozenset(int(i) for i in joined.split(",")) if joined else frozenset()
 
 
-def _joined(column: ColumnElement[int], *where: ColumnElement[bool]) -> Any:
-    """The ids of `column` where `where` holds, as one comma-joined text value."""
-    return select(func.aggregate_strings(cast(column, String), ",")).where(*where)
+def _joined(pg: bool, column: ColumnElement[int], *where: ColumnElement[bool]) -> Any:
+    """The ids of `column` where `where` holds, as one comma-joined text value. The
+    separator is a literal of the statement (compiled once, db.prepared)."""
+    text = cast(column, String)
+    comma: ColumnClause[str] = literal_column("','")
+    joined = func.string_agg(text, comma) if pg else func.group_concat(text, comma)
+    return select(joined).where(*where)
 
 
 def restricted_queues(conn: Connection) -> frozenset[int]:
@@ -156,107 +166,146 @@ def restricted_queues(conn: Connection) -> frozenset[int]:
 class Gate:
     """Decides each call from reviewer.permissions.MATRIX, on the action's connection.
 
-    The statements are built once (the gate sits on every claim and decision). 'Now'
-    is the Store's: the server's clock on PostgreSQL without an injected clock
-    (`server_time`), else `now()` bound per call, so that a vetting lapses at the same
-    instant for the gate and for everything else."""
+    The statements are compiled once (db.prepared: the gate sits on every claim and
+    decision). `reads(check)` are the statements that gather what the verdict needs
+    (the account, then the facts about the data); `verdict(check, results)` decides.
+    The Store sends the reads in the same round trip as the action's first statement
+    (db.prepared.run_steps) and acts on the verdict before anything commits; `enforce`
+    does both on its own, for every other caller. 'Now' is the Store's: the server's
+    clock on PostgreSQL without an injected clock (`server_time`), else `now()` bound
+    per call, so that a vetting lapses at the same instant for the gate and for
+    everything else."""
 
-    def __init__(self, server_time: bool, now: Callable[[], datetime], *, pg: bool) -> None:
+    def __init__(self, server_time: bool, now: Callable[[], datetime], *, dialect: Dialect) -> None:
         self._server_time = server_time
         self._now = now
+        pg = dialect.name == "postgresql"
         now_sql: ColumnElement[datetime] = (
             type_coerce(func.now(), UTCDateTime())
             if server_time
             else bindparam("gate_now", type_=UTCDateTime())
         )
         # The account, its granted queues, the restricted queues and 'now': one statement.
-        self._who = users_select(pg).add_columns(
-            now_sql.label("gate_now"),
-            _joined(access_t.c.queue_id, access_t.c.user_id == users_t.c.id)
-            .scalar_subquery()
-            .label("gate_granted"),
-            _joined(queues_t.c.id, queues_t.c.restricted.is_(True))
-            .scalar_subquery()
-            .label("gate_restricted"),
-        ).where(users_t.c.id == bindparam("gate_user", type_=Integer()))
-        self._today = select(now_sql)
-        self._claim = (
+        self._who = Prepared(
+            users_select(pg)
+            .add_columns(
+                now_sql.label("gate_now"),
+                _joined(pg, access_t.c.queue_id, access_t.c.user_id == users_t.c.id)
+                .scalar_subquery()
+                .label("gate_granted"),
+                _joined(pg, queues_t.c.id, queues_t.c.restricted.is_(True))
+                .scalar_subquery()
+                .label("gate_restricted"),
+            )
+            .where(users_t.c.id == bindparam("gate_user", type_=Integer())),
+            dialect,
+        )
+        self._claim = Prepared(
             select(claims_t.c.user_id, items_t.c.queue_id, queues_t.c.restricted)
             .join(items_t, items_t.c.id == claims_t.c.item_id)
             .join(queues_t, queues_t.c.id == items_t.c.queue_id)
-            .where(claims_t.c.id == bindparam("gate_claim", type_=BigInteger()))
+            .where(claims_t.c.id == bindparam("gate_claim", type_=BigInteger())),
+            dialect,
         )
         item = bindparam("gate_item", type_=BigInteger())
-        self._item = (
+        self._item = Prepared(
             select(items_t.c.queue_id, queues_t.c.restricted)
             .join(queues_t, queues_t.c.id == items_t.c.queue_id)
-            .where(items_t.c.id == item)
+            .where(items_t.c.id == item),
+            dialect,
         )
         # Acting on an item already decided (a group grid hands on its grade): the claim
         # it was decided under, i.e. its latest decision, must be the actor's own.
-        self._decider = (
+        self._decider = Prepared(
             select(decisions_t.c.user_id)
             .where(decisions_t.c.item_id == item)
             .order_by(decisions_t.c.id.desc())
-            .limit(1)
+            .limit(1),
+            dialect,
         )
-        self._queue = select(queues_t.c.restricted).where(
-            queues_t.c.id == bindparam("gate_queue", type_=Integer())
+        self._queue = Prepared(
+            select(queues_t.c.restricted).where(
+                queues_t.c.id == bindparam("gate_queue", type_=Integer())
+            ),
+            dialect,
         )
-        self._authors = (
+        self._authors = Prepared(
             select(samples_t.c.moderator_id, grades_t.c.qa_user_id)
             .outerjoin(grades_t, grades_t.c.sample_id == samples_t.c.id)
-            .where(samples_t.c.id == bindparam("gate_sample", type_=BigInteger()))
+            .where(samples_t.c.id == bindparam("gate_sample", type_=BigInteger())),
+            dialect,
         )
 
     def _clock(self) -> dict[str, Any]:
         return {} if self._server_time else {"gate_now": self._now()}
 
+    def reads(self, check: Check) -> list[Step]:
+        """What the verdict on `check` needs read, in the order `verdict` takes it."""
+        steps: list[Step] = [(self._who, {"gate_user": check.actor_id, **self._clock()})]
+        if check.claim_id is not None:
+            steps.append((self._claim, {"gate_claim": check.claim_id}))
+        elif check.item_id is not None:
+            steps.append((self._item, {"gate_item": check.item_id}))
+            if MATRIX[check.op].own_claim:
+                steps.append((self._decider, {"gate_item": check.item_id}))
+        if check.queue_id is not None:
+            steps.append((self._queue, {"gate_queue": check.queue_id}))
+        if check.sample_id is not None:
+            steps.append((self._authors, {"gate_sample": check.sample_id}))
+        return steps
+
     def enforce(self, conn: Connection, check: Check) -> Granted:
         """The account as stored now if it may do `check`; else raise Refused."""
-        rule = MATRIX[check.op]
-        row = conn.execute(self._who, {"gate_user": check.actor_id, **self._clock()}).first()
-        account = None if row is None else account_from_row(conn, row, _ids(row.gate_granted))
-        when: datetime = (
-            row.gate_now if row is not None
-            else conn.execute(self._today, self._clock()).scalar_one()
+        return self.verdict(
+            check, [stmt.run(conn, params)[0] for stmt, params in self.reads(check)]
         )
-        today = when.date()
-        facts = self._facts(conn, check)
+
+    def verdict(self, check: Check, results: Sequence[list[tuple[Any, ...]]]) -> Granted:
+        """Decide `check` from the rows its `reads` returned; raise Refused if it may not."""
+        rows = iter(results)
+        who = next(rows)
+        row = SimpleNamespace(**self._who.mapping(who[0])) if who else None
+        account = None if row is None else account_from_row(None, row, _ids(row.gate_granted))
+        # A missing account is refused before any date matters.
+        today = row.gate_now.date() if row is not None else date.min
+        facts = self._facts(check, rows)
         why = refusal(check.op, account, today, facts)
         if why is not None:
             raise Refused(check, why, user_exists=account is not None)
         assert account is not None and row is not None  # refusal() refuses a missing one
         blocked: frozenset[int] = frozenset()
-        if rule.queue and check.queue_id is None and check.claim_id is None:
+        if MATRIX[check.op].queue and check.queue_id is None and check.claim_id is None:
             blocked = _ids(row.gate_restricted) - account.queue_ids
         return Granted(account, blocked)
 
-    def _facts(self, conn: Connection, check: Check) -> Facts:
+    @staticmethod
+    def _facts(check: Check, rows: Iterator[list[tuple[Any, ...]]]) -> Facts:
         queue_id: int | None = None
         restricted = False
         claim_user: int | None = None
         claim_found = True
         decided_by: frozenset[int] = frozenset()
         if check.claim_id is not None:
-            found = conn.execute(self._claim, {"gate_claim": check.claim_id}).first()
-            claim_found = found is not None
-            if found is not None:
-                claim_user, queue_id, restricted = found.user_id, found.queue_id, found.restricted
+            found = next(rows)
+            claim_found = bool(found)
+            if found:
+                claim_user, queue_id, restricted = found[0]
         elif check.item_id is not None:
-            found = conn.execute(self._item, {"gate_item": check.item_id}).first()
-            if found is not None:
-                queue_id, restricted = found.queue_id, found.restricted
+            found = next(rows)
+            if found:
+                queue_id, restricted = found[0]
             if MATRIX[check.op].own_claim:
-                claim_user = conn.execute(self._decider, {"gate_item": check.item_id}).scalar()
+                decider = next(rows)
+                claim_user = decider[0][0] if decider else None
                 claim_found = claim_user is not None
         if check.queue_id is not None:
             queue_id = check.queue_id
-            restricted = bool(conn.execute(self._queue, {"gate_queue": check.queue_id}).scalar())
+            found = next(rows)
+            restricted = bool(found[0][0]) if found else False
         if check.sample_id is not None:
-            authors = conn.execute(self._authors, {"gate_sample": check.sample_id}).first()
-            if authors is not None:
-                decided_by = frozenset(a for a in authors if a is not None)
+            authors = next(rows)
+            if authors:
+                decided_by = frozenset(a for a in authors[0] if a is not None)
         return Facts(
             queue_id=queue_id,
             queue_restricted=bool(restricted),

@@ -475,7 +475,7 @@ class HashRepo(Repo):
         """Replace the matches of items still pending (the others keep theirs, which
         cite the list versions they were decided under)."""
         with self.write() as conn:
-            still = set()
+            still: set[int] = set()
             for chunk in _chunks(list(hits)):
                 still.update(
                     conn.execute(
@@ -879,18 +879,18 @@ class HashRepo(Repo):
                     Vote(r.user_id, Severity(r.severity), r.decided_at, VoteKind.DECISION)
                 )
         disputed: set[int] = set()
-        for r in qa_rows:
-            if r.status == "disputed":
-                disputed.add(r.item_id)
-            if r.qa_user_id is not None:
-                votes.setdefault(r.item_id, []).append(
-                    Vote(r.qa_user_id, Severity(r.severity), r.graded_at, VoteKind.QA_GRADE)
+        for g in qa_rows:
+            if g.status == "disputed":
+                disputed.add(g.item_id)
+            if g.qa_user_id is not None:
+                votes.setdefault(g.item_id, []).append(
+                    Vote(g.qa_user_id, Severity(g.severity), g.graded_at, VoteKind.QA_GRADE)
                 )
         ruling: dict[int, Any] = {}
-        for r in adj_rows:
-            ruling[r.item_id] = r  # ordered by time: the last one is the latest
-            votes.setdefault(r.item_id, []).append(
-                Vote(r.lead_id, Severity(r.severity), r.decided_at, VoteKind.ADJUDICATION)
+        for a in adj_rows:
+            ruling[a.item_id] = a  # ordered by time: the last one is the latest
+            votes.setdefault(a.item_id, []).append(
+                Vote(a.lead_id, Severity(a.severity), a.decided_at, VoteKind.ADJUDICATION)
             )
         out: dict[str, ConfirmedItem] = {}
         held: list[HeldItem] = []

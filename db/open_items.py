@@ -24,9 +24,10 @@ def _aware(value: Any) -> datetime | None:
     """A UTC datetime from an aggregate (SQLite aggregates lose the column type)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    if value is None:
+        return None
+    stamp: datetime = value
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 @dataclass

@@ -58,7 +58,9 @@ class Prepared:
         )
         self.keys: tuple[str, ...] = tuple(d["name"] for d in described)
         procs = [d["type"].dialect_impl(dialect).result_processor(dialect, None) for d in described]
-        self._results = [(i, p) for i, p in enumerate(procs) if p is not None]
+        self._results: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, p) for i, p in enumerate(procs) if p is not None
+        ]
 
     def _params(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
         values = []
@@ -71,18 +73,26 @@ class Prepared:
             return values
         return {name: v for (name, _d, _p), v in zip(self._plan, values, strict=True)}
 
+    def bind(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        """`params` as the driver takes them for this statement."""
+        return self._params(params)
+
+    def processed(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Rows as the driver returned them, converted by the columns' result processors."""
+        if not (self._results and rows):
+            return rows
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, proc in self._results:
+                values[i] = proc(values[i])
+            out.append(tuple(values))
+        return out
+
     def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
         """Execute in `conn`'s transaction; returns (processed rows, rowcount)."""
         rows, count = execute_driver_sql(conn, self.sql, self._params(params))
-        if self._results and rows:
-            out = []
-            for row in rows:
-                values = list(row)
-                for i, proc in self._results:
-                    values[i] = proc(values[i])  # type: ignore[misc]
-                out.append(tuple(values))
-            return out, count
-        return rows, count
+        return self.processed(rows), count
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = self.run(conn, params)[0]
@@ -99,14 +109,15 @@ def execute_driver_sql(
     rowcount). Driver errors come out as Connection.execute raises them."""
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
-    raw = conn.connection.driver_connection
-    cur = raw.cursor()  # type: ignore[union-attr]
+    # The driver's own connection and cursor: untyped in SQLAlchemy's stubs.
+    raw: Any = conn.connection.driver_connection
+    cur = raw.cursor()
     try:
         cur.execute(sql, params)
         rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
         return rows, cur.rowcount
     except dbapi_error as exc:
-        gone = dialect.is_disconnect(exc, raw, cur)  # type: ignore[arg-type]
+        gone = dialect.is_disconnect(exc, raw, cur)
         if gone:
             conn.invalidate(exc)
         raise DBAPIError.instance(
@@ -114,3 +125,55 @@ def execute_driver_sql(
         ) from exc
     finally:
         cur.close()
+
+
+Step = tuple[Prepared, Mapping[str, Any]]
+Result = tuple[list[tuple[Any, ...]], int]
+
+
+def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DBAPIError | None]:
+    """Run `steps` in order in `conn`'s transaction: on PostgreSQL in one pipeline (one
+    round trip, BEGIN included when the transaction starts here), on SQLite one after
+    another. Returns the results of the steps that ran, in order, and the error that
+    stopped the rest (None if all ran); the caller decides which error wins (the gate's
+    refusal is read by the first steps and outranks a later statement's failure)."""
+    if conn.dialect.name != "postgresql":
+        done: list[Result] = []
+        for stmt, params in steps:
+            try:
+                done.append(stmt.run(conn, params))
+            except DBAPIError as exc:
+                return done, exc
+        return done, None
+    dialect = conn.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    raw: Any = conn.connection.driver_connection
+    cursors = []
+    failure: Any = None  # the driver's error (its class is the dialect's dbapi.Error)
+    try:
+        with raw.pipeline():
+            for stmt, params in steps:
+                cur = raw.cursor()
+                cursors.append(cur)
+                cur.execute(stmt.sql, stmt.bind(params))
+    except dbapi_error as exc:
+        failure = exc
+    results: list[Result] = []
+    for (stmt, _params), cur in zip(steps, cursors, strict=False):
+        try:
+            rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
+        except dbapi_error as exc:
+            failure = failure or exc
+            break
+        results.append((stmt.processed(rows), cur.rowcount))
+        cur.close()
+    if failure is None:
+        return results, None
+    gone = dialect.is_disconnect(failure, raw, None)
+    if gone:
+        conn.invalidate(failure)
+    sql = "; ".join(stmt.sql for stmt, _p in steps)
+    error: DBAPIError = DBAPIError.instance(
+        sql, None, failure, dbapi_error, connection_invalidated=gone, dialect=dialect
+    )
+    return results, error

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -67,20 +67,21 @@ from reviewer.qa_model import (
 from reviewer.sampling import GoldenMix, Sampler, SampleReason
 from reviewer.vocabulary import AgeConfidence, SkipReason, Source
 
-samples = QaSampleRow.__table__
-outbox = QaSamplingDueRow.__table__
-grades = QaGradeRow.__table__
-gold = GoldItemRow.__table__
-serves = GoldServeRow.__table__
-adjudications = AdjudicationRow.__table__
-qa_settings = QaSettingRow.__table__
-decisions = DecisionRow.__table__
-items = ItemRow.__table__
-claims = ClaimRow.__table__
-exposures = ExposureRow.__table__
-users = UserRow.__table__
-queues = QueueRow.__table__
-skips = SkipRow.__table__
+# Declarative models type __table__ as a FromClause; these are Tables.
+samples = cast(Table, QaSampleRow.__table__)
+outbox = cast(Table, QaSamplingDueRow.__table__)
+grades = cast(Table, QaGradeRow.__table__)
+gold = cast(Table, GoldItemRow.__table__)
+serves = cast(Table, GoldServeRow.__table__)
+adjudications = cast(Table, AdjudicationRow.__table__)
+qa_settings = cast(Table, QaSettingRow.__table__)
+decisions = cast(Table, DecisionRow.__table__)
+items = cast(Table, ItemRow.__table__)
+claims = cast(Table, ClaimRow.__table__)
+exposures = cast(Table, ExposureRow.__table__)
+users = cast(Table, UserRow.__table__)
+queues = cast(Table, QueueRow.__table__)
+skips = cast(Table, SkipRow.__table__)
 
 GRADING_COLUMNS = (
     "severity",

@@ -21,6 +21,7 @@ from db.models import (
 )
 from db.repo import Repo, translate_errors
 from reviewer.destinations import (
+    MIN_REPORT_HOLD_DAYS,
     Destination,
     DestinationRules,
     Priority,
@@ -44,7 +45,6 @@ from reviewer.referral_service import (
     is_urgent,
     priority_for,
 )
-from reviewer.retention_model import MIN_REPORT_HOLD_DAYS
 from reviewer.vocabulary import (
     Action,
     AgeBand,
@@ -283,7 +283,7 @@ class ReferralRepo(Repo):
                         decision_id=d.id,
                         decided_at=d.decided_at,
                         decided_by=d.decider,
-                        severity=g.severity,
+                        severity=Severity(d.severity),
                         urgent=urgent,
                         destination=dest,
                         priority=level,

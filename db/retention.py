@@ -117,20 +117,20 @@ class RetentionRepo(Repo):
                     sent.setdefault(int(i), []).append((Destination(dest), exported_at))
         out = []
         for r in conn.execute(q):
-            d = latest.get(r.id)
+            last = latest.get(r.id)
             out.append(
                 RetentionRecord(
                     item_id=r.id,
                     received_at=r.received_at,
-                    decided_at=d.decided_at if d is not None else None,
-                    severity=Severity(d.severity) if d is not None else None,
+                    decided_at=last.decided_at if last is not None else None,
+                    severity=Severity(last.severity) if last is not None else None,
                     reported=r.id in reported,
                     reported_at=r.reported_at,
                     legal_hold=bool(r.held),
                     erasure_requested_at=r.erasure_requested_at,
                     media_present=r.media_disposed_at is None,
                     personal_data_present=r.personal_data_disposed_at is None,
-                    csea_related=bool(d.csea_related) if d is not None else False,
+                    csea_related=bool(last.csea_related) if last is not None else False,
                     sent_reports=tuple(sent.get(r.id, ())),
                 )
             )
@@ -211,7 +211,7 @@ class RetentionRepo(Repo):
                 .where(items.c.id == item_id, items.c.erasure_requested_at.is_(None))
                 .values(erasure_requested_at=self.now())
             )
-            at = conn.execute(
+            at: datetime = conn.execute(
                 select(items.c.erasure_requested_at).where(items.c.id == item_id)
             ).scalar_one()
             self.audit(conn, user_id, "erasure_requested", item_id, {"note": note.strip()})

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, ParamSpec, TextIO, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TextIO, TypeVar, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnClause,
     ColumnElement,
     Connection,
     Engine,
@@ -33,9 +34,10 @@ from sqlalchemy import (
     RowMapping,
     Select,
     String,
+    Table,
     all_,
-    and_,
     bindparam,
+    column,
     exists,
     func,
     insert,
@@ -43,6 +45,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     type_coerce,
     update,
 )
@@ -61,13 +64,14 @@ from db.models import (
     ExposureRow,
     ItemRow,
     MediaRow,
+    QueueAccessRow,
     QueueRow,
     SkipRow,
     UserRow,
     UTCDateTime,
 )
 from db.open_items import OpenCounts, open_counts
-from db.prepared import Prepared
+from db.prepared import Prepared, Result, run_steps
 from reviewer.clock import Clock
 from reviewer.errors import LeaseLost, NotFound, OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading
@@ -87,15 +91,16 @@ from reviewer.model import (
 from reviewer.permissions import Check
 from reviewer.vocabulary import Severity, SkipReason, Source
 
-items = ItemRow.__table__
-media_t = MediaRow.__table__
-claims = ClaimRow.__table__
-decisions = DecisionRow.__table__
-exposures = ExposureRow.__table__
-audit = AuditRow.__table__
-users_t = UserRow.__table__
-queues_t = QueueRow.__table__
-skips = SkipRow.__table__
+# Declarative models type __table__ as a FromClause; these are Tables.
+items = cast(Table, ItemRow.__table__)
+media_t = cast(Table, MediaRow.__table__)
+claims = cast(Table, ClaimRow.__table__)
+decisions = cast(Table, DecisionRow.__table__)
+exposures = cast(Table, ExposureRow.__table__)
+audit = cast(Table, AuditRow.__table__)
+users_t = cast(Table, UserRow.__table__)
+queues_t = cast(Table, QueueRow.__table__)
+skips = cast(Table, SkipRow.__table__)
 
 # Leases last minutes, so sweeping expired ones once a second per Store is plenty; doing
 # it on every claim cost a statement per claim. An empty pick sweeps at once (claim_next).
@@ -104,9 +109,9 @@ SWEEP_INTERVAL_S = 1.0
 _CHUNK = 500
 # Status literals, not bound parameters: the planners only use the partial indexes
 # (WHERE status = 'pending' / 'claimed') when the query names the same constant.
-_PENDING = literal_column("'pending'")
-_CLAIMED = literal_column("'claimed'")
-_CATEGORY_A = literal_column(f"'{Severity.A.value}'")
+_PENDING: ColumnClause[str] = literal_column("'pending'")
+_CLAIMED: ColumnClause[str] = literal_column("'claimed'")
+_CATEGORY_A: ColumnClause[str] = literal_column(f"'{Severity.A.value}'")
 _IMMINENT = literal_column(str(PRIORITY_IMMINENT_RISK), Integer())
 _EXPOSURE_COLS = (
     "seconds_revealed",
@@ -203,6 +208,19 @@ def _view_columns(src: FromClause) -> list[ColumnElement[Any]]:
     ]
 
 
+# An item's report context and its media's description: what a moderator's login role
+# reads only through reviewer_item_context (migration 0024).
+_CONTEXT_COLS = ("report_text", "reported_accounts", "upload_ip", "upload_time", "extra")
+# ... and what nobody's claim needs back (only QA, leads and admins may read them).
+_HIDDEN_COLS = (*_CONTEXT_COLS, "dedupe_key")
+_MEDIA_COLS = ("sha256", "size_bytes", "format", "width", "height", "unreadable_reason")
+
+
+def _from(first: FromClause, then: FromClause, key: str) -> ColumnElement[Any]:
+    """Column `key` of `first` if it has one, else of `then`, labelled `key`."""
+    return (first.c[key] if key in first.c else then.c[key]).label(key)
+
+
 def _to_view(m: RowMapping | dict[str, Any]) -> ItemView:
     return ItemView(
         id=m["id"],
@@ -233,6 +251,13 @@ def _severity(value: str | None) -> Severity | None:
     return None if value is None else Severity(value)
 
 
+# How a pick passes by restricted queues (see _Sql): not at all, a caller's list, or
+# the ones the claiming account has no access to.
+NONE, EXCLUDING, GATED = "none", "excluding", "gated"
+# (from one queue, restriction, avoiding suspected Category A): a pick's variant.
+Pick = tuple[bool, str, bool]
+
+
 class _Sql:
     """The queue path's statements, built and compiled once per Store.
 
@@ -260,19 +285,28 @@ class _Sql:
         item = bindparam("p_item", type_=BigInteger())
         claim = bindparam("p_claim", type_=BigInteger())
 
-        # -- claim: pick the most urgent pending item this user has not skipped (and,
-        # when `excluding`, not in a queue of p_exclude: restricted queues the user may
-        # not claim from; a variant of its own so the usual statement stays as it was).
-        # When `avoiding_a`, only items not suspected Category A, or at imminent risk:
-        # the welfare cap on consecutive A items (issue 5), its own variant likewise.
-        def pick(by_queue: bool, excluding: bool, avoiding_a: bool) -> Select[Any]:
+        # -- claim: pick the most urgent pending item this user has not skipped, passing
+        # by restricted queues: `excluding` those of p_exclude (a caller's list), or
+        # `gated` those p_user has no access to, read in the same statement (the claim
+        # through the gate, whose verdict then needs nothing from before the pick).
+        # Each its own variant so the usual statement stays as it was. When
+        # `avoiding_a`, only items not suspected Category A, or at imminent risk: the
+        # welfare cap on consecutive A items, its own variant likewise.
+        def pick(by_queue: bool, restriction: str, avoiding_a: bool) -> Select[Any]:
             q = select(items.c.id).where(
                 items.c.status == _PENDING,
                 ~exists().where(skips.c.item_id == items.c.id, skips.c.user_id == user),
             )
             if by_queue:
                 q = q.where(items.c.queue_id == bindparam("p_queue", type_=Integer()))
-            if excluding:
+            if restriction == GATED:
+                access = cast(Table, QueueAccessRow.__table__)
+                blocked = select(queues_t.c.id).where(
+                    queues_t.c.restricted.is_(True),
+                    ~exists().where(access.c.queue_id == queues_t.c.id, access.c.user_id == user),
+                )
+                q = q.where(items.c.queue_id.not_in(blocked))
+            if restriction == EXCLUDING:
                 # One bound value, not an IN list rendered per call, so that the statement
                 # compiles once: an array on PostgreSQL, JSON text on SQLite.
                 if pg:
@@ -299,13 +333,18 @@ class _Sql:
             return q.order_by(*order).limit(literal_column("1", Integer()))
 
         claim_cols = ["item_id", "user_id", "claimed_at", "expires_at"]
-        self.take: dict[tuple[bool, bool, bool], Prepared] = {}
-        for by_queue, excluding, avoiding_a in itertools.product((False, True), repeat=3):
-            variant = (by_queue, excluding, avoiding_a)
+        self.take: dict[Pick, Prepared] = {}
+        for by_queue, restriction, avoiding_a in itertools.product(
+            (False, True), (NONE, EXCLUDING, GATED), (False, True)
+        ):
+            variant = (by_queue, restriction, avoiding_a)
             if pg:
                 # One round trip: lock the pick (SKIP LOCKED lets 50 workstations pass
                 # each other), open the claim, lease the item with the claim's id, and
-                # read the item view from what the UPDATE returned.
+                # read the item view: its state from what the UPDATE returned, its report
+                # context and media through reviewer_item_context, the one door by which
+                # a moderator's login role reads them, and only for what it holds or
+                # decided (migration 0024).
                 picked = pick(*variant).with_for_update(skip_locked=True).cte("picked")
                 opened = (
                     insert(claims)
@@ -322,17 +361,30 @@ class _Sql:
                         lease_expires_at=opened.c.expires_at,
                         claim_id=opened.c.id,
                     )
-                    .returning(*items.c)
+                    .returning(*(c for c in items.c if c.name not in _HIDDEN_COLS))
                     .cte("leased")
+                )
+                context = (
+                    func.reviewer_item_context(leased.c.id)
+                    .table_valued(
+                        *(column(c, items.c[c].type) for c in _CONTEXT_COLS),
+                        *(column(c, media_t.c[c].type) for c in _MEDIA_COLS),
+                    )
+                    .lateral("context")
                 )
                 self.take[variant] = Prepared(
                     select(
-                        *_view_columns(leased),
+                        *(
+                            c if c.key == "queue_name" else _from(context, leased, str(c.key))
+                            for c in _view_columns(items)
+                        ),
                         leased.c.claim_id,
                         leased.c.lease_expires_at,
                         now.label("p_at"),  # what the audit event is stamped and hashed with
                     )
-                    .join_from(leased, media_t, media_t.c.id == leased.c.media_id)
+                    # LEFT: a claim whose context cannot be read fails (_take), it is
+                    # never committed unseen.
+                    .join_from(leased, context, true(), isouter=True)
                     .join(queues_t, queues_t.c.id == leased.c.queue_id),
                     dialect,
                 )
@@ -500,7 +552,7 @@ class Store:
         self.gate = Gate(
             self._server_time,
             lambda: clock.now() if clock is not None else datetime.now(UTC),
-            pg=self._pg,
+            dialect=engine.dialect,
         )
 
     @classmethod
@@ -653,15 +705,6 @@ class Store:
     def _enforce(self, conn: Connection, check: Check | None) -> Granted | None:
         return None if check is None else self.gate.enforce(conn, check)
 
-    def _held_by_actor(self, conn: Connection, claim: Claim, check: Check | None) -> Claim:
-        """The gate's verdict on acting on `claim`, and the claim as the actor's: the
-        person stored with the outcome is the one the gate let through (who holds the
-        claim, as read from the database), never the user id the Claim object carries."""
-        granted = self._enforce(conn, check)
-        if granted is None or granted.account.id == claim.user_id:
-            return claim
-        return dataclasses.replace(claim, user_id=granted.account.id)
-
     @_translate_errors
     def authorise(self, check: Check) -> Granted:
         """The gate alone, for an action outside the database (reading media from the
@@ -688,8 +731,12 @@ class Store:
 
     def _audit_time(self, conn: Connection) -> datetime:
         if self._server_time:
-            return conn.execute(select(type_coerce(func.now(), UTCDateTime()))).scalar_one()
-        return self._stamp()["p_now"]
+            now: datetime = conn.execute(
+                select(type_coerce(func.now(), UTCDateTime()))
+            ).scalar_one()
+            return now
+        stamped: datetime = self._stamp()["p_now"]
+        return stamped
 
     @_translate_errors
     def verify_audit(self) -> audit_chain.VerifyResult:
@@ -1004,19 +1051,23 @@ class Store:
             return n
 
     def _take(
-        self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool, bool]
+        self, conn: Connection, params: dict[str, Any], kind: Pick, check: Check | None
     ) -> _Taken | None:
         """Open a claim on the next item and lease it; None if nothing is claimable.
-        `kind` is (from one queue, excluding queues, avoiding suspected Category A) and
-        picks the prepared statement."""
+        `kind` picks the prepared statement (see Pick). With `check`, the gate's reads
+        go in the same round trip as the pick, and its verdict comes before anything
+        else is done with what the pick returned."""
         take = self._sql.take[kind]
+        rows = self._gated(conn, check, take, params)[0]
+        got = rows[0] if rows else None
         if self._pg:
-            got = take.first(conn, params)
             if got is None:
                 return None
             row = take.mapping(got)
+            if row["sha256"] is None:
+                raise RuntimeError(f"item {row['id']} was claimed but its context is unreadable")
             return _Taken(row["claim_id"], row["lease_expires_at"], row, row["p_at"])
-        opened = take.first(conn, params)
+        opened = got
         if opened is None:
             return None
         claim_id, item_id, expires_at = opened
@@ -1027,14 +1078,42 @@ class Store:
         return _Taken(claim_id, expires_at, self._sql.view.mapping(view), None)
 
     def _take_next(
-        self, conn: Connection, params: dict[str, Any], kind: tuple[bool, bool, bool]
+        self, conn: Connection, params: dict[str, Any], kind: Pick, check: Check | None = None
     ) -> _Taken | None:
         """`_take`; when avoiding Category A finds nothing, the usual pick: the moderator
         prefers other work when there is any, never no work at all."""
-        taken = self._take(conn, params, kind)
+        taken = self._take(conn, params, kind, check)
         if taken is None and kind[2]:
-            taken = self._take(conn, params, (kind[0], kind[1], False))
+            taken = self._take(conn, params, (kind[0], kind[1], False), None)
         return taken
+
+    def _gated(
+        self, conn: Connection, check: Check | None, stmt: Prepared, params: dict[str, Any]
+    ) -> Result:
+        """Run `stmt`; with `check`, the gate's reads first, in the same round trip on
+        PostgreSQL (db.prepared.run_steps), and its verdict before the result is used:
+        Refused (the transaction then rolls back, whatever `stmt` did) or on. A refusal
+        outranks `stmt`'s own failure (on PostgreSQL the server may refuse it too)."""
+        if check is None:
+            return stmt.run(conn, params)
+        reads = self.gate.reads(check)
+        results, error = run_steps(conn, [*reads, (stmt, params)])
+        if len(results) < len(reads):
+            assert error is not None
+            raise error
+        self.gate.verdict(check, [rows for rows, _count in results[: len(reads)]])
+        if error is not None:
+            raise error
+        return results[-1]
+
+    @staticmethod
+    def _as_actor(claim: Claim, check: Check | None) -> Claim:
+        """The claim as the actor's: the person stored with the outcome is the one the
+        gate lets through (who must hold the claim, as read from the database), never
+        the user id the Claim object carries."""
+        if check is None or check.actor_id == claim.user_id:
+            return claim
+        return dataclasses.replace(claim, user_id=check.actor_id)
 
     @_translate_errors
     def claim_next(
@@ -1066,19 +1145,17 @@ class Store:
         the restricted queues to pass by are then the ones the account, as stored in
         this transaction, has no access to."""
         stamp = self._stamp(lease_seconds)
+        params = {**stamp, "p_user": user_id, "p_queue": queue_id}
+        restriction = GATED if check is not None else EXCLUDING if exclude_queue_ids else NONE
+        if restriction == EXCLUDING:
+            params["p_exclude"] = sorted(exclude_queue_ids)
+        kind = (queue_id is not None, restriction, avoid_category_a)
         with self._tx() as conn:
-            granted = self._enforce(conn, check)
-            if granted is not None:
-                exclude_queue_ids = granted.blocked_queues
-            params = {**stamp, "p_user": user_id, "p_queue": queue_id}
-            kind = (queue_id is not None, bool(exclude_queue_ids), avoid_category_a)
-            if exclude_queue_ids:
-                params["p_exclude"] = sorted(exclude_queue_ids)
             events: list[_Event] = []
             swept = self._sweep_due()
             if swept:
                 events = self._expire_leases(conn, stamp)[1]
-            taken = self._take_next(conn, params, kind)
+            taken = self._take_next(conn, params, kind, check)
             if taken is None and not swept:
                 requeued, events = self._expire_leases(conn, stamp)
                 if requeued:
@@ -1142,22 +1219,34 @@ class Store:
         claim leaves the first row: a retry finds it there."""
         self._sql.exposure.run(conn, self._closing(claim, exposure, self._stamp()))
 
-    def _close(self, conn: Connection, params: dict[str, Any], status: str, outcome: str) -> bool:
+    def _close(
+        self,
+        conn: Connection,
+        params: dict[str, Any],
+        status: str,
+        outcome: str,
+        check: Check | None,
+    ) -> bool:
         """Close the claim, record the exposure and move the item to `status`; False,
-        with nothing written, if the lease was lost (or p_token names a decision)."""
-        took = self._sql.close_item.run(conn, {**params, "p_status": status})[1]
+        with nothing written, if the lease was lost (or p_token names a decision).
+        `check`: the gate's, read with the first statement (_gated)."""
+        took = self._gated(conn, check, self._sql.close_item, {**params, "p_status": status})[1]
         if took != 1:
             return False
         self._sql.exposure.run(conn, params)
         self._sql.close_claim.run(conn, {**params, "p_outcome": outcome})
         return True
 
-    def _decide(self, conn: Connection, params: dict[str, Any]) -> tuple[int, datetime] | None:
-        """Close the claim and store the decision; None if nothing was written."""
+    def _decide(
+        self, conn: Connection, params: dict[str, Any], check: Check | None
+    ) -> tuple[int, datetime] | None:
+        """Close the claim and store the decision; None if nothing was written.
+        `check`: the gate's, read with the first statement (_gated)."""
         params = {**params, "p_status": "decided", "p_outcome": "decided"}
         if self._sql.decide is not None:
-            row = self._sql.decide.first(conn, params)
-        elif self._close(conn, params, "decided", "decided"):
+            rows = self._gated(conn, check, self._sql.decide, params)[0]
+            row = rows[0] if rows else None
+        elif self._close(conn, params, "decided", "decided", check):
             row = self._sql.decision.first(conn, params)
         else:
             row = None
@@ -1211,10 +1300,10 @@ class Store:
         record = grading.to_record()
         params = self._closing(claim, exposure, self._stamp())
         params.update({f"p_{c}": record[c] for c in _DECISION_COLS}, p_token=client_token)
+        claim = self._as_actor(claim, check)
+        params["p_user"] = claim.user_id
         with self._tx() as conn:
-            claim = self._held_by_actor(conn, claim, check)
-            params["p_user"] = claim.user_id
-            stored = self._decide(conn, params)
+            stored = self._decide(conn, params, check)
             if stored is not None:
                 did, decided_at = stored
                 self._audit(
@@ -1251,9 +1340,10 @@ class Store:
     ) -> None:
         """Put the item back for someone else; this moderator's claims pass it by."""
         stamp = self._stamp()
+        claim = self._as_actor(claim, check)
         with self._tx() as conn:
-            claim = self._held_by_actor(conn, claim, check)
-            if self._close(conn, self._closing(claim, exposure, stamp), "pending", "skipped"):
+            params = self._closing(claim, exposure, stamp)
+            if self._close(conn, params, "pending", "skipped", check):
                 self._sql.skip.run(
                     conn,
                     {
@@ -1294,10 +1384,10 @@ class Store:
         check: Check | None = None,
     ) -> None:
         """Hand the item back untouched (moving on, quitting, a break, an idle lock)."""
+        claim = self._as_actor(claim, check)
         with self._tx() as conn:
-            claim = self._held_by_actor(conn, claim, check)
             params = self._closing(claim, exposure, self._stamp())
-            if self._close(conn, params, "pending", "released"):
+            if self._close(conn, params, "pending", "released", check):
                 self._audit(
                     conn,
                     _Event(
@@ -1352,61 +1442,3 @@ def _lookup(
         rows = conn.execute(select(key, value).where(key.in_(wanted[i : i + _CHUNK])))
         out.update((k, v) for k, v in rows)
     return out
-
-
-def naive_claim_next(store: Store, user_id: int, lease_seconds: float = 600) -> Claim | None:
-    """Benchmark baseline only: the claim path as it was before issue 3.
-
-    Sweep expired leases on every claim, pick with an UPDATE, insert the claim, write
-    its id back to the item, audit, then read the item view: six statements, each
-    built afresh. tests/bench/bench_claims.py runs it (on an engine with
-    pool_pre_ping, as make_engine used to default to) to report the speed-up.
-    The application never calls it."""
-    with store._tx() as conn:
-        _n, events = store._expire_leases(conn, store._stamp())
-        pick = (
-            select(items.c.id)
-            .where(
-                items.c.status == "pending",
-                ~exists().where(and_(skips.c.item_id == items.c.id, skips.c.user_id == user_id)),
-            )
-            .order_by(items.c.priority, items.c.received_at, items.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        row = conn.execute(
-            update(items)
-            .where(items.c.id == pick, items.c.status == "pending")
-            .values(
-                status="claimed", claimed_by=user_id, lease_expires_at=store._now(lease_seconds)
-            )
-            .returning(items.c.id, items.c.lease_expires_at)
-        ).first()
-        if row is None:
-            store._audit(conn, *events)
-            return None
-        item_id, lease_expires_at = row
-        claim_id = conn.execute(
-            insert(claims)
-            .values(
-                item_id=item_id,
-                user_id=user_id,
-                claimed_at=store._now(),
-                expires_at=lease_expires_at,
-            )
-            .returning(claims.c.id)
-        ).scalar_one()
-        conn.execute(update(items).where(items.c.id == item_id).values(claim_id=claim_id))
-        store._audit(conn, *events, _Event(user_id, "claim", item_id, {"claim_id": claim_id}))
-        view = (
-            conn.execute(
-                select(*_view_columns(items))
-                .join_from(items, media_t, media_t.c.id == items.c.media_id)
-                .join(queues_t, queues_t.c.id == items.c.queue_id)
-                .where(items.c.id == item_id)
-            )
-            .mappings()
-            .one()
-        )
-        return Claim(claim_id, _to_view(view), user_id, lease_expires_at)

@@ -7,6 +7,7 @@ so a restart can never carry less revealed time than was actually recorded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -75,7 +76,7 @@ class WelfareRepo(Repo):
         user_id: int,
         day: date,
         totals: DayTotals,
-        events: list[PolicyEvent] = (),  # type: ignore[assignment]
+        events: Sequence[PolicyEvent] = (),
     ) -> None:
         """Store the counters and audit the policy's events, in one transaction."""
         values: dict[str, Any] = {k: getattr(totals, k) for k in _TOTALS}

@@ -156,10 +156,10 @@ def agreement(pairs: Iterable[GradePair]) -> AgreementReport:
         if (a := p.first.age_band) is not None and (b := p.qa.age_band) is not None
     ]
     context = [
-        (a, b)
+        (c, d)
         for p in items
-        if (a := p.first.production_context) is not None
-        and (b := p.qa.production_context) is not None
+        if (c := p.first.production_context) is not None
+        and (d := p.qa.production_context) is not None
     ]
     return AgreementReport(
         pairs=len(items),

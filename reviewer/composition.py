@@ -32,7 +32,7 @@ from reviewer.referral_service import ReferralService
 from reviewer.review_service import CalibratedReviewService, ReviewService, Workstation
 from reviewer.sampling import Seed
 from reviewer.team_service import TeamServices
-from reviewer.video import FramePdq
+from reviewer.video_types import FramePdq
 from reviewer.welfare_service import WelfareSession
 
 

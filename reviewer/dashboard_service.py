@@ -288,7 +288,7 @@ def snapshot_csv(s: DashboardSnapshot) -> str:
     w.writerow(["caps", "", "daily_ab_revealed_minutes", _minutes(caps.daily_ab_s), ""])
     w.writerow(["caps", "", "weekly_ab_revealed_minutes", _minutes(caps.weekly_ab_s), ""])
     for p in s.people:
-        for field, value in (
+        for field, figure in (
             ("decisions_last_hour", p.decisions_last_hour),
             ("decisions_today", p.decisions_today),
             ("items_held", p.held),
@@ -298,17 +298,17 @@ def snapshot_csv(s: DashboardSnapshot) -> str:
             ("breaks_taken_today", p.breaks_taken),
             ("breaks_overridden_today", p.breaks_overridden),
         ):
-            w.writerow(["person", p.name, field, value, ""])
+            w.writerow(["person", p.name, field, figure, ""])
     names = {p.user_id: p.name for p in s.people}
-    for uid, r in s.agreement.combined.items():
+    for uid, report in s.agreement.combined.items():
         name = names.get(uid, f"user {uid}")
         for field, fig in (
-            ("severity_kappa", r.severity_kappa),
-            ("severity_agreement", r.severity_agreement),
-            ("age_band_exact", r.age_band_exact),
-            ("age_band_adjacent", r.age_band_adjacent),
-            ("production_context_agreement", r.production_context_agreement),
+            ("severity_kappa", report.severity_kappa),
+            ("severity_agreement", report.severity_agreement),
+            ("age_band_exact", report.age_band_exact),
+            ("age_band_adjacent", report.age_band_adjacent),
+            ("production_context_agreement", report.production_context_agreement),
         ):
-            value = "" if fig.value is None else f"{fig.value:.3f}"
-            w.writerow(["agreement", name, field, value, fig.n])
+            shown = "" if fig.value is None else f"{fig.value:.3f}"
+            w.writerow(["agreement", name, field, shown, fig.n])
     return out.getvalue()

@@ -11,7 +11,6 @@ from typing import Any
 
 from reviewer import synthetic, synthetic_video
 from reviewer.ingest import (
-    Entry,
     IngestMedia,
     IngestReport,
     IngestStore,
@@ -19,6 +18,8 @@ from reviewer.ingest import (
     Progress,
     ingest_bytes,
 )
+from reviewer.manifest import Entry
+from reviewer.synthetic_video import VideoSpec
 from reviewer.video_review import VideoSink
 from reviewer.vocabulary import Source
 
@@ -47,42 +48,35 @@ _TEST_NETS = ["192.0.2", "198.51.100", "203.0.113"]
 
 # Short synthetic videos (shapes moving over gradients, a tone for audio), small and
 # quick to make (under a second each). Each replaces the picture item at its index.
-_VIDEOS: list[tuple[int, Source, str, dict[str, object]]] = [
+_VIDEOS: list[tuple[int, Source, str, VideoSpec]] = [
     (
         2,
         Source.LIVESTREAM,
         "livestream capture (fragmented MP4, audio)",
-        {
-            "container": "mp4",
-            "width": 640,
-            "height": 360,
-            "duration_s": 12.0,
-            "fps": 10,
-            "gop_s": 1.0,
-            "audio": True,
-            "fragmented": True,
-        },
+        VideoSpec(
+            container="mp4",
+            width=640,
+            height=360,
+            duration_s=12.0,
+            fps=10,
+            gop_s=1.0,
+            audio=True,
+            fragmented=True,
+        ),
     ),
     (
         7,
         Source.CLASSIFIER,
         "WebM VP9",
-        {"container": "webm", "width": 480, "height": 270, "duration_s": 8.0, "fps": 10},
+        VideoSpec(container="webm", width=480, height=270, duration_s=8.0, fps=10),
     ),
     (
         13,
         Source.USER_REPORT,
         "MKV H.264, audio",
-        {
-            "container": "mkv",
-            "width": 640,
-            "height": 360,
-            "duration_s": 10.0,
-            "fps": 10,
-            "audio": True,
-        },
+        VideoSpec(container="mkv", width=640, height=360, duration_s=10.0, fps=10, audio=True),
     ),
-    (19, Source.USER_REPORT, "broken:truncated_mp4", {}),
+    (19, Source.USER_REPORT, "broken:truncated_mp4", VideoSpec()),  # spec unused: broken
 ]
 _VIDEO_REPORTS = {
     Source.LIVESTREAM: "Live broadcast flagged by stream safety model; recording attached.",
@@ -129,7 +123,7 @@ def generate_demo(
             if label.startswith("broken:"):
                 data = synthetic_video.BROKEN_KINDS[label.split(":", 1)[1]](item_seed)
             else:
-                data = synthetic_video.make_video(seed=item_seed, **spec)
+                data = synthetic_video.make_video(spec, seed=item_seed)
         elif broken and i % 12 == 11:
             kind = broken_kinds[(i // 12) % len(broken_kinds)]
             data = synthetic.BROKEN_KINDS[kind](item_seed)

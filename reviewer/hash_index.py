@@ -36,7 +36,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Final
+from typing import Final, TypeGuard
 
 import faiss
 import numpy as np
@@ -65,9 +65,13 @@ U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
 
+def _byte_strings(hashes: object) -> TypeGuard[Sequence[bytes]]:
+    return isinstance(hashes, list | tuple) and all(isinstance(h, bytes) for h in hashes)
+
+
 def _as_words(hashes: npt.ArrayLike | Sequence[bytes], what: str) -> U64:
     """(n, 32) uint8 hashes (or a sequence of 32-byte strings) as (n, 4) uint64 words."""
-    if isinstance(hashes, Sequence) and not isinstance(hashes, np.ndarray):
+    if _byte_strings(hashes):
         if any(len(h) != HASH_BYTES for h in hashes):
             raise ValueError(f"{what}: every hash must be {HASH_BYTES} bytes")
         arr = np.frombuffer(b"".join(hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
@@ -86,7 +90,8 @@ def _distances(rows: U64, query: U64) -> npt.NDArray[np.uint32]:
     # Each row's four per-word counts sit in one uint32's bytes; add them pairwise in
     # 16-bit lanes (a plain byte sum would overflow at distance 256).
     pairs = (counts & 0x00FF00FF) + ((counts >> 8) & 0x00FF00FF)
-    return (pairs & 0xFFFF) + (pairs >> 16)
+    total: npt.NDArray[np.uint32] = (pairs & 0xFFFF) + (pairs >> 16)
+    return total
 
 
 def _scan(words: U64, query: U64, radius: int) -> tuple[I64, npt.NDArray[np.uint32]]:

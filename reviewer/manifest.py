@@ -260,16 +260,13 @@ def _entry(obj: dict[str, Any], line_no: int) -> tuple[Entry, str]:
     if not isinstance(media, str) or not media.strip():
         raise BadLine("'media' (path to the file) is required")
     text("media", media, MAX_MEDIA_PATH)
-    raw_source = obj.get("source")
-    try:
-        if not isinstance(raw_source, str):
-            raise ValueError(raw_source)
-        source = Source(raw_source)
-    except ValueError:
+    # Matched by value, not Source(...): the line may hold any JSON value here.
+    source = next((s for s in Source if s.value == obj.get("source")), None)
+    if source is None:
         raise BadLine(
             f"'source' must be one of {', '.join(s.value for s in Source)}, "
             f"not {obj.get('source')!r}"
-        ) from None
+        )
     risk = obj.get("imminent_risk", False)
     if not isinstance(risk, bool):
         raise BadLine("'imminent_risk' must be true or false")

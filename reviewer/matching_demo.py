@@ -17,7 +17,8 @@ from PIL import Image
 
 from reviewer import synthetic
 from reviewer.hashing import compute_hashes
-from reviewer.ingest import Entry, IngestMedia, IngestReport, IngestStore, ingest_bytes
+from reviewer.ingest import IngestMedia, IngestReport, IngestStore, ingest_bytes
+from reviewer.manifest import Entry
 from reviewer.matching import HashIngest, HashPort, ImportReport, import_hash_list
 from reviewer.vocabulary import Source
 

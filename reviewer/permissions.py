@@ -22,6 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import TypedDict
 
 from reviewer.accounts import Account, Role
 
@@ -141,8 +142,16 @@ class Rule:
     note: str = field(default="", compare=False)
 
 
-_REVIEW = dict(roles=MOD, vetted=True, queue=True)
-_QA_WORK = dict(roles=QA, vetted=True, queue=True)
+class _Work(TypedDict):
+    """The shared part of the rules for work that shows material (typed so ** checks)."""
+
+    roles: frozenset[Role]
+    vetted: bool
+    queue: bool
+
+
+_REVIEW: _Work = {"roles": MOD, "vetted": True, "queue": True}
+_QA_WORK: _Work = {"roles": QA, "vetted": True, "queue": True}
 
 MATRIX: dict[Operation, Rule] = {
     Operation.CLAIM: Rule(**_REVIEW, note="restricted queues only with access, gold too"),

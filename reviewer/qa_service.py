@@ -214,6 +214,17 @@ class QaReviewSession:
             check=self._check(Operation.QA_REVEAL, claim),
         )
 
+    def record_audio(self, claim: Claim, unmuted: bool) -> None:
+        """Unmuting a sampled video's sound is a reveal too, audited as in review (the
+        review screen calls this on QA samples as on review items)."""
+        self._qa.record_event(
+            self.user.id,
+            "audio_unmuted" if unmuted else "audio_muted",
+            claim.item.id,
+            {"claim_id": claim.claim_id, "reveal": "audio"},
+            check=self._check(Operation.QA_REVEAL, claim),
+        )
+
     def submit(
         self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str
     ) -> DecisionReceipt:

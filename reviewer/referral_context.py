@@ -163,7 +163,7 @@ def parse_chat(value: object) -> list[dict[str, Any]]:
         raise ContextInvalid("'chat' must be a list of {at, sender, ip, text} objects")
     if len(value) > MAX_CHAT_LINES:
         raise ContextInvalid(f"'chat' has more than {MAX_CHAT_LINES:,} lines")
-    out = []
+    out: list[dict[str, Any]] = []
     chars = 0
     for n, line in enumerate(value):
         p = f"chat[{n}]"

@@ -93,7 +93,9 @@ _INCIDENT_LABELS = {
 # --------------------------------------------------------------------------- guards
 def _reject_bytes(obj: object) -> None:
     """Raise if any field of a referral dataclass holds bytes (image data never goes in)."""
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+    if not dataclasses.is_dataclass(obj):
+        raise TypeError(f"not a referral dataclass: {type(obj).__name__}")
+    for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         values = value if isinstance(value, tuple | list | frozenset | set) else (value,)
         for v in values:
@@ -558,8 +560,8 @@ class UkReferral:
                 "email": _email(s.email),
                 "phone": _text(s.phone),
                 "linked_accounts": [x for a in s.linked_accounts if (x := _text(a))],
-                "upload_ips": [x for e in s.upload_ips if (x := _ip_event_record(e))],
-                "login_ips": [x for e in s.login_ips if (x := _ip_event_record(e))],
+                "upload_ips": [ip for e in s.upload_ips if (ip := _ip_event_record(e))],
+                "login_ips": [ip for e in s.login_ips if (ip := _ip_event_record(e))],
                 "device_ids": [x for d in s.device_ids if (x := _text(d))],
                 "identity_documents": [x for d in s.identity_documents if (x := _text(d))],
             },
@@ -811,4 +813,6 @@ def build_cybertip_xml(
     if d["narrative"]:
         _el(root, "additionalInfo", d["narrative"])
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # Any encoding but "unicode" gives bytes; the stubs cannot tell which was asked for.
+    xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml

@@ -166,10 +166,10 @@ def _report_hold(r: RetentionRecord, policy: RetentionPolicy) -> tuple[datetime 
         detail = f"reported on {_day(r.reported_at)}, held {policy.report_hold_days} days"
         candidates.append((end, detail))
     for d, at in r.sent_reports:
-        end = report_hold_until(policy.destinations, [(d, at)])
-        assert end is not None
+        sent_end = report_hold_until(policy.destinations, [(d, at)])
+        assert sent_end is not None
         days = policy.destinations[d].report_hold_days
-        candidates.append((end, f"reported to {d.label} on {_day(at)}, held {days} days"))
+        candidates.append((sent_end, f"reported to {d.label} on {_day(at)}, held {days} days"))
     if not candidates:
         return None, ""
     return max(candidates, key=lambda c: c[0])

@@ -25,11 +25,17 @@ from reviewer.retention_model import (
 
 
 class DisposalResult(Protocol):
-    item_id: int
-    what: DisposalScope
-    why: str
-    sha256: str
-    referrals_redacted: tuple[str, ...]
+    # Read-only: the repository hands back frozen records.
+    @property
+    def item_id(self) -> int: ...
+    @property
+    def what(self) -> DisposalScope: ...
+    @property
+    def why(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def referrals_redacted(self) -> tuple[str, ...]: ...
 
 
 class RetentionRepository(Protocol):
@@ -73,8 +79,8 @@ class RetentionRun:
             out.append(f"deleted {d.what.value} of item {d.item_id}: {d.why}")
             if d.referrals_redacted:
                 out.append(f"  referral text removed: {', '.join(d.referrals_redacted)}")
-        for d in self.no_longer_due:
-            out.append(f"skipped item {d.item_id}: no longer due (a hold or report since)")
+        for due in self.no_longer_due:
+            out.append(f"skipped item {due.item_id}: no longer due (a hold or report since)")
         out += [
             f"deleted media blob {s[:16]}… (no kept item shares it)" for s in self.blobs_deleted
         ]

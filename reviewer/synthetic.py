@@ -10,6 +10,7 @@ import io
 import random
 import struct
 import zlib
+from typing import Final, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -111,7 +112,7 @@ def truncated_jpeg(seed: int = 0) -> bytes:
     return data[: len(data) // 3]
 
 
-def zero_byte() -> bytes:
+def zero_byte(seed: int = 0) -> bytes:
     return b""
 
 
@@ -137,7 +138,7 @@ def png_with_header(width: int, height: int) -> bytes:
     return sig + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def decompression_bomb() -> bytes:
+def decompression_bomb(seed: int = 0) -> bytes:
     # 40,000 x 40,000 greyscale = 1.6 gigapixels claimed in a few hundred bytes.
     return png_with_header(40_000, 40_000)
 
@@ -153,9 +154,16 @@ def make_strip(width: int, height: int, seed: int = 0, fmt: str = "PNG") -> byte
     return encode(img, fmt)
 
 
-BROKEN_KINDS = {
+class BrokenMaker(Protocol):
+    """Makes one kind of broken file; the seed varies it where the kind has anything
+    to vary (the same signature for every kind, so tests can loop over them)."""
+
+    def __call__(self, seed: int = 0) -> bytes: ...
+
+
+BROKEN_KINDS: Final[dict[str, BrokenMaker]] = {
     "truncated": truncated_jpeg,
-    "zero_byte": lambda seed=0: zero_byte(),
+    "zero_byte": zero_byte,
     "unknown_format": unknown_format,
-    "decompression_bomb": lambda seed=0: decompression_bomb(),
+    "decompression_bomb": decompression_bomb,
 }

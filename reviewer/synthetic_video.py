@@ -18,9 +18,9 @@ import io
 import math
 import random
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from typing import Final, NamedTuple
 
 import av
@@ -29,6 +29,8 @@ from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 from PIL import Image, ImageDraw, ImageFont
+
+from reviewer.synthetic import BrokenMaker
 
 # Container name -> (FFmpeg muxer, default video codec, audio codec).
 CONTAINERS: Final[dict[str, tuple[str, str, str]]] = {
@@ -88,6 +90,8 @@ def make_video(spec: VideoSpec | None = None, **changes: object) -> bytes:
 
 
 def _spec(spec: VideoSpec | None, changes: dict[str, object]) -> VideoSpec:
+    # ignore[arg-type]: replace() checks the names and types of `changes` at run time
+    # (TypeError on a wrong name); statically they are only objects.
     return dataclasses.replace(spec or VideoSpec(), **changes)  # type: ignore[arg-type]
 
 
@@ -127,6 +131,8 @@ def _encode(spec: VideoSpec, frames: int, video: bool = True) -> bytes:
 def _add_video_stream(out: OutputContainer, spec: VideoSpec, codec: str) -> VideoStream:
     encoder = _ENCODERS.get(codec, codec)
     stream = out.add_stream(encoder, rate=spec.fps)
+    # add_stream's type depends on the codec named, which is only known at run time.
+    assert isinstance(stream, VideoStream), encoder
     stream.width, stream.height = spec.width, spec.height
     stream.pix_fmt = "yuv420p"
     stream.time_base = Fraction(1, spec.fps)
@@ -157,6 +163,7 @@ def _add_video_stream(out: OutputContainer, spec: VideoSpec, codec: str) -> Vide
 
 def _add_audio_stream(out: OutputContainer, encoder: str) -> AudioStream:
     stream = out.add_stream(encoder, rate=_AUDIO_RATE)
+    assert isinstance(stream, AudioStream), encoder
     stream.layout = "mono"
     return stream
 
@@ -304,7 +311,10 @@ def _bounce(pos: float, span: float) -> float:
 
 def _ellipse_mask(w: int, h: int) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
-    return ((xx - (w - 1) / 2) / (w / 2)) ** 2 + ((yy - (h - 1) / 2) / (h / 2)) ** 2 <= 1
+    inside: np.ndarray = ((xx - (w - 1) / 2) / (w / 2)) ** 2 + (
+        (yy - (h - 1) / 2) / (h / 2)
+    ) ** 2 <= 1
+    return inside
 
 
 def _yuv(r: int, g: int, b: int) -> tuple[int, int, int]:
@@ -453,13 +463,17 @@ def _patch_mkv_float(data: bytes, element_id: bytes, value: float) -> bytes:
     return data[:start] + packed + data[start + size :]
 
 
-BROKEN_KINDS: Final[dict[str, Callable[[int], bytes]]] = {
-    "truncated_mp4": lambda seed=0: truncated("mp4", seed),
-    "truncated_mkv": lambda seed=0: truncated("mkv", seed),
-    "truncated_webm": lambda seed=0: truncated("webm", seed),
+def _empty(seed: int = 0) -> bytes:
+    return b""
+
+
+BROKEN_KINDS: Final[dict[str, BrokenMaker]] = {
+    "truncated_mp4": partial(truncated, "mp4"),
+    "truncated_mkv": partial(truncated, "mkv"),
+    "truncated_webm": partial(truncated, "webm"),
     "truncated_fragmented_mp4": truncated_fragmented,
-    "zero_frames_mkv": lambda seed=0: zero_frames("mkv", seed),
-    "zero_frames_mp4": lambda seed=0: zero_frames("mp4", seed),
+    "zero_frames_mkv": partial(zero_frames, "mkv"),
+    "zero_frames_mp4": partial(zero_frames, "mp4"),
     "huge_dimensions": huge_dimensions,
     "resolution_switch": resolution_switch,
     "absurd_duration": absurd_duration,
@@ -468,5 +482,5 @@ BROKEN_KINDS: Final[dict[str, Callable[[int], bytes]]] = {
     "garbage": garbage,
     "not_a_video": not_a_video,
     "audio_only": audio_only,
-    "empty": lambda seed=0: b"",
+    "empty": _empty,
 }

@@ -1,4 +1,4 @@
-"""Video in the review flow (issue 9): what ingest stores, and the grading rule that ties
+"""Video in the review flow: what ingest stores, and the grading rule that ties
 per-segment grades to the item's grade. No Qt, no SQL.
 
 DOMAIN.md: "Grade by the most severe activity visible." When a moderator marks

@@ -17,12 +17,17 @@ from dataclasses import dataclass
 from datetime import date
 
 import psycopg
+import sqlalchemy as sa
 from pgserver import PgServer
 
 from db.accounts import AccountsRepo
+from db.media_store import MediaStore
 from db.store import Store
+from db.team import team_sign_in
 from reviewer.accounts import Account, Role, VettingStatus
 from reviewer.clock import Clock
+from reviewer.composition import build_workstation
+from reviewer.review_service import ReviewService
 
 # A fixed audit key: every Store of one team shares the team's key.
 AUDIT_KEY = b"team-audit-key-for-the-tests-32b"
@@ -38,6 +43,31 @@ class Person:
     @property
     def id(self) -> int:
         return self.account.id
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A person signed in at a team workstation: their session (`svc`, with the team
+    tools their roles open in `svc.team`) over a Store connected as their login role."""
+
+    person: Person
+    store: Store
+    svc: ReviewService
+
+    def session_roles(self) -> tuple[str, str]:
+        """(current_user, session_user) of the Store's own connection: who the server
+        thinks is doing the work."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT current_user, session_user")).one()
+        return str(row[0]), str(row[1])
+
+    def setting(self, name: str) -> str:
+        """A server setting as this Store's connections see it."""
+        with self.store.engine.connect() as conn:
+            return str(conn.execute(sa.text("SELECT current_setting(:n)"), {"n": name}).scalar())
+
+    def assert_own_login_role(self) -> None:
+        assert self.session_roles() == (self.person.role, self.person.role)
 
 
 class TeamDb:
@@ -78,6 +108,17 @@ class TeamDb:
         store = Store.open(self.url(person), clock=self.clock, audit_key=AUDIT_KEY)
         self._stores.append(store)
         return store
+
+    def sign_in(self, person: Person, media: MediaStore, qa_seed: bytes) -> Seat:
+        """`person` at a workstation as team mode runs it (reviewer.cli's GUI start on a
+        team server): the sign-in dialog's name and password checked by the server
+        (`team_sign_in`), the Store opened as their own login role, the workstation
+        built by the composition root, and the person signed in on it."""
+        url = team_sign_in(self.server.url(self.name), person.account.name, person.password)
+        store = Store.open(url, clock=self.clock, audit_key=AUDIT_KEY)
+        self._stores.append(store)
+        workstation = build_workstation(store, media, qa_seed, None, self.clock)
+        return Seat(person, store, workstation.log_in(person.account.name, person.password))
 
     def raw(self, person: Person) -> psycopg.Connection:
         """A bare psycopg connection as `person`, autocommit: what psql would give them."""

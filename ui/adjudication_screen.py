@@ -157,7 +157,7 @@ class AdjudicationScreen(ListScreen):
     # -- the dispute on screen ----------------------------------------------------------
 
     def selected(self) -> Dispute | None:
-        return selected_row(self.view)
+        return selected_row(self.view, Dispute)
 
     def _show_selected(self) -> None:
         d = self.selected()

@@ -7,6 +7,8 @@ shows dialogs and waits for the outcomes.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Protocol
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
@@ -14,14 +16,26 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialo
 
 from reviewer.accounts import AccessDenied, LoginFailed, SecuritySettings
 from reviewer.errors import StoreUnavailable
-from reviewer.review_service import ReviewService, Workstation
+from reviewer.review_service import ReviewService
 from ui.events import AppEvents
 from ui.idle_lock import LockTimings
 from ui.login import LoginDialog
-from ui.main_window import MainWindow, build_main_window
+from ui.main_window import build_main_window
 from ui.screen_fit import fit_to_screen
 from ui.tasks import Tasks
 from ui.theme import apply_theme
+from ui.window import MainWindow
+
+
+class SignInDoor(Protocol):
+    """What start-up needs before anyone is signed in: a workstation on its own database
+    (reviewer.review_service.Workstation) or one signing in to a team server
+    (reviewer.team_session.TeamSignIn)."""
+
+    def needs_first_account(self) -> bool: ...
+    def enrol_first_admin(self, name: str, password: str) -> ReviewService: ...
+    def log_in(self, name: str, password: str) -> ReviewService: ...
+    def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int: ...
 
 
 class _Progress(QObject):
@@ -38,7 +52,7 @@ class Startup(QObject):
     """The asynchronous steps between launch and the main window."""
 
     def __init__(
-        self, app: QApplication, workstation: Workstation, tasks: Tasks, events: AppEvents
+        self, app: QApplication, workstation: SignInDoor, tasks: Tasks, events: AppEvents
     ) -> None:
         super().__init__()
         self._app = app
@@ -159,7 +173,7 @@ def _advance(dialog: QProgressDialog, done: int, total: int) -> None:
     dialog.setValue(done)
 
 
-def run_app(workstation: Workstation, argv: list[str] | None = None) -> int:
+def run_app(workstation: SignInDoor, argv: list[str] | None = None) -> int:
     """Run the desktop workstation until the moderator quits; returns the exit code.
 
     The process's last use of Qt: the application (made here or by the passphrase

@@ -159,7 +159,7 @@ class CalibrationScreen(ListScreen):
     # -- the note on screen -------------------------------------------------------------
 
     def selected(self) -> CalibrationNote | None:
-        return selected_row(self.view)
+        return selected_row(self.view, CalibrationNote)
 
     def _show_selected(self) -> None:
         n = self.selected()

@@ -128,11 +128,11 @@ class ContextPanel(QWidget):
             "Media",
             "SHA-256",
         ):
-            value = QLabel()
-            value.setWordWrap(True)
-            value.setTextFormat(Qt.TextFormat.PlainText)
-            self._form.addRow(f"{name}:", value)
-            self.fields[name] = value
+            label = QLabel()
+            label.setWordWrap(True)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            self._form.addRow(f"{name}:", label)
+            self.fields[name] = label
         self.fields["SHA-256"].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # "Show all" under each free-text field that may be long.
         self._item: ItemView | None = None
@@ -142,7 +142,10 @@ class ContextPanel(QWidget):
             button.setFlat(True)
             button.clicked.connect(lambda _=False, n=name: self.open_full(n))
             button.hide()
-            row, _role = self._form.getWidgetPosition(self.fields[name])
+            # (row, role); the stubs only promise an object.
+            position = self._form.getWidgetPosition(self.fields[name])
+            assert isinstance(position, tuple)
+            row: int = position[0]
             self._form.insertRow(row + 1, "", button)
             self.show_all[name] = button
         self.dialog: LongTextDialog | None = None
@@ -157,17 +160,17 @@ class ContextPanel(QWidget):
         if item is None:
             self.title.setText("No item")
             self.priority.hide()
-            for value in self.fields.values():
-                value.clear()
+            for label in self.fields.values():
+                label.clear()
             for button in self.show_all.values():
                 button.hide()
             self._item = None
             return
         self.title.setText(f"Item #{item.id}")
-        label = PRIORITY_LABELS.get(item.priority, f"Priority {item.priority}")
+        priority = PRIORITY_LABELS.get(item.priority, f"Priority {item.priority}")
         urgent = item.imminent_risk or item.priority == PRIORITY_IMMINENT_RISK
         self.priority.setText(
-            f"{label.upper()}: escalate if a child is at risk" if urgent else label
+            f"{priority.upper()}: escalate if a child is at risk" if urgent else priority
         )
         set_style_property(self.priority, "urgent", urgent)
         self.priority.show()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from PySide6.QtCharts import (
     QBarCategoryAxis,
@@ -46,7 +46,13 @@ from PySide6.QtWidgets import (
 )
 
 from reviewer.agreement import Figure
-from reviewer.dashboard_service import DashboardService, DashboardSnapshot, PersonLoad, snapshot_csv
+from reviewer.dashboard_service import (
+    DashboardService,
+    DashboardSnapshot,
+    PersonLoad,
+    QueueDepth,
+    snapshot_csv,
+)
 from reviewer.untrusted import MAX_NOTE
 from ui import text
 from ui.events import AppEvents, Change, ChangeSet
@@ -451,14 +457,14 @@ class DashboardScreen(QWidget):
         self._update_actions()
         self.refreshed.emit(s)
 
-    def _oldest(self, q: Any) -> str:
+    def _oldest(self, q: QueueDepth) -> str:
         if self.snapshot is None or q.oldest_pending_at is None:
             return "—"
         waited = (self.snapshot.at - q.oldest_pending_at).total_seconds()
         over = " (over target)" if waited > q.target_minutes * 60 else ""
         return f"{text.age(waited)} (target {text.age(q.target_minutes * 60)}){over}"
 
-    def _oldest_s(self, q: Any) -> float:
+    def _oldest_s(self, q: QueueDepth) -> float:
         if self.snapshot is None or q.oldest_pending_at is None:
             return -1.0
         return (self.snapshot.at - q.oldest_pending_at).total_seconds()
@@ -493,7 +499,7 @@ class DashboardScreen(QWidget):
     # -- lead actions -------------------------------------------------------------------
 
     def selected_person(self) -> PersonLoad | None:
-        return selected_row(self.people_view)
+        return selected_row(self.people_view, PersonLoad)
 
     def _update_actions(self) -> None:
         p = self.selected_person()

@@ -123,18 +123,15 @@ class DupGroupGrid(QDialog):
 
     def _load(self, tile: _Tile, fetch: Callable[[GroupMember], bytes]) -> None:
         # Bytes on the database worker, pixels on the render pool: never here.
-        self._tasks.db.submit(
-            fetch,
-            tile.member,
-            on_done=lambda data, tile=tile: self._tasks.render.submit(
-                thumbnail_raster,
-                data,
-                THUMB,
-                on_done=tile.show_raster,
-                on_error=lambda exc, tile=tile: tile.show_failure(type(exc).__name__),
-            ),
-            on_error=lambda exc, tile=tile: tile.show_failure(type(exc).__name__),
-        )
+        def failed(exc: Exception) -> None:
+            tile.show_failure(type(exc).__name__)
+
+        def fetched(data: bytes) -> None:
+            self._tasks.render.submit(
+                thumbnail_raster, data, THUMB, on_done=tile.show_raster, on_error=failed
+            )
+
+        self._tasks.db.submit(fetch, tile.member, on_done=fetched, on_error=failed)
 
     def ticked(self) -> list[int]:
         return [t.member.item_id for t in self.tiles if t.tick.isChecked()]

@@ -4,7 +4,7 @@ width, so a long one either clips or pushes its window wider than a laptop scree
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QGroupBox, QLabel, QSizePolicy, QWidget
 
@@ -74,7 +74,7 @@ class ElidedLabel(QLabel):
         self._full = text
         self._elide()
 
-    def minimumSizeHint(self):  # type: ignore[no-untyped-def]
+    def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         hint.setWidth(min(hint.width(), QFontMetrics(self.font()).horizontalAdvance("Mm…")))
         return hint

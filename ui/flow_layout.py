@@ -58,7 +58,8 @@ class FlowLayout(QLayout):
     def _arrange(self, rect: QRect, move: bool) -> int:
         x, y, line = rect.x(), rect.y(), 0
         for item in self._items:
-            if item.widget() is not None and not item.widget().isVisible() and move:
+            widget = item.widget()
+            if widget is not None and not widget.isVisible() and move:
                 continue
             hint = item.sizeHint()
             if x + hint.width() > rect.right() + 1 and line > 0:

@@ -173,10 +173,10 @@ class GoldScreen(ListScreen):
     # -- selection ----------------------------------------------------------------------
 
     def selected_gold(self) -> GoldItem | None:
-        return selected_row(self.gold_view)
+        return selected_row(self.gold_view, GoldItem)
 
     def selected_candidate(self) -> GoldCandidate | None:
-        return selected_row(self.candidate_view)
+        return selected_row(self.candidate_view, GoldCandidate)
 
     def _update(self) -> None:
         g = self.selected_gold()

@@ -9,8 +9,8 @@ it changes (Grading.problems) and refuses to submit until nothing is missing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
-from typing import Generic, TypeVar
+from functools import partial
+from typing import Generic, Protocol, TypeVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QListWidget,
     QPlainTextEdit,
@@ -50,7 +51,15 @@ from ui import keymap
 from ui.elide import elide_title
 from ui.theme import set_style_property
 
-E = TypeVar("E", bound=StrEnum)
+
+class _Labelled(Protocol):
+    """A vocabulary member: every one has the label its button shows."""
+
+    @property
+    def label(self) -> str: ...
+
+
+E = TypeVar("E", bound=_Labelled)
 
 
 def keyed(key: str, label: str) -> str:
@@ -81,7 +90,7 @@ class _Choice(Generic[E]):
         self.buttons: dict[E, QRadioButton] = {}
         self._members = list(keys)
         for i, (member, key) in enumerate(keys.items()):
-            button = QRadioButton(keyed(key, member.label))  # type: ignore[attr-defined]
+            button = QRadioButton(keyed(key, member.label))
             _no_focus(button)
             self.group.addButton(button, i)
             if by_column:
@@ -227,7 +236,8 @@ class GradingPanel(QWidget):
         self.age_band = _Choice[AgeBand](self, keymap.AGE_KEYS, 4, changed)
         self.confidence = _Choice[AgeConfidence](self, keymap.CONFIDENCE_KEYS, 3, changed)
         self.context = _Choice[ProductionContext](self, keymap.CONTEXT_KEYS, 1, changed)
-        self.actions: dict[Action, QCheckBox] = {}
+        # Not `actions`: that would hide QWidget.actions().
+        self.action_boxes: dict[Action, QCheckBox] = {}
         actions_grid = QGridLayout()
         for i, (action, key) in enumerate(keymap.ACTION_KEYS.items() if self.decides else ()):
             box = QCheckBox(keyed(key, action.label))
@@ -236,7 +246,7 @@ class GradingPanel(QWidget):
             # One column: two of these long labels side by side made the form wider
             # than a 1366 x 768 laptop at 150 % can show.
             actions_grid.addWidget(box, i, 0)
-            self.actions[action] = box
+            self.action_boxes[action] = box
 
         self.note = _NoteEdit()
         self.note.setPlaceholderText(f"Note  [{keymap.NOTE}], {keymap.LEAVE_FIELD} to leave")
@@ -310,15 +320,15 @@ class GradingPanel(QWidget):
             shortcut.activated.connect(slot)
 
         for sev, key in keymap.SEVERITY_KEYS.items():
-            bind(key, lambda sev=sev: self._choose_severity(sev))
+            bind(key, partial(self._choose_severity, sev))
         bind(keymap.CSEA_RELATED_KEY, self.csea_related.toggle)
         for band, key in keymap.AGE_KEYS.items():
-            bind(key, lambda band=band: self._choose(self.age_band, band))
+            bind(key, partial(self._choose, self.age_band, band))
         for conf, key in keymap.CONFIDENCE_KEYS.items():
-            bind(key, lambda conf=conf: self._choose(self.confidence, conf))
+            bind(key, partial(self._choose, self.confidence, conf))
         for ctx, key in keymap.CONTEXT_KEYS.items():
-            bind(key, lambda ctx=ctx: self._choose(self.context, ctx))
-        for action, box in self.actions.items():
+            bind(key, partial(self._choose, self.context, ctx))
+        for action, box in self.action_boxes.items():
             bind(keymap.ACTION_KEYS[action], box.toggle)
         bind(keymap.NOTE, self.note.setFocus)
         for key in keymap.SUBMIT:
@@ -370,7 +380,7 @@ class GradingPanel(QWidget):
             age_band=self.age_band.value,
             age_confidence=self.confidence.value,
             production_context=self.context.value,
-            actions=frozenset(a for a, box in self.actions.items() if box.isChecked()),
+            actions=frozenset(a for a, box in self.action_boxes.items() if box.isChecked()),
             note=self.note.toPlainText().strip(),
         )
 
@@ -381,7 +391,7 @@ class GradingPanel(QWidget):
         for choice in (self.severity, self.age_band, self.confidence, self.context):
             choice.set(None)
         self._suggested_reason = None
-        for box in (self.csea_related, *self.actions.values()):
+        for box in (self.csea_related, *self.action_boxes.values()):
             box.blockSignals(True)
             box.setChecked(False)
             box.blockSignals(False)
@@ -399,7 +409,7 @@ class GradingPanel(QWidget):
         reason = grading.not_assessable_reason
         reason_index = -1 if reason is None else list(NotAssessableReason).index(reason)
         boxes = [(self.csea_related, grading.csea_related)]
-        boxes += [(box, a in grading.actions) for a, box in self.actions.items()]
+        boxes += [(box, a in grading.actions) for a, box in self.action_boxes.items()]
         for box, on in boxes:
             box.blockSignals(True)
             box.setChecked(on)
@@ -478,7 +488,7 @@ class GradingPanel(QWidget):
         self._go_home()
 
 
-def _section(title: str, content: QGridLayout) -> QGroupBox:
+def _section(title: str, content: QLayout) -> QGroupBox:
     box = QGroupBox(title)
     box.setLayout(content)
     elide_title(box)

@@ -43,9 +43,9 @@ def build_main_window(
     window = MainWindow(
         review, service.account.name, service=service, tasks=tasks, clock=clock, lock=lock
     )
-    if service.welfare is not None:
-        window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
-        window.statusBar().addWidget(window.welfare.banner, 1)
+    # Every sign-in has its welfare policy: breaks, pauses and the shift's end lock here.
+    window.welfare = WelfareGuard(window, review, service.welfare, tasks, clock)
+    window.add_status_banner(window.welfare.banner)
     _add_role_menus(window, service, tasks, events, clock)
     _follow_role_changes(window, service, tasks, events, clock)
     return window

@@ -9,7 +9,7 @@ is not hidden here but never sent: the session has no way to return it.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from reviewer.clock import Clock, SystemClock
 from reviewer.qa_service import QaReviewSession
@@ -47,7 +47,8 @@ class QaScreen(ReviewScreen):
             " background: #2b3a3c; color: #cfe3e5; font-weight: 600; }"
         )
         layout = self.layout()
-        layout.insertWidget(0, self.banner)  # type: ignore[attr-defined]
+        assert isinstance(layout, QVBoxLayout)  # ReviewScreen lays itself out in a column
+        layout.insertWidget(0, self.banner)
 
 
 def build_qa_window(
@@ -63,8 +64,8 @@ def build_qa_window(
     """The window for a QA reviewer; call `window.review.start()` once shown.
 
     QA re-grading is exposure as review is: given the reviewer's own sign-in (`owner`),
-    the window locks after `lock.lock_after_s` without input as theirs does, and with
-    the session's welfare policy it puts up the same break lock, pause and hard stop.
+    the window locks after `lock.lock_after_s` without input as theirs does, and the
+    session's welfare policy puts up the same break lock, pause and hard stop.
     """
     clock = clock or SystemClock()
     screen = QaScreen(session, tasks, events or AppEvents(), clock, timings)
@@ -77,7 +78,6 @@ def build_qa_window(
         lock=lock,
     )
     window.setWindowTitle(f"Reviewer — QA re-grades — {session.user.name}")
-    if session.welfare is not None:
-        window.welfare = WelfareGuard(window, screen, session.welfare, tasks, clock)
-        window.statusBar().addWidget(window.welfare.banner, 1)
+    window.welfare = WelfareGuard(window, screen, session.welfare, tasks, clock)
+    window.add_status_banner(window.welfare.banner)
     return window

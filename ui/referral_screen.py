@@ -242,8 +242,8 @@ class ReferralsWindow(QWidget):
     def _loaded(self, view: ReferralsOverview) -> None:
         self._now = view.now
         self._rules = view.rules
-        keep_awaiting = selected_row(self.awaiting_table)
-        keep = self._select_after or getattr(selected_row(self.table), "id", None)
+        keep_awaiting = self.selected_awaiting()
+        keep = self._select_after or getattr(self.selected(), "id", None)
         self._select_after = None
         self.awaiting_model.set_rows(view.awaiting)
         self.model.set_rows(view.referrals)
@@ -302,8 +302,7 @@ class ReferralsWindow(QWidget):
     # -- building ----------------------------------------------------------------------------
 
     def selected_awaiting(self) -> AwaitingReferral | None:
-        row = selected_row(self.awaiting_table)
-        return row if isinstance(row, AwaitingReferral) else None
+        return selected_row(self.awaiting_table, AwaitingReferral)
 
     def _awaiting_selected(self, *_: object) -> None:
         a = self.selected_awaiting()
@@ -367,8 +366,7 @@ class ReferralsWindow(QWidget):
     # -- selection and export ----------------------------------------------------------------
 
     def selected(self) -> Referral | None:
-        row = selected_row(self.table)
-        return row if isinstance(row, Referral) else None
+        return selected_row(self.table, Referral)
 
     def _show_selected(self, *_: object) -> None:
         r = self.selected()

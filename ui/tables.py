@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -26,6 +26,8 @@ ALERT_COLOUR: Final = "#d0564b"
 # Named roles of every table model here.
 RowRole: Final = Qt.ItemDataRole.UserRole + 1  # the immutable row object
 SortRole: Final = Qt.ItemDataRole.UserRole + 2  # a number or text to sort by
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ class ColumnFitter(QObject):
             header.resizeSection(c, width(c, low))
 
 
-def selected_row(view: QTableView) -> Any:
-    """The row object selected in a view made by table_view, or None."""
+def selected_row(view: QTableView, kind: type[R]) -> R | None:
+    """The row object selected in a view made by table_view, or None (nothing selected,
+    or a row of another kind: a view may be between two models)."""
     rows = view.selectionModel().selectedRows()
-    return rows[0].data(RowRole) if rows else None
+    row = rows[0].data(RowRole) if rows else None
+    return row if isinstance(row, kind) else None

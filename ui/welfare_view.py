@@ -372,12 +372,12 @@ class WelfareGuard(QObject):
             self._tasks.db.submit(self._welfare.flush, on_done=_ignore, on_error=self._failed)
             self.mode_changed.emit(mode)
 
-    def _show(self, screen: QWidget | None) -> None:
+    def _show(self, screen: _Screen | None) -> None:
         for s in (self.lock, self.pause, self.closed):
             if s is not screen and s.isVisible():
                 s.hide()
         locked = screen is not None
-        if locked:
+        if screen is not None:
             screen.setGeometry(self._window.rect())
             if not screen.isVisible():
                 screen.show()

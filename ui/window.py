@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
         self.support_dialog: ResourcesDialog | None = None
         self.users_dialog: UsersDialog | None = None
         self.settings_dialog: SecuritySettingsDialog | None = None
-        # Set by build_main_window when the moderator's session has a welfare policy.
+        # Set by build_main_window and build_qa_window (every session has a welfare policy).
         self.welfare: WelfareGuard | None = None
         # Team tools open in windows of their own (Team and Admin menus), kept until closed.
         self.team_menu: QMenu | None = None
@@ -243,6 +243,14 @@ class MainWindow(QMainWindow):
 
     # -- team windows -------------------------------------------------------------------
 
+    def add_status_banner(self, banner: QLabel) -> None:
+        """A banner (the welfare warning) in the status bar beside the support link, no
+        taller than the link: the bar is there on every screen, and a padded banner
+        would make a window fitted to a small screen taller than the screen."""
+        banner.setStyleSheet("QLabel { padding-top: 0px; padding-bottom: 0px; }")
+        banner.setVisible(bool(banner.text()))
+        self.statusBar().addWidget(banner, 1)
+
     def open_team_window(
         self, widget: QWidget, title: str, start: Callable[[], None] | None = None
     ) -> None:
@@ -345,3 +353,4 @@ class MainWindow(QMainWindow):
 
 def _ignore(_result: object) -> None:
     """on_done for jobs whose only outcome of interest is an error."""
+

@@ -16,7 +16,7 @@ bounded time, counted from when all have connected and run a few warm-up cycles;
 then the same workstations pace themselves to half the throughput just measured, to
 show latency below saturation. Two processes do the same against one SQLite file.
 Before each backend, one process runs the claim path as it was before issue 3
-(db.store.naive_claim_next, with pool_pre_ping) and the current one, alternately, so
+(bench_claims_baseline.naive_claim_next, with pool_pre_ping) and the current one, alternately, so
 the ratio is measured on the same data in the same run. On PostgreSQL a last phase
 offers 200 claims/s in all (the latency goal). After each backend, the raw-driver
 floor on our own migrated schema (bench_claims_floor.py, the `our schema` variants:
@@ -56,6 +56,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +67,18 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "bench"))
 
 import bench_claims_floor as floor  # noqa: E402
+from bench_claims_baseline import naive_claim_next  # noqa: E402
 from pgserver import PgServer  # noqa: E402
+from sqlalchemy import update  # noqa: E402
 
 from db.accounts import AccountsRepo  # noqa: E402
 from db.engine import make_engine  # noqa: E402
-from db.store import Store, naive_claim_next  # noqa: E402
-from reviewer.accounts import Role  # noqa: E402
+from db.models import UserRow  # noqa: E402
+from db.store import Store  # noqa: E402
+from reviewer.accounts import Role, VettingStatus  # noqa: E402
 from reviewer.grading import Grading  # noqa: E402
 from reviewer.model import Claim, Exposure, NewItem  # noqa: E402
+from reviewer.permissions import Check, Operation  # noqa: E402
 from reviewer.vocabulary import NotAssessableReason, Severity, Source  # noqa: E402
 
 # Goals (issue 15): our claim path at >= 0.8x the raw-driver floor on our own schema
@@ -136,6 +141,7 @@ class WorkerResult:
 
 
 BENCH_AUDIT_KEY = bytes(range(32))  # a benchmark has no keyring to read one from
+BENCH_NAME = "bench"  # the name in a Check: only refusals and their audit events show it
 
 
 def work_loop(
@@ -164,7 +170,8 @@ def work_loop(
                 break
             out.claim_ms.append((t1 - t0) * 1e3)
             out.item_ids.append(c.item.id)
-            store.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()))
+            check = Check(user_id, BENCH_NAME, Operation.SUBMIT, claim_id=c.claim_id)
+            store.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()), check=check)
             out.decide_ms.append((perf() - t1) * 1e3)
         except Exception as exc:  # a benchmark reports errors, it does not stop on them
             out.errors.append(f"{type(exc).__name__}: {exc}"[:300])
@@ -174,7 +181,26 @@ def work_loop(
 
 
 def ours(store: Store, user_id: int) -> Claim | None:
-    return store.claim_next(user_id, lease_seconds=600)
+    """The review service's claim: through the permission gate, as every claim is."""
+    return store.claim_next(
+        user_id, lease_seconds=600, check=Check(user_id, BENCH_NAME, Operation.CLAIM)
+    )
+
+
+def vet(store: Store, user_ids: list[int]) -> None:
+    """Make the workstations' accounts vetted moderators, as an admin would: the gate
+    refuses a claim without a current vetting."""
+    users = UserRow.__table__
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(users)
+            .where(users.c.id.in_(user_ids))
+            .values(
+                roles=[Role.MODERATOR.value],
+                vetting_status=VettingStatus.VETTED.value,
+                vetted_on=date.today() - timedelta(days=30),
+            )
+        )
 
 
 def _workstation(
@@ -460,6 +486,7 @@ def run_backend(
     base_store = Store.open(baseline_url, audit_key=BENCH_AUDIT_KEY)
     seed(base_store, n_baseline_items, f"{label}-baseline")
     base_user = base_store.ensure_user("baseline").id
+    vet(base_store, [base_user])
     base_store.close()
     base = baseline(baseline_url, base_user, baseline_seconds)
 
@@ -469,6 +496,7 @@ def run_backend(
         seats = [(url, store.ensure_user(f"ws{i:02d}").id) for i in range(workstations)]
     else:
         seats = login_seats(store, workstations, sign_in)
+    vet(store, [uid for _url, uid in seats])
     store.close()  # no pooled connection may cross fork()
     as_owner = None
     outs: list[WorkerResult] = []

@@ -135,7 +135,7 @@ def _owner_rows(scene: Scene, sql: str, *params: object) -> list[tuple[object, .
 def test_a_restricted_queue_s_items_and_media_are_invisible_without_access(
     scene: Scene,
 ) -> None:
-    items_sql = "SELECT id, report_text FROM items WHERE queue_id = %s"
+    items_sql = "SELECT id, status FROM items WHERE queue_id = %s"
     media_sql = (
         "SELECT m.sha256 FROM media m WHERE m.id IN"
         " (SELECT media_id FROM items WHERE queue_id = %s)"
@@ -173,6 +173,65 @@ def test_a_moderator_sees_only_items_it_holds_decided_or_may_claim(scene: Scene)
         assert _rows(conn, "SELECT id FROM items WHERE id = %s", scene.mo_held_item) != []
         mine = _rows(conn, "SELECT item_id FROM decisions WHERE user_id = %s", scene.mo.id)
         assert _rows(conn, "SELECT id FROM items WHERE id = %s", mine[0][0]) != []
+
+
+CONTEXT_COLUMNS = ("report_text", "reported_accounts", "upload_ip", "upload_time", "extra")
+
+
+def test_a_moderator_reads_report_context_and_media_only_of_what_it_holds_or_decided(
+    scene: Scene,
+) -> None:
+    pending, pending_media = _owner_rows(
+        scene,
+        "SELECT id, media_id FROM items WHERE status = 'pending' AND queue_id = %s",
+        scene.general,
+    )[0]
+    held_media = _owner_rows(scene, "SELECT media_id FROM items WHERE id = %s", scene.mo_held_item)
+    decided = _owner_rows(scene, "SELECT item_id FROM decisions WHERE id = %s", scene.mo_decision)
+    context = "SELECT report_text FROM reviewer_item_context(%s)"
+    with scene.team.raw(scene.mo) as conn:
+        # A pending item's row, for the claim picker, but none of its report context,
+        # by any route: the table's columns, the one function, its media row.
+        assert _rows(conn, "SELECT id, status, priority FROM items WHERE id = %s", pending) != []
+        for column in (*CONTEXT_COLUMNS, "dedupe_key", "*"):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(f"SELECT {column} FROM items WHERE id = %s", (pending,))
+        assert _rows(conn, context, pending) == []
+        assert _rows(conn, "SELECT sha256 FROM media WHERE id = %s", pending_media) == []
+        # What it holds and what it decided: context and media.
+        assert _rows(conn, context, scene.mo_held_item) == [("report g1",)]
+        assert _rows(conn, context, decided[0][0]) == [("report g0",)]
+        assert _rows(conn, "SELECT sha256 FROM media WHERE id = %s", held_media[0][0]) != []
+    with scene.team.raw(scene.max) as conn:
+        # Another moderator's held item: nothing.
+        assert _rows(conn, context, scene.mo_held_item) == []
+        assert _rows(conn, "SELECT sha256 FROM media WHERE id = %s", held_media[0][0]) == []
+    # QA and leads work on any item of a queue they may see: the context is theirs.
+    for person in (scene.quinn, scene.lee):
+        with scene.team.raw(person) as conn:
+            assert _rows(conn, "SELECT report_text FROM items WHERE id = %s", pending) != []
+            assert _rows(conn, context, pending) != []
+            assert _rows(conn, "SELECT sha256 FROM media WHERE id = %s", pending_media) != []
+
+
+def test_a_moderator_cannot_drop_its_own_decision_from_the_sampling_outbox(scene: Scene) -> None:
+    store = scene.team.store(scene.mo)
+    claim = store.claim_next(scene.mo.id, scene.general)
+    assert claim is not None
+    receipt = store.submit_decision(
+        claim, graded(Severity.NOT_ILLEGAL), Exposure(), str(uuid.uuid4())
+    )
+    due = "SELECT decision_id FROM qa_sampling_due WHERE decision_id = %s"
+    drop = "DELETE FROM qa_sampling_due WHERE decision_id = %s"
+    assert _owner_rows(scene, due, receipt.decision_id) != []
+    with scene.team.raw(scene.mo) as conn:
+        assert conn.execute(drop, (receipt.decision_id,)).rowcount == 0
+    assert _owner_rows(scene, due, receipt.decision_id) != []
+    # Someone else working the outbox off may (its sample is drawn first, in the same
+    # transaction, by the service); so may Mo once the sample is taken.
+    with scene.team.raw(scene.max) as conn:
+        assert conn.execute(drop, (receipt.decision_id,)).rowcount == 1
+    assert _owner_rows(scene, due, receipt.decision_id) == []
 
 
 def test_qa_grades_never_reach_a_moderator(scene: Scene) -> None:

@@ -179,6 +179,27 @@ def test_qa_regrade_is_one_transaction_with_its_exposure(qa, people, clock, stor
     assert session.claim_next() is None  # agreed, nothing left
 
 
+def test_a_qa_reviewer_unmuting_a_sample_is_audited_and_only_on_their_own_claim(
+    qa, people, clock, store
+) -> None:
+    """The review screen records M (sound on/off) on QA samples as on review items; a
+    session without it failed the call. Someone else's claim is refused by the gate."""
+    configure(qa, people, clock, EVERYTHING)
+    [item] = add_items(store, 1)
+    decide_next(moderator_session(store, qa, people["mod"]), graded(Severity.C))
+    session = qa_session(qa, people["qa"], clock)
+    claim = session.claim_next()
+    assert claim is not None
+    session.record_audio(claim, True)
+    session.record_audio(claim, False)
+    kinds = [e.kind for e in store.audit_events(item) if e.kind.startswith("audio")]
+    assert kinds == ["audio_unmuted", "audio_muted"]
+    other = qa_session(qa, account(store, "Quentin QA", Role.QA), clock)
+    with pytest.raises((AccessDenied, LeaseLost)):
+        other.record_audio(claim, True)
+    assert len(store.audit_events(item, kind="audio_unmuted")) == 1
+
+
 # Every field differs from its default, so a dropped one shows.
 SEEN = Exposure(
     seconds_revealed=4.5,

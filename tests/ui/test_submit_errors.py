@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import pytest
+import wiring
 from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, press
 
@@ -22,8 +23,8 @@ from ui.review_screen import OUTCOME_UNKNOWN, UNREACHABLE
 class FlakyService(ReviewService):
     """The real service, except that the first submit finds the database unreachable."""
 
-    def __init__(self, store: Store, media: MediaStore, service: ReviewService) -> None:
-        super().__init__(store, media, service.account)
+    def __init__(self, *args: Any, **collaborators: Any) -> None:
+        super().__init__(*args, **collaborators)
         self.tokens: list[str] = []
 
     def submit(
@@ -43,7 +44,8 @@ def test_unreachable_database_keeps_the_grading_and_retries_with_the_same_token(
     service: ReviewService,
     seeded: int,
 ) -> None:
-    flaky = FlakyService(store, media, service)
+    flaky = wiring.session(store, media, service.account, review_service=FlakyService)
+    assert isinstance(flaky, FlakyService)
     window = make_window(review_service=flaky)
     review = window.review
     item_id = review.current_claim.item.id
@@ -64,8 +66,8 @@ class LostReplyService(ReviewService):
     """The real service, except that the first submit's answer is lost on the way back:
     the decision is stored, and the screen hears OutcomeUnknown."""
 
-    def __init__(self, store: Store, media: MediaStore, service: ReviewService) -> None:
-        super().__init__(store, media, service.account)
+    def __init__(self, *args: Any, **collaborators: Any) -> None:
+        super().__init__(*args, **collaborators)
         self.receipts: list[DecisionReceipt] = []
 
     def submit(
@@ -86,7 +88,8 @@ def test_unknown_outcome_is_not_called_not_stored_and_the_retry_finds_the_decisi
     service: ReviewService,
     seeded: int,
 ) -> None:
-    lossy = LostReplyService(store, media, service)
+    lossy = wiring.session(store, media, service.account, review_service=LostReplyService)
+    assert isinstance(lossy, LostReplyService)
     window = make_window(review_service=lossy)
     review = window.review
     item_id = review.current_claim.item.id

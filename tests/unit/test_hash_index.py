@@ -283,6 +283,9 @@ def test_accepts_sequences_of_bytes() -> None:
     index.add([row.tobytes() for row in db], list(range(10)))
     assert index.search_batch([db[3].tobytes(), db[4].tobytes()], 0) == [[(3, 0)], [(4, 0)]]
     assert len(index) == 10 and index.nbytes > 0
+    # A list of uint8 rows is an array too.
+    index.add([db[0], db[1]], [20, 21])
+    assert index.search(db[1].tobytes(), 0) == [(1, 0), (21, 0)]
 
 
 def test_caller_may_reuse_its_arrays_after_add() -> None:
@@ -309,6 +312,9 @@ def test_empty_index_and_empty_batch() -> None:
         (np.zeros((2, 32), np.uint8), [1]),
         (np.zeros((2, 32), np.uint8), [1.5, 2.5]),
         ([b"\x00" * 31], [1]),
+        (b"\x00" * 64, [1, 2]),  # one bytes object, not a sequence of 32-byte hashes
+        ("\x00" * 64, [1, 2]),
+        ([b"\x00" * 32, "\x00" * 32], [1, 2]),  # text among the hashes
     ],
 )
 def test_add_refuses_malformed_input(hashes: object, ids: object) -> None:

@@ -21,18 +21,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("reviewer", "wellbeing", "db", "ui")
 
-# Imports nothing of ours but itself: what every layer may use. reviewer.media_types and
-# reviewer.video_types hold the media data types; reviewer.media the bounded decoder
-# every layer shares (it needs only Pillow).
+# Imports nothing of ours but itself: what every layer may use. The media and video
+# data types, and reviewer.media, the bounded picture decoder every layer shares (it
+# needs only Pillow and the media types).
 KERNEL = frozenset(
     {
         "reviewer.model",
         "reviewer.vocabulary",
         "reviewer.errors",
         "reviewer.clock",
-        "reviewer.media",
         "reviewer.media_types",
         "reviewer.video_types",
+        "reviewer.media",
     }
 )
 # The entry point and the composition root: they know every package; nothing below

@@ -123,6 +123,15 @@ def test_each_crash_class_is_a_line_error_and_the_next_line_goes_in(
     assert message in report.errors[0].reason, report.errors[0].reason
 
 
+@pytest.mark.parametrize("source", [None, ["ngo"], {"ngo": 1}, 3, True, "NGO", "", "ngo "])
+def test_a_source_that_is_not_one_of_ours_is_a_line_error(folder: Path, source: object) -> None:
+    """Any JSON value may stand where the source should: only an exact source name goes in."""
+    line = json.dumps({"media": "a.jpg", "source": source}).encode()
+    report = _ingest(folder, line + b"\n" + _good())
+    assert report.added == 1 and [e.line for e in report.errors] == [1]
+    assert "'source' must be one of" in report.errors[0].reason, report.errors[0].reason
+
+
 def test_a_line_longer_than_the_limit_is_skipped_without_being_kept(folder: Path) -> None:
     huge = b'{"media": "a.jpg", "source": "ngo", "report_text": "' + b"x" * MAX_LINE_BYTES
     report = _ingest(folder, huge + b'"}\n' + _good())

@@ -247,7 +247,14 @@ _GRANTS: dict[str, list[str]] = {
         "SELECT, INSERT ON audit_events",
         "SELECT, INSERT, UPDATE (seq, hash) ON audit_chains, audit_head",
         "SELECT ON items, media",
+        # A known match's grade and provenance, which the moderator confirms (never
+        # the list's hash values).
+        "SELECT (id, list_id, hash_type, source, category, age_band, line) ON hash_list_entries",
         f"UPDATE ({_ITEM_LEASE}) ON items",
+        # A decided near-duplicate's grade becomes its group's pending members' hint
+        # (ShowLess.group_after, run by the moderator who decided it); the items
+        # policy still limits which rows.
+        "UPDATE (suspected_category) ON items",
         "SELECT, INSERT ON claims, skips, decisions, exposures, qa_samples, gold_serves",
         # The sampling outbox: a trigger on decisions fills it as the decider, and
         # whoever works it off deletes the rows (decision ids only).
@@ -268,7 +275,8 @@ _GRANTS: dict[str, list[str]] = {
     "reviewer_lead": [
         "SELECT, INSERT ON adjudications",
         "UPDATE (status) ON qa_samples",
-        "SELECT, INSERT, UPDATE ON gold_items, referrals, legal_holds",
+        "SELECT, INSERT, UPDATE ON referrals, legal_holds",
+        "SELECT ON gold_items",  # the known answers, for agreement; marking is the admin's
         "SELECT ON hash_list_entries",  # matching at ingest
         "INSERT ON items, media, queues, media_video, video_keyframes",
         "UPDATE ON items, media",
@@ -279,7 +287,9 @@ _GRANTS: dict[str, list[str]] = {
         "INSERT, DELETE ON queue_access",
         "INSERT, UPDATE ON queues, security_settings, qa_settings, reporting_settings,"
         " welfare_settings, hash_lists, hash_list_entries",
-        "SELECT ON hash_list_entries, gold_items, referrals",
+        "SELECT ON hash_list_entries, referrals",
+        # Gold items are the admin's to mark and unmark (the gate: MANAGE_SETTINGS).
+        "SELECT, INSERT, UPDATE ON gold_items",
         "INSERT ON items, media, media_video, video_keyframes",
         "UPDATE ON items, media",
         "INSERT, UPDATE, DELETE ON hash_matches, dup_groups, dup_members, dup_group_flags",

@@ -1,0 +1,180 @@
+"""Profile: where the PostgreSQL server spends its time on one claim + decision.
+
+Run from the repository root:
+
+    python tests/bench/profile_claims_pg.py [--cycles 2000] [--items 20000]
+
+Starts a throwaway PostgreSQL with pg_stat_statements (nested statements tracked
+too, so the policies' sub-queries and the trigger's insert show), migrates and seeds
+it as the owner, then ONE moderator signed in as its own login role (row-level
+security applies) runs claim_next -> submit_decision through the gate (a `Check` on
+each, as the review service passes) for `--cycles` cycles. Prints, per statement, the
+calls, mean execution and planning time on the server, and the client's wall time per
+cycle. Not a benchmark (no floor, no load): a tool to find what to make cheaper.
+Not a pytest module: nothing is collected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "bench"))
+
+import psycopg  # noqa: E402
+from bench_claims import (  # noqa: E402
+    BENCH_AUDIT_KEY,
+    GRADE,
+    SEEN,
+    login_seats,
+    seed,
+    server_cpu,
+    vet,
+)
+from pgserver import PgServer  # noqa: E402
+
+from db.store import _DECISION_COLS, Store, _to_view  # noqa: E402
+from reviewer.model import Claim  # noqa: E402
+from reviewer.permissions import Check, Operation  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=2000)
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--no-check", action="store_true", help="without the gate's Check")
+    parser.add_argument("--owner", action="store_true", help="as the owner: no row-level security")
+    parser.add_argument("--workstations", type=int, default=1, help="threads, each its own login")
+    args = parser.parse_args()
+    pg = PgServer()
+    pg.start()
+    try:
+        with (pg.datadir / "postgresql.conf").open("a") as conf:
+            conf.write(
+                "shared_preload_libraries = 'pg_stat_statements'\n"
+                "pg_stat_statements.track = 'all'\n"
+                "pg_stat_statements.track_planning = on\n"
+            )
+        pg._run(
+            str(pg.bindir / "pg_ctl"), "-D", str(pg.datadir), "-l", str(pg.logfile),
+            "-o", f"-p {pg.port}", "-w", "restart",
+        )  # fmt: skip
+        pg.create_database("prof", owner=pg.owner)
+        store = Store.open(pg.owner_url("prof"), audit_key=BENCH_AUDIT_KEY)
+        seed(store, args.items, "prof")
+        seats = login_seats(store, args.workstations, lambda role, pw: pg.url("prof", role, pw))
+        vet(store, [uid for _url, uid in seats])
+        store.close()
+        su = psycopg.connect(
+            host=pg.host, port=pg.port, user=pg.superuser, dbname="prof", autocommit=True
+        )
+        su.execute("CREATE EXTENSION pg_stat_statements")
+        stores = [
+            Store.open(
+                pg.owner_url("prof") if args.owner else url,
+                migrate=False,
+                audit_key=BENCH_AUDIT_KEY,
+            )
+            for url, _ in seats
+        ]
+
+        def cycle(i: int) -> None:
+            me, uid, name = stores[i], seats[i][1], f"ws{i:02d}"
+            check = None if args.no_check else Check(uid, name, Operation.CLAIM)
+            c = me.claim_next(uid, lease_seconds=600, check=check)
+            assert c is not None
+            check = (
+                None if args.no_check else Check(uid, name, Operation.SUBMIT, claim_id=c.claim_id)
+            )
+            me.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()), check=check)
+
+        def run(i: int, n: int) -> None:
+            for _ in range(n):
+                cycle(i)
+
+        def all_run(n: int) -> None:
+            threads = [threading.Thread(target=run, args=(i, n)) for i in range(len(stores))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        all_run(10)
+        su.execute("SELECT pg_stat_statements_reset()")
+        pm = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+        cpu0 = server_cpu(pm)
+        t0 = time.perf_counter()
+        per = max(1, args.cycles // len(stores))
+        all_run(per)
+        args.cycles = per * len(stores)
+        wall = (time.perf_counter() - t0) / args.cycles
+        cpu = (server_cpu(pm) - cpu0) / args.cycles
+        print(f"server CPU per cycle (all backends): {cpu * 1e3:.3f} ms")
+        in_db = "dbid = (SELECT oid FROM pg_database WHERE datname = 'prof')"
+        rows = su.execute(
+            "SELECT calls, total_exec_time, total_plan_time, toplevel, query"
+            f" FROM pg_stat_statements WHERE {in_db} ORDER BY total_exec_time DESC LIMIT 40"
+        ).fetchall()
+        total_top = sum(r[1] + r[2] for r in rows if r[3])
+        print(
+            f"client wall per cycle: {wall * 1e3:.3f} ms; server exec+plan of top-level"
+            f" statements per cycle: {total_top / args.cycles:.3f} ms"
+        )
+        for calls, ex, plan, top, query in rows:
+            q = " ".join(query.split())
+            per = 1e3 / max(1, calls)
+            where = "top" if top else "nest"
+            timing = f"{ex * per:>8.1f}us exec {plan * per:>7.1f}us plan"
+            print(f"{calls:>7} {timing} {where} | {q[:200]}")
+        explain(stores[0], seats[0][1])
+        for me in stores:
+            me.close()
+        su.close()
+    finally:
+        pg.stop()
+    return 0
+
+
+def explain(me: Store, uid: int) -> None:
+    """EXPLAIN ANALYZE, BUFFERS of the pick and the decision, as the login role, in a
+    transaction rolled back."""
+    from datetime import timedelta
+
+    from db.prepared import execute_driver_sql
+
+    sql = me._sql
+    with me.engine.connect() as conn:
+        tx = conn.begin()
+        pick = sql.take[(False, "none", False)]
+        params = {"p_lease": timedelta(seconds=600), "p_user": uid, "p_queue": None}
+        rows, _ = execute_driver_sql(
+            conn, "EXPLAIN (ANALYZE, BUFFERS) " + pick.sql, pick._params(params)
+        )
+        print("\n-- pick")
+        print("\n".join(r[0] for r in rows))
+        got = pick.first(conn, params)
+        assert got is not None
+        m = pick.mapping(got)
+        claim = Claim(m["claim_id"], _to_view(m), uid, m["lease_expires_at"])
+        dp = Store._closing(claim, SEEN, me._stamp())
+        record = GRADE.to_record()
+        dp.update({f"p_{c}": record[c] for c in _DECISION_COLS}, p_token=str(uuid.uuid4()))
+        dp.update(p_status="decided", p_outcome="decided")
+        assert sql.decide is not None
+        rows, _ = execute_driver_sql(
+            conn, "EXPLAIN (ANALYZE, BUFFERS) " + sql.decide.sql, sql.decide._params(dp)
+        )
+        print("\n-- decide")
+        print("\n".join(r[0] for r in rows))
+        tx.rollback()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
