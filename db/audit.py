@@ -110,8 +110,9 @@ ROOT = 0  # the root chain's chain_id; its head is audit_head
 OPENED = "audit_chain_opened"  # the root event that brings a writer's chain into being
 CLOSED = "audit_chain_closed"  # a writer's last event, signed: nothing may follow it
 VERIFY_BATCH = 20_000
-# Below this many events in writers' chains a worker process costs more than it saves.
-PARALLEL_MIN_EVENTS = 150_000
+# Below this many events in writers' chains a worker process costs more than it saves:
+# starting one (an interpreter importing db.audit) takes about 0.7 CPU-seconds.
+PARALLEL_MIN_EVENTS = 300_000
 # A writer signs at least every SIGN_EVERY events. Verifying one Ed25519 signature costs
 # about as much as hashing 30-100 events, so this keeps signatures under a tenth of
 # verify's time while bounding a running session's unsigned tail.
