@@ -71,6 +71,7 @@ from db.models import (
 )
 from db.open_items import OpenCounts, open_counts
 from db.prepared import Prepared, Result, run_steps
+from reviewer.accounts import AccessDenied
 from reviewer.clock import Clock
 from reviewer.errors import LeaseLost, NotFound, OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading
@@ -140,18 +141,34 @@ R = TypeVar("R")
 
 
 def _translate_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn a lost connection into StoreUnavailable, so callers need not know SQLAlchemy."""
+    """Turn a lost connection into StoreUnavailable, and a statement the server refused
+    (a missing grant, a row-level security policy: SQLSTATE 42501) into AccessDenied, so
+    callers need not know SQLAlchemy. On a team server the database is the last gate: a
+    person disabled or demoted after the services' own checks is refused there."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+                raise AccessDenied(
+                    "The team server refused this action for your account "
+                    f"(it may have been disabled or its roles changed): {_first_line(exc)}"
+                ) from exc
             if exc.connection_invalidated or _looks_disconnected(exc):
                 raise StoreUnavailable(f"database unreachable: {exc.orig}") from exc
             raise
 
     return wrapper
+
+
+_INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: missing grant or row-level security
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The server's own words, without the statement and parameters SQLAlchemy appends."""
+    return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "refused"
 
 
 def _looks_disconnected(exc: DBAPIError) -> bool:

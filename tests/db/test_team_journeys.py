@@ -25,7 +25,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import sqlalchemy.exc as sa_exc
 from pgserver import PgServer
 from qa_helpers import SEED, add_items, graded
 from team_server import Person, Seat, TeamDb
@@ -424,9 +423,9 @@ def test_admin_creates_vets_grants_demotes_and_disables_and_each_counts_at_once(
     # Disabled: the open session's next action is refused, and so is signing in again.
     users.set_roles(made.id, {Role.MODERATOR})
     users.set_disabled(made.id, True)
-    # Refused; by the server first (the welfare counters the claim saves), which
-    # surfaces as the driver's error: see the xfail test below.
-    with pytest.raises((AccessDenied, sa_exc.ProgrammingError)):
+    # Refused; by the server first (the welfare counters the claim saves), which the
+    # store reports as AccessDenied like the services' own refusals.
+    with pytest.raises(AccessDenied):
         s.svc.claim_next()
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         team.raw(s.person)
@@ -445,12 +444,6 @@ def test_admin_creates_vets_grants_demotes_and_disables_and_each_counts_at_once(
         assert events and {e.user_id for e in events} == {team.admin.id}, kind
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a statement the server refuses (SQLSTATE 42501, row-level security or a "
-    "missing grant) reaches the service as sqlalchemy's ProgrammingError, not "
-    "AccessDenied: db.store._translate_errors translates only lost connections",
-)
 def test_a_disabled_persons_next_action_is_refused_as_access_denied(
     team: TeamDb, media: MediaStore
 ) -> None:
