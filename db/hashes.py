@@ -639,25 +639,23 @@ class HashRepo(Repo):
                 pending = and_(items.c.id == item_id, items.c.status == "pending")
                 if blocked:
                     pending = and_(pending, items.c.queue_id.not_in(sorted(blocked)))
+                # The claim lifecycle, whole, in this transaction: claim the member,
+                # decide on that claim, close it. Same statements on both backends; on a
+                # team server each passes the policies the review path passes (a
+                # moderator may take a pending item, decide on its own claim, and sees
+                # the decided item through that claim).
+                now = self.now_value(conn)
                 took = conn.execute(
                     update(items)
                     .where(pending)
-                    .values(status="decided", claimed_by=None, lease_expires_at=None, claim_id=None)
+                    .values(status="claimed", claimed_by=user_id, lease_expires_at=now)
                 ).rowcount
                 if not took:
                     skipped.append(item_id)
                     continue
-                now = self.now_value(conn)
                 claim_id = conn.execute(
                     insert(claims)
-                    .values(
-                        item_id=item_id,
-                        user_id=user_id,
-                        claimed_at=now,
-                        expires_at=now,
-                        closed_at=now,
-                        outcome="decided",
-                    )
+                    .values(item_id=item_id, user_id=user_id, claimed_at=now, expires_at=now)
                     .returning(claims.c.id)
                 ).scalar_one()
                 conn.execute(
@@ -690,6 +688,16 @@ class HashRepo(Repo):
                     )
                     .returning(decisions.c.id)
                 ).scalar_one()
+                conn.execute(
+                    update(items)
+                    .where(items.c.id == item_id)
+                    .values(status="decided", claimed_by=None, lease_expires_at=None, claim_id=None)
+                )
+                conn.execute(
+                    update(claims)
+                    .where(claims.c.id == claim_id)
+                    .values(closed_at=now, outcome="decided")
+                )
                 decided.append(item_id)
                 events.append(
                     (

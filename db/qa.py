@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     FromClause,
     Table,
     and_,
     case,
+    column,
     delete,
     exists,
     func,
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -38,6 +42,7 @@ from db.models import (
     GoldItemRow,
     GoldServeRow,
     ItemRow,
+    MediaRow,
     QaGradeRow,
     QaSampleRow,
     QaSamplingDueRow,
@@ -47,11 +52,11 @@ from db.models import (
     UserRow,
 )
 from db.repo import Repo, translate_errors
-from db.store import exposure_record
+from db.store import _CONTEXT_COLS, _MEDIA_COLS, _to_view, exposure_record
 from reviewer.agreement import GradePair
 from reviewer.errors import LeaseLost, NotFound
 from reviewer.grading import Grading
-from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
+from reviewer.model import Claim, DecisionReceipt, Exposure, ItemView, QueueSummary
 from reviewer.permissions import Check
 from reviewer.qa_model import (
     SYNTHETIC_KEY,
@@ -80,6 +85,7 @@ claims = ClaimRow.__table__
 exposures = ExposureRow.__table__
 users = UserRow.__table__
 queues = QueueRow.__table__
+media_t = MediaRow.__table__
 skips = SkipRow.__table__
 
 GRADING_COLUMNS = (
@@ -910,50 +916,27 @@ class QaRepo(Repo):
             ).first()
             if nxt is not None and nxt.priority == 0:
                 return None
-            pick = (
-                select(gold.c.id, items)
-                .join(items, items.c.id == gold.c.item_id)
-                .where(
-                    gold.c.active.is_(True),
-                    ~exists().where(
-                        and_(serves.c.gold_id == gold.c.id, serves.c.user_id == user_id)
-                    ),
-                )
-                .order_by(gold.c.id)
-                .limit(1)
-            )
-            if queue_id is not None:
-                pick = pick.where(items.c.queue_id == queue_id)
-            if blocked:
-                pick = pick.where(items.c.queue_id.not_in(sorted(blocked)))
-            g = conn.execute(pick).first()
-            if g is None:
-                return None
-            m = g._mapping
             # Received as the item it stands in for, so its age reads like the others'.
             received_at = nxt.received_at if nxt is not None else self.now_value(conn)
             expires = self.now(lease_seconds)
-            item_id = conn.execute(
-                insert(items)
-                .values(
-                    queue_id=m[items.c.queue_id],
-                    media_id=m[items.c.media_id],
-                    dedupe_key=f"gold-serve:{uuid.uuid4()}",
-                    source=m[items.c.source],
-                    priority=m[items.c.priority],
-                    imminent_risk=False,
-                    received_at=received_at,
-                    status="claimed",
-                    claimed_by=user_id,
-                    lease_expires_at=expires,
-                    report_text=m[items.c.report_text],
-                    reported_accounts=m[items.c.reported_accounts],
-                    upload_ip=m[items.c.upload_ip],
-                    upload_time=m[items.c.upload_time],
-                    extra=m[items.c.extra],
+            if self.pg:
+                # A moderator's login role may neither read a gold item (its status is
+                # 'gold') nor insert items: the server picks and copies it, re-checking
+                # the claim rule for the account (see migration 0025).
+                fn = func.reviewer_serve_gold_copy(queue_id, received_at, expires).table_valued(
+                    "gold_id", "item_id"
                 )
-                .returning(items.c.id)
-            ).scalar_one()
+                served = conn.execute(select(fn.c.gold_id, fn.c.item_id)).first()
+                if served is None:
+                    return None
+                gold_id, item_id = int(served.gold_id), int(served.item_id)
+            else:
+                picked = self._pick_and_copy_gold(
+                    conn, user_id, queue_id, blocked, received_at, expires
+                )
+                if picked is None:
+                    return None
+                gold_id, item_id = picked
             claim_id, lease_expires_at = conn.execute(
                 insert(claims)
                 .values(item_id=item_id, user_id=user_id, claimed_at=self.now(), expires_at=expires)
@@ -962,7 +945,7 @@ class QaRepo(Repo):
             conn.execute(update(items).where(items.c.id == item_id).values(claim_id=claim_id))
             conn.execute(
                 insert(serves).values(
-                    gold_id=m[gold.c.id], user_id=user_id, item_id=item_id, served_at=self.now()
+                    gold_id=gold_id, user_id=user_id, item_id=item_id, served_at=self.now()
                 )
             )
             self.audit(
@@ -970,10 +953,94 @@ class QaRepo(Repo):
                 None,
                 "gold_served",
                 item_id,
-                {"gold_id": m[gold.c.id], "user_id": user_id, "claim_id": claim_id},
+                {"gold_id": gold_id, "user_id": user_id, "claim_id": claim_id},
             )
             self.audit(conn, user_id, "claim", item_id, {"claim_id": claim_id})
-            return Claim(claim_id, self.store._item_view(conn, item_id), user_id, lease_expires_at)
+            return Claim(claim_id, self._held_view(conn, item_id), user_id, lease_expires_at)
+
+    def _held_view(self, conn: Connection, item_id: int) -> ItemView:
+        """The view of an item the caller holds. A moderator's login role reads its
+        report context and media only through reviewer_item_context (migration 0024),
+        as the claim statement does; the embedded database reads the row."""
+        if not self.pg:
+            return self.store._item_view(conn, item_id)
+        ctx = func.reviewer_item_context(item_id).table_valued(
+            *(column(c, items.c[c].type) for c in _CONTEXT_COLS),
+            *(column(c, media_t.c[c].type) for c in _MEDIA_COLS),
+        )
+        row = conn.execute(
+            select(
+                items.c.id,
+                items.c.queue_id,
+                queues.c.name.label("queue_name"),
+                items.c.source,
+                items.c.priority,
+                items.c.imminent_risk,
+                items.c.received_at,
+                items.c.suspected_category,
+                *ctx.c,
+            )
+            .join_from(items, ctx, true())
+            .join(queues, queues.c.id == items.c.queue_id)
+            .where(items.c.id == item_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"item {item_id}")
+        return _to_view(row._mapping)
+
+    def _pick_and_copy_gold(
+        self,
+        conn: Connection,
+        user_id: int,
+        queue_id: int | None,
+        blocked: Collection[int],
+        received_at: datetime,
+        expires: ColumnElement[datetime],
+    ) -> tuple[int, int] | None:
+        """The first active gold item this moderator has not had, of a queue they may
+        see, copied as a fresh item claimed by them: (gold id, serving item id). The
+        embedded database's statements; on PostgreSQL reviewer_serve_gold_copy (0025)
+        does the same as the server, for a role that may not read gold or insert items."""
+        pick = (
+            select(gold.c.id, items)
+            .join(items, items.c.id == gold.c.item_id)
+            .where(
+                gold.c.active.is_(True),
+                ~exists().where(and_(serves.c.gold_id == gold.c.id, serves.c.user_id == user_id)),
+            )
+            .order_by(gold.c.id)
+            .limit(1)
+        )
+        if queue_id is not None:
+            pick = pick.where(items.c.queue_id == queue_id)
+        if blocked:
+            pick = pick.where(items.c.queue_id.not_in(sorted(blocked)))
+        g = conn.execute(pick).first()
+        if g is None:
+            return None
+        m = g._mapping
+        item_id = conn.execute(
+            insert(items)
+            .values(
+                queue_id=m[items.c.queue_id],
+                media_id=m[items.c.media_id],
+                dedupe_key=f"gold-serve:{uuid.uuid4()}",
+                source=m[items.c.source],
+                priority=m[items.c.priority],
+                imminent_risk=False,
+                received_at=received_at,
+                status="claimed",
+                claimed_by=user_id,
+                lease_expires_at=expires,
+                report_text=m[items.c.report_text],
+                reported_accounts=m[items.c.reported_accounts],
+                upload_ip=m[items.c.upload_ip],
+                upload_time=m[items.c.upload_time],
+                extra=m[items.c.extra],
+            )
+            .returning(items.c.id)
+        ).scalar_one()
+        return int(m[gold.c.id]), int(item_id)
 
     @translate_errors
     def is_gold_item(self, item_id: int) -> bool:

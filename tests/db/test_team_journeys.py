@@ -294,13 +294,6 @@ def test_an_admin_marks_and_unmarks_gold_items_and_a_lead_may_not(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a moderator's login role cannot serve gold: db.qa.serve_gold picks the gold "
-    "item through `items`, whose policy shows a moderator only pending items or their "
-    "own (a gold item's status is 'gold'), and then INSERTs the serving copy into "
-    "items, which reviewer_moderator may not; no gold is ever served on a team server",
-)
 def test_gold_items_are_served_to_a_moderator_and_feed_the_leads_agreement(
     team: TeamDb, media: MediaStore
 ) -> None:
@@ -323,7 +316,10 @@ def test_gold_items_are_served_to_a_moderator_and_feed_the_leads_agreement(
     assert team.owner.item(served).report_text == team.owner.item(gold).report_text
     assert lee.svc.team is not None and lee.svc.team.adjudication is not None
     now = clock.now()
-    summary = lee.svc.team.adjudication.agreement(now - timedelta(hours=1), now)
+    # The window's end is exclusive, and the test clock stands still at the decision.
+    summary = lee.svc.team.adjudication.agreement(
+        now - timedelta(hours=1), now + timedelta(seconds=1)
+    )
     assert summary.gold[mo.person.id].pairs == 1
     assert summary.gold[mo.person.id].severity_agreement.value == pytest.approx(1.0)
 

@@ -163,23 +163,12 @@ def test_a_listed_upload_is_confirmed_unseen_and_a_decided_groups_members_hinted
     assert claim is not None and claim.item.id == rep
     mo.svc.submit(claim, graded(Severity.B, AgeBand.B11_13), Exposure(1.5, 1, 1.0), "rep")
     assert {team.owner.item(i).suspected_category for i in copies} == {None}
-    show.group_after(rep)  # (offering the group to settle: the xfail test below)
+    show.group_after(rep)  # (offering the group to settle: the test below)
     # The members still to decide took the group's grade as their hint at once.
     assert {team.owner.item(i).suspected_category for i in copies} == {Severity.B}
     assert show.flags() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a moderator's login role is not offered its near-duplicate group to settle: "
-    "HashRepo._group joins each member's media row, and since 0024 a moderator sees a "
-    "media row only through an item it holds or decided, so the pending members drop "
-    "out and group_after returns None. Past that, settling is refused too: "
-    "ShowLess.settle moves each pending member straight to 'decided' with no claim "
-    "(claimed_by NULL), and the new row fails the items policy (a moderator sees a "
-    "decided item only through their own claim, and PostgreSQL checks the updated row "
-    "against the SELECT policy): InsufficientPrivilege",
-)
 def test_a_moderator_settles_a_near_duplicate_group_with_the_representatives_grade(
     team: TeamDb, media: MediaStore
 ) -> None:

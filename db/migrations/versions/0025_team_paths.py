@@ -1,0 +1,146 @@
+"""the team server lets each person do the jobs the permission matrix gives them
+
+Revision ID: 0025
+Revises: 0024
+Create Date: 2026-12-06 19:30:00
+
+Journeys run as each person's own login role found paths the services allow and the
+server refused (PostgreSQL only; SQLite has no roles):
+
+- Near-duplicate groups. Since 0024 a moderator sees a media row only through an item it
+  holds or decided, so the group grid (HashRepo._group joins each member's media for
+  the protected thumbnails) lost the pending members. The media policy now also shows
+  the media of a member of a near-duplicate group in which this account holds or
+  decided a member, both in queues it may see: exactly what the grid shows the
+  moderator who graded the representative. (Settling the group then runs the one claim
+  lifecycle per member, which the items, claims and decisions policies already allow.)
+- Gold. A moderator may not read a gold item (its status is 'gold', and its answer is
+  hidden) nor insert items, so the golden set was never served. One SECURITY DEFINER
+  function, `reviewer_serve_gold_copy(queue, received_at, expires)`, picks the first
+  active gold item the caller has not been served, of a queue the caller may see (and
+  the one asked for), and inserts its serving copy claimed by the caller; it re-reads
+  the account (session_user: enabled, a moderator) and applies the claim rule itself.
+  It returns only ids: the copy is then the caller's own claimed item, read through
+  the ordinary policies. Not a policy: a policy cannot let a role insert an item only
+  as a copy of a row it may not read. The embedded database runs the same two steps as
+  plain statements (db/qa.py QaRepo._pick_and_copy_gold).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0025"
+down_revision = "0024"
+branch_labels = None
+depends_on = None
+
+PERSON = "reviewer_person"
+
+
+def _revision(name: str) -> ModuleType:
+    """An earlier migration's module, for the policy texts it wrote (one place each)."""
+    path = Path(__file__).with_name(name)
+    spec = importlib.util.spec_from_file_location(f"reviewer_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_R24 = _revision("0024_item_context_grants.py")
+_QUEUES: str = _R24._QUEUES
+_UID: str = _R24._UID
+# A member `j` of a group this account holds or decided an item of.
+_MINE = (
+    f"j.claimed_by = {_UID} OR EXISTS (SELECT 1 FROM public.claims c WHERE c.item_id = j.id"
+    f" AND c.user_id = {_UID} AND c.outcome = 'decided')"
+)
+_GROUP_MEDIA = (
+    "EXISTS (SELECT 1 FROM items i JOIN dup_members dm ON dm.item_id = i.id"
+    " JOIN dup_members mine ON mine.group_id = dm.group_id"
+    " JOIN items j ON j.id = mine.item_id"
+    f" WHERE i.media_id = media.id AND i.queue_id = ANY ({_QUEUES})"
+    f" AND j.queue_id = ANY ({_QUEUES}) AND ({_MINE}))"
+)
+_MEDIA_POLICY = f"{_R24._MEDIA_POLICY} OR {_GROUP_MEDIA}"
+
+
+_ME = "FROM public.users u WHERE u.db_role = session_user AND NOT u.disabled"
+_SERVE_GOLD = f"""
+CREATE FUNCTION reviewer_serve_gold_copy(
+    p_queue integer, p_received_at timestamptz, p_expires timestamptz
+) RETURNS TABLE (gold_id bigint, item_id bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    me integer := (SELECT u.id {_ME} AND u.roles::jsonb ? 'moderator');
+    g record;
+    copy_id bigint;
+BEGIN
+    IF me IS NULL THEN
+        RAISE EXCEPTION 'only an enabled moderator is served gold'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT gi.id AS gid, i.* INTO g
+    FROM public.gold_items gi JOIN public.items i ON i.id = gi.item_id
+    WHERE gi.active AND (p_queue IS NULL OR i.queue_id = p_queue)
+      AND i.queue_id = ANY ({_QUEUES})
+      AND NOT EXISTS (SELECT 1 FROM public.gold_serves s
+                      WHERE s.gold_id = gi.id AND s.user_id = me)
+    ORDER BY gi.id LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    INSERT INTO public.items (
+        queue_id, media_id, dedupe_key, source, priority, imminent_risk, received_at,
+        status, claimed_by, lease_expires_at, report_text, reported_accounts, upload_ip,
+        upload_time, extra)
+    VALUES (
+        g.queue_id, g.media_id, 'gold-serve:' || gen_random_uuid(), g.source, g.priority,
+        false, p_received_at, 'claimed', me,
+        -- a lease, never longer than an ordinary one could be asked for
+        least(p_expires, now() + interval '1 day'),
+        g.report_text, g.reported_accounts, g.upload_ip, g.upload_time, g.extra)
+    RETURNING id INTO copy_id;
+    gold_id := g.gid;
+    item_id := copy_id;
+    RETURN NEXT;
+END
+$$
+"""
+_SERVE_GOLD_GRANTS = [
+    "REVOKE ALL ON FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)"
+    " FROM PUBLIC",
+    "GRANT EXECUTE ON FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)"
+    f" TO {PERSON}",
+]
+
+
+def _media_policy(using: str) -> list[str]:
+    return [
+        "DROP POLICY media_select ON media",
+        f"CREATE POLICY media_select ON media FOR SELECT TO {PERSON} USING ({using})",
+    ]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for stmt in [*_media_policy(_MEDIA_POLICY), _SERVE_GOLD, *_SERVE_GOLD_GRANTS]:
+        op.execute(sa.text(stmt))
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for stmt in [
+        "DROP FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)",
+        *_media_policy(_R24._MEDIA_POLICY),
+    ]:
+        op.execute(sa.text(stmt))
