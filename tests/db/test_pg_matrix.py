@@ -47,6 +47,8 @@ AGREES: dict[str, tuple[tuple[Operation, ...], str | None]] = {
 READS: dict[str, Operation] = {
     "see_team": Operation.TEAM_HISTORY,  # other moderators' decisions: leads only
     "see_qa_grade": Operation.QA_GRADES,  # QA grades before adjudication: leads only
+    # everyone's decisions, exposures and QA grades for retention and the hash export
+    "admin_jobs": Operation.RETENTION,
 }
 # Rules with no matrix operation of their own, and why.
 NOT_IN_MATRIX = {

@@ -61,11 +61,6 @@ pytestmark = pytest.mark.postgres_only
 QA_SEED = SEED.encode()
 SIZE = (640, 480)
 DAY = 86_400.0
-ADMIN_BLIND = (
-    "the admin's login role reads no one else's decisions, exposures or QA grades (the "
-    "policies of 0018 give other people's rows to leads only: 'see_team', "
-    "'see_qa_grade'), so {what}"
-)
 
 
 @pytest.fixture
@@ -200,13 +195,6 @@ def test_a_moderator_settles_a_near_duplicate_group_with_the_representatives_gra
     assert show.flags() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=ADMIN_BLIND.format(
-        what="the admin's `reviewer hashlist export` sees no decision or agreeing "
-        "re-grade and exports nothing"
-    ),
-)
 def test_the_hash_export_waits_for_agreeing_grades_and_round_trips(
     team: TeamDb, media: MediaStore, tmp_path: Path
 ) -> None:
@@ -325,12 +313,6 @@ def test_a_lead_builds_lists_the_gaps_and_exports_a_referral(
 
 
 # --------------------------------------------------------------------------- retention
-@pytest.mark.xfail(
-    strict=True,
-    reason=ADMIN_BLIND.format(
-        what="the admin's retention plan finds no decided item and disposes of nothing"
-    ),
-)
 def test_an_admin_plans_and_runs_retention(team: TeamDb, media: MediaStore) -> None:
     clock = team.clock
     assert isinstance(clock, FakeClock)

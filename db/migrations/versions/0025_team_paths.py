@@ -24,6 +24,15 @@ server refused (PostgreSQL only; SQLite has no roles):
   the ordinary policies. Not a policy: a policy cannot let a role insert an item only
   as a copy of a row it may not read. The embedded database runs the same two steps as
   plain statements (db/qa.py QaRepo._pick_and_copy_gold).
+- Admin jobs. Retention (Operation.RETENTION) and the confirmed-hash export are the
+  admin's in the permission matrix, and both read everyone's decisions, exposures and
+  QA grades; the policies gave other people's rows to leads only, so the admin's plan
+  found nothing to dispose of and the export exported nothing. One rule is added to the
+  rule book of 0023, `admin_jobs` ("{admin}": what RETENTION allows), expanded into
+  reviewer_may (tests/db/test_pg_matrix.py compares it with the matrix) and into one
+  extra permissive SELECT policy on each table those jobs read. Reading only: an admin
+  still writes no decision and no grade (no INSERT rule changes), and still gets no
+  item context beyond what 0024 gives it.
 """
 
 from __future__ import annotations
@@ -69,6 +78,27 @@ _GROUP_MEDIA = (
     f" AND j.queue_id = ANY ({_QUEUES}) AND ({_MINE}))"
 )
 _MEDIA_POLICY = f"{_R24._MEDIA_POLICY} OR {_GROUP_MEDIA}"
+
+# The rule book of 0023 with the admin's jobs added (see the docstring).
+_R23 = _revision("0023_cheap_policies.py")
+_ADMIN_JOBS = "{admin}"
+_ADMIN_READS = ("decisions", "exposures", "claims", "qa_samples", "qa_grades", "adjudications")
+
+
+def _reviewer_may(with_admin_jobs: bool) -> str:
+    if with_admin_jobs:
+        _R23.RULES["admin_jobs"] = _ADMIN_JOBS
+    else:
+        _R23.RULES.pop("admin_jobs", None)
+    return str(_R23._function_sql())
+
+
+def _admin_policies() -> list[str]:
+    return [
+        f"CREATE POLICY {t}_admin_jobs ON {t} FOR SELECT TO {PERSON}"
+        f" USING ({_R23.may('admin_jobs')})"
+        for t in _ADMIN_READS
+    ]
 
 
 _ME = "FROM public.users u WHERE u.db_role = session_user AND NOT u.disabled"
@@ -132,7 +162,13 @@ def _media_policy(using: str) -> list[str]:
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for stmt in [*_media_policy(_MEDIA_POLICY), _SERVE_GOLD, *_SERVE_GOLD_GRANTS]:
+    for stmt in [
+        *_media_policy(_MEDIA_POLICY),
+        _SERVE_GOLD,
+        *_SERVE_GOLD_GRANTS,
+        _reviewer_may(True),
+        *_admin_policies(),
+    ]:
         op.execute(sa.text(stmt))
 
 
@@ -140,6 +176,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     for stmt in [
+        *(f"DROP POLICY {t}_admin_jobs ON {t}" for t in _ADMIN_READS),
+        _reviewer_may(False),
         "DROP FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)",
         *_media_policy(_R24._MEDIA_POLICY),
     ]:
