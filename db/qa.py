@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     FromClause,
+    Integer,
     Table,
     and_,
     case,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from db.gate import Granted
@@ -923,9 +925,13 @@ class QaRepo(Repo):
                 # A moderator's login role may neither read a gold item (its status is
                 # 'gold') nor insert items: the server picks and copies it, re-checking
                 # the claim rule for the account (see migration 0025).
-                fn = func.reviewer_serve_gold_copy(queue_id, received_at, expires).table_valued(
-                    "gold_id", "item_id"
-                )
+                fn = func.reviewer_serve_gold_copy(
+                    user_id,
+                    queue_id,
+                    postgresql.array(sorted(blocked), type_=Integer),
+                    received_at,
+                    expires,
+                ).table_valued("gold_id", "item_id")
                 served = conn.execute(select(fn.c.gold_id, fn.c.item_id)).first()
                 if served is None:
                     return None

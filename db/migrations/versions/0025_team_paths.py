@@ -16,10 +16,11 @@ server refused (PostgreSQL only; SQLite has no roles):
   lifecycle per member, which the items, claims and decisions policies already allow.)
 - Gold. A moderator may not read a gold item (its status is 'gold', and its answer is
   hidden) nor insert items, so the golden set was never served. One SECURITY DEFINER
-  function, `reviewer_serve_gold_copy(queue, received_at, expires)`, picks the first
+  function, `reviewer_serve_gold_copy(user, queue, blocked, received_at, expires)`, picks the first
   active gold item the caller has not been served, of a queue the caller may see (and
   the one asked for), and inserts its serving copy claimed by the caller; it re-reads
-  the account (session_user: enabled, a moderator) and applies the claim rule itself.
+  the account (session_user: enabled, a moderator, the user named) and applies the
+  claim rule itself (only the owner role may name another account: set-up and tests).
   It returns only ids: the copy is then the caller's own claimed item, read through
   the ordinary policies. Not a policy: a policy cannot let a role insert an item only
   as a copy of a row it may not read. The embedded database runs the same two steps as
@@ -104,23 +105,34 @@ def _admin_policies() -> list[str]:
 _ME = "FROM public.users u WHERE u.db_role = session_user AND NOT u.disabled"
 _SERVE_GOLD = f"""
 CREATE FUNCTION reviewer_serve_gold_copy(
-    p_queue integer, p_received_at timestamptz, p_expires timestamptz
+    p_user integer, p_queue integer, p_blocked integer[], p_received_at timestamptz,
+    p_expires timestamptz
 ) RETURNS TABLE (gold_id bigint, item_id bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     me integer := (SELECT u.id {_ME} AND u.roles::jsonb ? 'moderator');
+    owner boolean := false;
     g record;
     copy_id bigint;
 BEGIN
-    IF me IS NULL THEN
+    -- The owner (set-up, tests, the embedded tools) acts for the account it names;
+    -- a person's login role only ever for itself.
+    IF me IS NULL AND pg_has_role(session_user, (SELECT c.relowner FROM pg_class c
+                                   WHERE c.oid = 'public.items'::regclass), 'USAGE') THEN
+        me := p_user;
+        owner := true;
+    END IF;
+    IF me IS NULL OR me IS DISTINCT FROM p_user THEN
         RAISE EXCEPTION 'only an enabled moderator is served gold'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     SELECT gi.id AS gid, i.* INTO g
     FROM public.gold_items gi JOIN public.items i ON i.id = gi.item_id
     WHERE gi.active AND (p_queue IS NULL OR i.queue_id = p_queue)
-      AND i.queue_id = ANY ({_QUEUES})
+      -- a person's own visible queues, re-read here; the gate's refusals besides
+      AND (owner OR i.queue_id = ANY ({_QUEUES}))
+      AND NOT i.queue_id = ANY (coalesce(p_blocked, '{{}}'))
       AND NOT EXISTS (SELECT 1 FROM public.gold_serves s
                       WHERE s.gold_id = gi.id AND s.user_id = me)
     ORDER BY gi.id LIMIT 1;
@@ -144,11 +156,10 @@ BEGIN
 END
 $$
 """
+_SERVE_GOLD_SIG = "reviewer_serve_gold_copy(integer, integer, integer[], timestamptz, timestamptz)"
 _SERVE_GOLD_GRANTS = [
-    "REVOKE ALL ON FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)"
-    " FROM PUBLIC",
-    "GRANT EXECUTE ON FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)"
-    f" TO {PERSON}",
+    f"REVOKE ALL ON FUNCTION {_SERVE_GOLD_SIG} FROM PUBLIC",
+    f"GRANT EXECUTE ON FUNCTION {_SERVE_GOLD_SIG} TO {PERSON}",
 ]
 
 
@@ -178,7 +189,7 @@ def downgrade() -> None:
     for stmt in [
         *(f"DROP POLICY {t}_admin_jobs ON {t}" for t in _ADMIN_READS),
         _reviewer_may(False),
-        "DROP FUNCTION reviewer_serve_gold_copy(integer, timestamptz, timestamptz)",
+        f"DROP FUNCTION {_SERVE_GOLD_SIG}",
         *_media_policy(_R24._MEDIA_POLICY),
     ]:
         op.execute(sa.text(stmt))
