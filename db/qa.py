@@ -949,11 +949,6 @@ class QaRepo(Repo):
                 .returning(claims.c.id, claims.c.expires_at)
             ).one()
             conn.execute(update(items).where(items.c.id == item_id).values(claim_id=claim_id))
-            conn.execute(
-                insert(serves).values(
-                    gold_id=gold_id, user_id=user_id, item_id=item_id, served_at=self.now()
-                )
-            )
             self.audit(
                 conn,
                 None,
@@ -1004,7 +999,8 @@ class QaRepo(Repo):
         expires: ColumnElement[datetime],
     ) -> tuple[int, int] | None:
         """The first active gold item this moderator has not had, of a queue they may
-        see, copied as a fresh item claimed by them: (gold id, serving item id). The
+        see, copied as a fresh item claimed by them, the serve recorded: (gold id,
+        serving item id). The
         embedded database's statements; on PostgreSQL reviewer_serve_gold_copy (0025)
         does the same as the server, for a role that may not read gold or insert items."""
         pick = (
@@ -1046,6 +1042,11 @@ class QaRepo(Repo):
             )
             .returning(items.c.id)
         ).scalar_one()
+        conn.execute(
+            insert(serves).values(
+                gold_id=m[gold.c.id], user_id=user_id, item_id=item_id, served_at=self.now()
+            )
+        )
         return int(m[gold.c.id]), int(item_id)
 
     @translate_errors

@@ -18,7 +18,8 @@ server refused (PostgreSQL only; SQLite has no roles):
   hidden) nor insert items, so the golden set was never served. One SECURITY DEFINER
   function, `reviewer_serve_gold_copy(user, queue, blocked, received_at, expires)`, picks the first
   active gold item the caller has not been served, of a queue the caller may see (and
-  the one asked for), and inserts its serving copy claimed by the caller; it re-reads
+  the one asked for), inserts its serving copy claimed by the caller and records the
+  serve (so each gold item goes to a person once, however it is called); it re-reads
   the account (session_user: enabled, a moderator, the user named) and applies the
   claim rule itself (only the owner role may name another account: set-up and tests).
   It returns only ids: the copy is then the caller's own claimed item, read through
@@ -150,6 +151,10 @@ BEGIN
         least(p_expires, now() + interval '1 day'),
         g.report_text, g.reported_accounts, g.upload_ip, g.upload_time, g.extra)
     RETURNING id INTO copy_id;
+    -- The serve is recorded here, not left to the caller: a role calling this in raw
+    -- SQL gets each gold item once, as the services do, never a stream of copies.
+    INSERT INTO public.gold_serves (gold_id, user_id, item_id, served_at)
+    VALUES (g.gid, me, copy_id, now());
     gold_id := g.gid;
     item_id := copy_id;
     RETURN NEXT;
