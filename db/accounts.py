@@ -222,12 +222,37 @@ class AccountsRepo(Repo):
         tried (never the password). A name no account can have (too long, control
         characters, lone surrogates…) is refused with a message saying why, and
         audited with only a short escaped excerpt of it."""
+        return self._authenticate(name, password, desk=None)
+
+    @translate_errors
+    def authenticate_at_desk(self, desk_user_id: int, name: str, password: str) -> Account:
+        """A second person proving who they are at someone else's signed-in desk (a lead
+        ending a moderator's break): checked as authenticate checks a sign-in, but
+        audited as `desk_sign_in_ok` / `desk_sign_in_failed` by the desk's person
+        (`desk_user_id`), naming the person tried in the detail. The desk's connection
+        is the desk person's login role, and a role writes events only as itself: the
+        event says who was at the keyboard, and who was proven."""
+        return self._authenticate(name, password, desk=desk_user_id)
+
+    def _authenticate(self, name: str, password: str, desk: int | None) -> Account:
+        ok_kind, failed_kind = (
+            ("login_ok", "login_failed")
+            if desk is None
+            else ("desk_sign_in_ok", "desk_sign_in_failed")
+        )
+
+        def as_whom(uid: int | None) -> int | None:
+            return uid if desk is None else desk
+
+        def about(uid: int | None, detail: dict[str, Any]) -> dict[str, Any]:
+            return detail if desk is None else {**detail, "person_id": uid}
+
         try:
             name = sign_in_name(name)
         except Untrusted as exc:
             with self.write() as conn:
                 detail = {"name": recorded_name(name), "reason": "malformed_name", "why": str(exc)}
-                self.audit(conn, None, "login_failed", detail=detail)
+                self.audit(conn, as_whom(None), failed_kind, detail=about(None, detail))
             raise LoginFailed(f"This sign-in name cannot be used: {exc}") from None
         with self.read() as conn:
             row = conn.execute(self._users().where(users_t.c.name == name)).first()
@@ -250,15 +275,18 @@ class AccountsRepo(Repo):
         with self.write() as conn:
             uid = None if row is None else row.id
             if account is None:
-                self.audit(conn, uid, "login_failed", detail={"name": name, "reason": reason})
+                detail = about(uid, {"name": name, "reason": reason})
+                self.audit(conn, as_whom(uid), failed_kind, detail=detail)
             else:
-                if stored is not None and password_needs_rehash(stored):
+                # Only the person's own sign-in may rehash their password (a desk's
+                # login role may not write another's account row).
+                if desk is None and stored is not None and password_needs_rehash(stored):
                     conn.execute(
                         update(users_t)
                         .where(users_t.c.id == account.id)
                         .values(password_hash=hash_password(password))
                     )
-                self.audit(conn, uid, "login_ok", detail={"name": name})
+                self.audit(conn, as_whom(uid), ok_kind, detail=about(uid, {"name": name}))
         if account is None:
             raise LoginFailed()
         return account

@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, literal_column, or_, select, update
 
+from db.gate import Refused
 from db.models import (
     DecisionRow,
     ExposureRow,
     QaGradeRow,
     SupportRequestRow,
+    UserRow,
     WelfareDayRow,
     WelfareOptOutRow,
     WelfareSettingsRow,
@@ -34,6 +36,7 @@ support_t = SupportRequestRow.__table__
 exposures = ExposureRow.__table__
 decisions = DecisionRow.__table__
 grades = QaGradeRow.__table__
+users_t = UserRow.__table__
 _AB = ("A", "B")
 
 _TOTALS = (
@@ -57,6 +60,35 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 class WelfareRepo(Repo):
+    # -- the gate for a second person at this desk ---------------------------------------
+
+    @translate_errors
+    def authorise(self, check: Check) -> None:
+        """The gate for `check`, made at this desk for a second person who proved who
+        they are (a lead ending a break at the moderator's workstation): AccessDenied
+        unless they may. A refusal is audited as `access_denied` by the desk's own
+        person on a team server (its connection is that person's login role, which
+        writes events only as itself), naming the person refused in the detail; on the
+        embedded database, by the person refused, as every refusal is."""
+        with self.read() as conn:
+            try:
+                self.store.gate.enforce(conn, check)
+                return
+            except Refused as exc:
+                refused = exc
+            desk = (
+                conn.execute(
+                    select(users_t.c.id).where(users_t.c.db_role == literal_column("session_user"))
+                ).scalar()
+                if self.pg
+                else None
+            )
+        actor = check.actor_id if refused.user_exists else None
+        with self.write() as conn:
+            detail = {**refused.audit_detail(), "person_id": actor}
+            self.audit(conn, desk or actor, "access_denied", check.item_id, detail)
+        raise refused.denied()
+
     # -- day counters -------------------------------------------------------------------
 
     @translate_errors

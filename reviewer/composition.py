@@ -114,7 +114,11 @@ def build_workstation(
     now = clock or SystemClock()
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(welfare_repo, user, now, accounts.authenticate)
+        # A lead proves who they are at this person's desk: audited as this person's
+        # session, naming the lead (a login role writes events only as itself).
+        return WelfareSession(
+            welfare_repo, user, now, partial(accounts.authenticate_at_desk, user.id)
+        )
 
     return Workstation(
         store,

@@ -398,15 +398,6 @@ def test_an_admin_changes_the_welfare_settings_and_a_lead_may_not(
         conn.execute("UPDATE welfare_settings SET data = '{}'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a lead cannot end a break at the moderator's desk on a team server: "
-    "WelfareSession.lead_end_break checks the lead's password with "
-    "AccountsRepo.authenticate on the moderator's connection, which audits `login_ok` "
-    "(or `login_failed`) with the lead's user id; the audit_events policy lets a login "
-    "role write events only as itself, so the driver's InsufficientPrivilege comes out "
-    "(for the right password and a wrong one alike)",
-)
 def test_a_lead_ends_a_moderators_break_early_at_the_moderators_desk(
     team: TeamDb, media: MediaStore
 ) -> None:
@@ -430,3 +421,19 @@ def test_a_lead_ends_a_moderators_break_early_at_the_moderators_desk(
     assert welfare.state().can_claim
     (event,) = team.owner.audit_events(kind="break_overridden")
     assert event.detail["lead"] == lee.account.name
+    # Every check made at Mo's desk is on record as Mo's session, naming who was tried.
+    failed = team.owner.audit_events(None, kind="desk_sign_in_failed")
+    assert [(e.user_id, e.detail["person_id"]) for e in failed] == [(mo.person.id, lee.id)]
+    proven = team.owner.audit_events(None, kind="desk_sign_in_ok")
+    assert [(e.user_id, e.detail["person_id"]) for e in proven] == [
+        (mo.person.id, mo.person.id),
+        (mo.person.id, team.admin.id),
+        (mo.person.id, lee.id),
+    ]
+    denied = team.owner.audit_events(None, kind="access_denied")
+    assert [(e.user_id, e.detail["person_id"], e.detail["operation"]) for e in denied] == [
+        (mo.person.id, mo.person.id, "end_break"),
+        (mo.person.id, team.admin.id, "end_break"),
+    ]
+    # Lee never signed in anywhere: no login of Lee's is on record.
+    assert all(e.user_id != lee.id for e in team.owner.audit_events(None, kind="login_ok"))
