@@ -58,6 +58,11 @@ def main() -> int:
         action="store_true",
         help="only measure what sub-plans that never run cost a prepared statement",
     )
+    parser.add_argument(
+        "--exists-policies",
+        action="store_true",
+        help="experiment: every policy of 0023 rewritten as one EXISTS over the account",
+    )
     args = parser.parse_args()
     pg = PgServer()
     pg.start()
@@ -83,6 +88,10 @@ def main() -> int:
         seed(store, args.items, "prof")
         seats = login_seats(store, args.workstations, lambda role, pw: pg.url("prof", role, pw))
         vet(store, [uid for _url, uid in seats])
+        if args.exists_policies:
+            with store.engine.begin() as conn:
+                for sql in exists_policies():
+                    conn.exec_driver_sql(sql)
         store.close()
         su = psycopg.connect(
             host=pg.host, port=pg.port, user=pg.superuser, dbname="prof", autocommit=True
@@ -197,6 +206,46 @@ def plan_nodes(label: str, rows: list[tuple[Any, ...]]) -> None:
     nodes = [line for line in lines if "->" in line]
     idle = sum(1 for line in nodes if "never executed" in line)
     print(f"-- {label}: {len(nodes)} plan nodes, {idle} never executed")
+
+
+def exists_policies() -> list[str]:
+    """An experiment, not a migration: migration 0023's policies with each rule written
+    as ONE correlated EXISTS over the account as it is now (reviewer_account_now of
+    0018), instead of an InitPlan per fact of the account per reference. Fewer plan
+    nodes per statement; the sub-select runs per row checked instead of once per
+    statement. Returns the DROP/CREATE statements, run by the owner."""
+    path = REPO / "db" / "migrations" / "versions" / "0023_cheap_policies.py"
+    source = path.read_text()
+    # Re-run the module with `may` replaced before POLICIES is built from it.
+    source = source.replace("\n_ITEM = dict(", "\nmay = _exists_may\n_ITEM = dict(", 1)
+    namespace: dict[str, Any] = {"__name__": "policies_experiment"}
+
+    def exists_may(
+        name: str,
+        queue: str = "NULL",
+        subject: str = "NULL",
+        queues_of: str = "NULL",
+        state: str = "NULL",
+        stale: str = "false",
+    ) -> str:
+        row = dict(queue=queue, subject=subject, queues_of=queues_of, state=state, stale=stale)
+        ns = namespace
+        # The account's columns renamed, so that none hides a column of the row
+        # (claims.user_id, say) inside the sub-select.
+        account = {k: f"me.me_{k}" for k in ns["_FUNCTION_ACCOUNT"]}
+        body = ns["rule"](name, account, row)
+        return (
+            "EXISTS (SELECT 1 FROM (SELECT (v.me).* FROM public.reviewer_account_now v)"
+            f" me (me_uid, me_mod, me_qa, me_lead, me_admin, me_queues) WHERE {body})"
+        )
+
+    namespace["_exists_may"] = exists_may
+    exec(compile(source, str(path), "exec"), namespace)
+    out = []
+    for table, command, using, check in namespace["POLICIES"]:
+        out.append(f"DROP POLICY IF EXISTS {table}_{command.lower()} ON {table}")
+        out.append(namespace["_policy_sql"](table, command, using, check))
+    return out
 
 
 def probe_subplans(pg: PgServer, runs: int = 3000) -> None:
