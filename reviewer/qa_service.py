@@ -32,9 +32,10 @@ from reviewer.sampling import GoldenMix, Sampler, SampleReason, Seed
 from reviewer.sessions import (
     DEFAULT_LEASE_SECONDS,
     MAX_OPT_OUT_SKIPS,
+    QA_REGRADE,
+    LeasedSession,
     MediaPort,
     counted_release,
-    reprotect_after,
 )
 from reviewer.untrusted import MAX_NOTE, text
 from reviewer.vocabulary import SkipReason
@@ -120,7 +121,7 @@ def per_user_seed(seed: Seed, user_id: int) -> bytes:
     return raw + b":user:" + str(user_id).encode()
 
 
-class QaReviewSession:
+class QaReviewSession(LeasedSession):
     """A QA reviewer's blind re-grade session. It has the shape of ReviewService, so the
     review screen (protected image, grading panel, metered reveal, leases, prefetch)
     serves QA unchanged; the gate decides every call (QA role, current vetting, the
@@ -140,26 +141,13 @@ class QaReviewSession:
         *,
         welfare: WelfareSession,
     ) -> None:
+        super().__init__(qa, media, account, welfare, QA_REGRADE, lease_seconds)
         self._qa = qa
-        self._media = media
-        self._account = account
         self._clock = clock
-        self.lease_seconds = lease_seconds
         self.user = User(account.id, account.name, account.role)
         # The review screen asks for this on any service. QA re-grades blind: no
         # known-match shortcut (it would show the list's grade).
         self.show_less = None
-        self.welfare = welfare
-        # The admin's re-protect delay, as for review (QA re-grading is exposure too).
-        self.reprotect_after_s = reprotect_after(welfare)
-
-    def _check(self, op: Operation, claim: Claim | None = None) -> Check:
-        return Check(
-            self._account.id,
-            self._account.name,
-            op,
-            claim_id=None if claim is None else claim.claim_id,
-        )
 
     def queues(self) -> list[QueueSummary]:
         return [self._qa.qa_queue(self.user.id, check=self._check(Operation.QA_QUEUE))]
@@ -185,45 +173,8 @@ class QaReviewSession:
             )
         return None
 
-    def open_item(self, claim: Claim) -> None:
-        """Raises ReviewLocked while review is locked (a sample claimed ahead waits)."""
-        self.welfare.item_shown(claim)
-        self._qa.record_event(
-            self.user.id,
-            "qa_item_opened",
-            claim.item.id,
-            {"claim_id": claim.claim_id},
-            check=self._check(Operation.QA_OPEN, claim),
-        )
-
-    def media_bytes(self, claim: Claim) -> bytes:
-        self._qa.authorise(self._check(Operation.QA_VIEW_MEDIA, claim))
-        return self._media.get(claim.item.media.sha256)
-
-    def renew_lease(self, claim: Claim) -> Claim:
-        return self._qa.renew_sample(
-            claim, self.lease_seconds, check=self._check(Operation.QA_RENEW, claim)
-        )
-
-    def record_reveal(self, claim: Claim, revealed: bool, area_fraction: float = 1.0) -> None:
-        self._qa.record_event(
-            self.user.id,
-            "reveal_on" if revealed else "reveal_off",
-            claim.item.id,
-            {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
-            check=self._check(Operation.QA_REVEAL, claim),
-        )
-
-    def record_audio(self, claim: Claim, unmuted: bool) -> None:
-        """Unmuting a sampled video's sound is a reveal too, audited as in review (the
-        review screen calls this on QA samples as on review items)."""
-        self._qa.record_event(
-            self.user.id,
-            "audio_unmuted" if unmuted else "audio_muted",
-            claim.item.id,
-            {"claim_id": claim.claim_id, "reveal": "audio"},
-            check=self._check(Operation.QA_REVEAL, claim),
-        )
+    def _renew(self, claim: Claim, check: Check) -> Claim:
+        return self._qa.renew_sample(claim, self.lease_seconds, check=check)
 
     def submit(
         self, claim: Claim, grading: Grading, exposure: Exposure, client_token: str

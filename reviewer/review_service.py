@@ -32,9 +32,10 @@ from reviewer.segments import Segment
 from reviewer.sessions import (
     DEFAULT_LEASE_SECONDS,
     MAX_OPT_OUT_SKIPS,
+    REVIEW,
+    LeasedSession,
     MediaPort,
     counted_release,
-    reprotect_after,
 )
 from reviewer.team_service import TeamServices
 from reviewer.untrusted import MAX_NOTE, text
@@ -100,7 +101,7 @@ class StorePort(Protocol):
     ) -> list[AuditEvent]: ...
 
 
-class ReviewService:
+class ReviewService(LeasedSession):
     """One signed-in person's session at the workstation.
 
     Built for one Account at sign-in; every call asks the permission gate
@@ -124,18 +125,12 @@ class ReviewService:
         team_for: Callable[[Account], TeamServices],
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
+        super().__init__(store, media, account, welfare, REVIEW, lease_seconds)
         self._store = store
-        self._media = media
         self._accounts = accounts
         self._clock = clock
-        self.account = account
-        self.lease_seconds = lease_seconds
         # Known matches and near-duplicate groups of this person's items.
         self.show_less = show_less
-        # The welfare policy, enforced here and not only on screen.
-        self.welfare = welfare
-        # A plain value, so the screen reads it without calling into the service.
-        self.reprotect_after_s = reprotect_after(welfare)
         self._videos = videos
         # Dashboard, QA queue, referrals...: what this account's roles open besides the
         # review screen, and how to choose them again when an admin changes the roles
@@ -152,16 +147,6 @@ class ReviewService:
     def can(self, permission: Permission) -> bool:
         """For screens deciding what to offer; the gate decides every call itself."""
         return self.account.can(permission)
-
-    def _check(self, op: Operation, claim: Claim | None = None, **on: int | None) -> Check:
-        """The gate's question for one call by this session's account."""
-        return Check(
-            self.account.id,
-            self.account.name,
-            op,
-            claim_id=None if claim is None else claim.claim_id,
-            **on,
-        )
 
     def refresh_team(self) -> bool:
         """Re-read the account; if an admin changed its roles since the team tools were
@@ -229,46 +214,8 @@ class ReviewService:
             check=self._check(Operation.CLAIM, queue_id=queue_id),
         )
 
-    def open_item(self, claim: Claim) -> None:
-        """The item is now on screen (protected). Claims rendered ahead are not 'opened'
-        until the moderator actually moves to them. Raises ReviewLocked while review is
-        locked (an item claimed ahead waits)."""
-        self.welfare.item_shown(claim)
-        self._store.record_event(
-            self.account.id,
-            "item_opened",
-            claim.item.id,
-            {"claim_id": claim.claim_id},
-            check=self._check(Operation.OPEN, claim),
-        )
-
-    def media_bytes(self, claim: Claim) -> bytes:
-        self._store.authorise(self._check(Operation.VIEW_MEDIA, claim))
-        return self._media.get(claim.item.media.sha256)
-
-    def renew_lease(self, claim: Claim) -> Claim:
-        return self._store.renew_lease(
-            claim, self.lease_seconds, check=self._check(Operation.RENEW, claim)
-        )
-
-    def record_reveal(self, claim: Claim, revealed: bool, area_fraction: float = 1.0) -> None:
-        self._store.record_event(
-            self.account.id,
-            "reveal_on" if revealed else "reveal_off",
-            claim.item.id,
-            {"claim_id": claim.claim_id, "area_fraction": round(area_fraction, 4)},
-            check=self._check(Operation.REVEAL, claim),
-        )
-
-    def record_audio(self, claim: Claim, unmuted: bool) -> None:
-        """Unmuting a video's sound is a deliberate reveal: audited like one."""
-        self._store.record_event(
-            self.account.id,
-            "audio_unmuted" if unmuted else "audio_muted",
-            claim.item.id,
-            {"claim_id": claim.claim_id, "reveal": "audio"},
-            check=self._check(Operation.REVEAL, claim),
-        )
+    def _renew(self, claim: Claim, check: Check) -> Claim:
+        return self._store.renew_lease(claim, self.lease_seconds, check=check)
 
     def submit(
         self,

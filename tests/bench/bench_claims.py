@@ -308,7 +308,8 @@ def load_phase(
     interval: float = 0.0,
 ) -> dict[str, Any]:
     """Run the workstations (spread over `procs` processes) and gather their results."""
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # Any: typeshed's BaseContext lacks Process, which every concrete context has.
+    ctx: Any = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     ready, results = ctx.Queue(), ctx.Queue()
     go = ctx.Event()
     start = ctx.Value("d", 0.0)
@@ -725,7 +726,8 @@ def main() -> int:
                 f"{backend}: ours {ours_rate:.0f} claim+decide/s vs the raw-driver floor on our "
                 f"schema {floor_rate:.0f}/s: {ratios[key]}x (goal >= {GOAL_VS_FLOOR}x)"
             )
-            goals[key] = ratios[key] is not None and ratios[key] >= GOAL_VS_FLOOR
+            ratio = ratios[key]
+            goals[key] = ratio is not None and ratio >= GOAL_VS_FLOOR
     p99_at_goal = None
     if "postgresql" in results and results["postgresql"]["paced_at_goal"]:
         p99_at_goal = results["postgresql"]["paced_at_goal"]["claim_p99_ms"]

@@ -469,6 +469,7 @@ def pg_ours_workstation(
         r = cur.fetchone()
         if r is None:
             break
+        assert cur.description is not None  # the claim statement returns rows
         item, claim, at = r[0], r[[c.name for c in cur.description].index("claim_id")], r[-1]
         with conn.pipeline():
             row = chain.row("claim", item, {"claim_id": claim}, at)

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -52,9 +53,25 @@ def main() -> int:
     parser.add_argument("--no-check", action="store_true", help="without the gate's Check")
     parser.add_argument("--owner", action="store_true", help="as the owner: no row-level security")
     parser.add_argument("--workstations", type=int, default=1, help="threads, each its own login")
+    parser.add_argument(
+        "--probe-subplans",
+        action="store_true",
+        help="only measure what sub-plans that never run cost a prepared statement",
+    )
+    parser.add_argument(
+        "--exists-policies",
+        action="store_true",
+        help="experiment: every policy of 0023 rewritten as one EXISTS over the account",
+    )
     args = parser.parse_args()
     pg = PgServer()
     pg.start()
+    if args.probe_subplans:
+        try:
+            probe_subplans(pg)
+        finally:
+            pg.stop()
+        return 0
     try:
         with (pg.datadir / "postgresql.conf").open("a") as conf:
             conf.write(
@@ -71,6 +88,10 @@ def main() -> int:
         seed(store, args.items, "prof")
         seats = login_seats(store, args.workstations, lambda role, pw: pg.url("prof", role, pw))
         vet(store, [uid for _url, uid in seats])
+        if args.exists_policies:
+            with store.engine.begin() as conn:
+                for sql in exists_policies():
+                    conn.exec_driver_sql(sql)
         store.close()
         su = psycopg.connect(
             host=pg.host, port=pg.port, user=pg.superuser, dbname="prof", autocommit=True
@@ -159,6 +180,7 @@ def explain(me: Store, uid: int) -> None:
         )
         print("\n-- pick")
         print("\n".join(r[0] for r in rows))
+        plan_nodes("pick", rows)
         got = pick.first(conn, params)
         assert got is not None
         m = pick.mapping(got)
@@ -173,7 +195,86 @@ def explain(me: Store, uid: int) -> None:
         )
         print("\n-- decide")
         print("\n".join(r[0] for r in rows))
+        plan_nodes("decide", rows)
         tx.rollback()
+
+
+def plan_nodes(label: str, rows: list[tuple[Any, ...]]) -> None:
+    """How many plan nodes the statement carries, and how many of them never ran: the
+    executor sets up every node of the plan on each execution, run or not."""
+    lines = [str(r[0]) for r in rows]
+    nodes = [line for line in lines if "->" in line]
+    idle = sum(1 for line in nodes if "never executed" in line)
+    print(f"-- {label}: {len(nodes)} plan nodes, {idle} never executed")
+
+
+def exists_policies() -> list[str]:
+    """An experiment, not a migration: migration 0023's policies with each rule written
+    as ONE correlated EXISTS over the account as it is now (reviewer_account_now of
+    0018), instead of an InitPlan per fact of the account per reference. Fewer plan
+    nodes per statement; the sub-select runs per row checked instead of once per
+    statement. Returns the DROP/CREATE statements, run by the owner."""
+    path = REPO / "db" / "migrations" / "versions" / "0023_cheap_policies.py"
+    source = path.read_text()
+    # Re-run the module with `may` replaced before POLICIES is built from it.
+    source = source.replace("\n_ITEM = dict(", "\nmay = _exists_may\n_ITEM = dict(", 1)
+    namespace: dict[str, Any] = {"__name__": "policies_experiment"}
+
+    def exists_may(
+        name: str,
+        queue: str = "NULL",
+        subject: str = "NULL",
+        queues_of: str = "NULL",
+        state: str = "NULL",
+        stale: str = "false",
+    ) -> str:
+        row = dict(queue=queue, subject=subject, queues_of=queues_of, state=state, stale=stale)
+        ns = namespace
+        # The account's columns renamed, so that none hides a column of the row
+        # (claims.user_id, say) inside the sub-select.
+        account = {k: f"me.me_{k}" for k in ns["_FUNCTION_ACCOUNT"]}
+        body = ns["rule"](name, account, row)
+        return (
+            "EXISTS (SELECT 1 FROM (SELECT (v.me).* FROM public.reviewer_account_now v)"
+            f" me (me_uid, me_mod, me_qa, me_lead, me_admin, me_queues) WHERE {body})"
+        )
+
+    namespace["_exists_may"] = exists_may
+    exec(compile(source, str(path), "exec"), namespace)
+    out = []
+    for table, command, using, check in namespace["POLICIES"]:
+        out.append(f"DROP POLICY IF EXISTS {table}_{command.lower()} ON {table}")
+        out.append(namespace["_policy_sql"](table, command, using, check))
+    return out
+
+
+def probe_subplans(pg: PgServer, runs: int = 3000) -> None:
+    """What sub-plans cost a prepared statement when they never run. A one-row lookup by
+    primary key, as the owner (no policy), with 0, 20 and 60 uncorrelated sub-selects of
+    the form the policies use for the account's facts, behind an OR that a true
+    condition cuts short: the plan grows, the work done does not."""
+    pg.create_database("probe", owner=pg.owner)
+    dsn = pg.owner_url("probe").replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("CREATE TABLE u (id int, db_role text, disabled bool)")
+        c.execute("INSERT INTO u SELECT g, 'r' || g, false FROM generate_series(1, 50) g")
+        c.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+        c.execute("INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g")
+        c.execute("ANALYZE")
+        for n in (0, 20, 60):
+            facts = " OR ".join(
+                f"(v = -1 AND id = (SELECT u.id FROM u WHERE u.db_role = session_user"
+                f" AND NOT u.disabled AND u.id > {i}))"
+                for i in range(n)
+            )
+            query = "SELECT v FROM t WHERE id = %s" + (f" AND (v > 0 OR {facts})" if n else "")
+            for i in range(10):  # prepared from the fifth run on
+                c.execute(query, (i + 1,), prepare=True).fetchall()
+            t0 = time.perf_counter()
+            for i in range(runs):
+                c.execute(query, (i % 1000 + 1,), prepare=True).fetchall()
+            per = (time.perf_counter() - t0) / runs
+            print(f"{n:>3} sub-plans never run: {per * 1e6:7.1f} us per execution (client wall)")
 
 
 if __name__ == "__main__":
