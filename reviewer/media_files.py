@@ -136,14 +136,30 @@ def _read_regular(fd: int, shown: str, limit_for: Callable[[bytes], int]) -> byt
     limit = limit_for(head)
     if st.st_size > limit:
         raise MediaRefused(f"media file is larger than {limit // 2**20} MiB: {shown}")
-    chunks = [head]
+    # One buffer the size fstat gave (the common case reads straight into it); a file
+    # that grows while read is followed in chunks up to the limit.
+    buf = bytearray(len(head) + max(0, st.st_size - len(head)) + 1)
+    buf[: len(head)] = head
+    view = memoryview(buf)
     total = len(head)
-    while chunk := os.read(fd, min(_CHUNK, limit + 1 - total)):
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > limit:
-            raise MediaRefused(f"media file grew past {limit // 2**20} MiB while read: {shown}")
-    return b"".join(chunks)
+    while True:
+        if total == len(buf):
+            if total > limit:
+                raise MediaRefused(
+                    f"media file grew past {limit // 2**20} MiB while read: {shown}"
+                )
+            view.release()  # a bytearray with a view on it cannot grow
+            buf.extend(bytes(min(_CHUNK, limit + 1 - total)))
+            view = memoryview(buf)
+        got = os.readv(fd, [view[total:]])
+        if got == 0:
+            break
+        total += got
+    view.release()
+    if total > limit:
+        raise MediaRefused(f"media file grew past {limit // 2**20} MiB while read: {shown}")
+    del buf[total:]
+    return bytes(buf)
 
 
 def _kind(mode: int) -> str:

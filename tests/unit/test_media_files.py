@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reviewer import media_files
 from reviewer.cli import progress_bar
 from reviewer.media_files import MediaRefused, _open_beneath, import_roots, read_media
 
@@ -96,3 +97,41 @@ def test_the_progress_bar_shows_rate_and_time_left() -> None:
     now[0] += 600
     show(1, 3)
     assert "1/3 0.00 items/s, 20 min 00 s left" in tty.out[-1]
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 3 * 1024 * 1024 + 7])
+def test_every_byte_is_read_whatever_the_size(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "f").write_bytes(data)
+    assert read_media(import_roots(tmp_path / "m.jsonl"), "f", _no_limit) == data
+
+
+def _file_grown_since_fstat(monkeypatch: pytest.MonkeyPatch, shrink_by: int) -> None:
+    """fstat reports the size the file had before `shrink_by` more bytes were written."""
+    real = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        st = real(fd)
+        fields = list(st)
+        fields[6] = max(0, st.st_size - shrink_by)  # st_size
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(media_files.os, "fstat", fstat)
+
+
+def test_a_file_that_grew_after_fstat_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(50_000)
+    (tmp_path / "f").write_bytes(data)
+    _file_grown_since_fstat(monkeypatch, 30_000)
+    assert read_media(import_roots(tmp_path / "m.jsonl"), "f", _no_limit) == data
+
+
+def test_a_file_that_grew_past_the_limit_while_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 5000)
+    _file_grown_since_fstat(monkeypatch, 4000)
+    with pytest.raises(MediaRefused, match="grew past"):
+        read_media(import_roots(tmp_path / "m.jsonl"), "f", lambda head: 3000)
