@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from reviewer.accounts import Account
 from reviewer.agreement import AgreementReport, GradePair, agreement, agreement_by_moderator
@@ -33,6 +33,7 @@ from reviewer.sessions import (
     DEFAULT_LEASE_SECONDS,
     MAX_OPT_OUT_SKIPS,
     QA_REGRADE,
+    EventsPort,
     LeasedSession,
     MediaPort,
     counted_release,
@@ -42,20 +43,10 @@ from reviewer.vocabulary import SkipReason
 from reviewer.welfare_service import WelfareSession
 
 
-class QaPort(Protocol):
-    """The subset of db.qa.QaRepo the services use; `check` is the gate's question,
-    answered in the call's own transaction."""
+class QaPort(EventsPort, Protocol):
+    """The subset of db.qa.QaRepo the services use (besides the events every session
+    meters); `check` is the gate's question, answered in the call's own transaction."""
 
-    def record_event(
-        self,
-        user_id: int | None,
-        kind: str,
-        item_id: int | None,
-        detail: dict[str, Any],
-        *,
-        check: Check,
-    ) -> None: ...
-    def authorise(self, check: Check) -> None: ...
     def settings(self) -> QaSettings: ...
     def set_settings(self, user_id: int, new: QaSettings, *, check: Check) -> None: ...
     def sample_decision(
