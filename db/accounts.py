@@ -48,6 +48,7 @@ from reviewer.accounts import (
     verify_password,
 )
 from reviewer.errors import NotFound
+from reviewer.model import User
 from reviewer.permissions import Operation
 from reviewer.untrusted import MAX_COURSE, MAX_SIGN_IN_NAME, Untrusted, recorded_name, sign_in_name
 from reviewer.untrusted import text as bounded_text
@@ -86,6 +87,37 @@ def _roles_list(roles: Collection[Role]) -> list[str]:
 
 
 class AccountsRepo(Repo):
+    # -- profiles -----------------------------------------------------------------------
+
+    @translate_errors
+    def ensure_user(self, name: str, role: str = "moderator") -> User:
+        """A profile by name, created (and audited) if new: for the embedded database's
+        demo and tests; sign-in accounts are made by create_user / enrol_first_admin."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a profile needs a name")
+        with self.write() as conn:
+            row = conn.execute(
+                select(users_t.c.id, users_t.c.name, users_t.c.role).where(users_t.c.name == name)
+            ).first()
+            if row is None:
+                uid = conn.execute(
+                    insert(users_t)
+                    .values(name=name, role=role, created_at=self.now())
+                    .returning(users_t.c.id)
+                ).scalar_one()
+                self.audit(conn, uid, "user_created", detail={"name": name, "role": role})
+                return User(uid, name, role)
+            return User(row.id, row.name, row.role)
+
+    @translate_errors
+    def users(self) -> list[User]:
+        with self.read() as conn:
+            rows = conn.execute(
+                select(users_t.c.id, users_t.c.name, users_t.c.role).order_by(users_t.c.name)
+            )
+            return [User(r.id, r.name, r.role) for r in rows]
+
     # -- reading ------------------------------------------------------------------------
 
     def _account(self, conn: Connection, row: Row[Any]) -> Account:

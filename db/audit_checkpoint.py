@@ -357,7 +357,7 @@ class CheckpointRepo(Repo):
         the log and keep it locally.
         Raises CheckpointError, naming the damage, if the log does not verify: a
         checkpoint of a damaged log would vouch for the damage."""
-        writer = self.store._chain  # this session's chain and key (db.store.Store)
+        writer = self.store.audit_writer  # this session's chain and key
         with self.write() as conn:
             signer_chain = writer.open(conn, self.now_value(conn))
         # The one this workstation holds, and the newest the log records: a log that no

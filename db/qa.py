@@ -22,20 +22,20 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    column,
     delete,
     exists,
     func,
     insert,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
+from db.claims import ClaimsRepo, exposure_record
 from db.gate import Granted
+from db.items import ItemViews
 from db.models import (
     AdjudicationRow,
     ClaimRow,
@@ -54,11 +54,11 @@ from db.models import (
     UserRow,
 )
 from db.repo import Repo, translate_errors
-from db.store import _CONTEXT_COLS, _MEDIA_COLS, _to_view, exposure_record
+from db.unit_of_work import UnitOfWork
 from reviewer.agreement import GradePair
 from reviewer.errors import LeaseLost, NotFound
 from reviewer.grading import Grading
-from reviewer.model import Claim, DecisionReceipt, Exposure, ItemView, QueueSummary
+from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary
 from reviewer.permissions import Check
 from reviewer.qa_model import (
     SYNTHETIC_KEY,
@@ -139,6 +139,15 @@ def _is_gold_item(item_id: Any) -> Any:
 
 
 class QaRepo(Repo):
+    def __init__(self, uow: UnitOfWork, claims: ClaimsRepo) -> None:
+        super().__init__(uow)
+        # A re-grade is a claim: its exposure goes into the one ledger, by its writer.
+        self._claims = claims
+        self._views = ItemViews(uow.dialect)
+
+    def record_exposure(self, conn: Connection, claim: Claim, exposure: Exposure) -> None:
+        self._claims.record_exposure(conn, claim, exposure)
+
     @translate_errors
     def record_event(
         self,
@@ -402,8 +411,8 @@ class QaRepo(Repo):
             self.audit(
                 conn, qa_user_id, "qa_claim", item_id, {"claim_id": claim_id, "sample_id": sid}
             )
-            # Store's item reader: the same ItemView a moderator gets, no decision in it.
-            view = self.store._item_view(conn, item_id)
+            # The one item reader: the same ItemView a moderator gets, no decision in it.
+            view = self._views.read(conn, item_id)
             return Claim(claim_id, view, qa_user_id, lease_expires_at)
 
     def _held(self, conn: Connection, claim: Claim) -> int | None:
@@ -957,37 +966,7 @@ class QaRepo(Repo):
                 {"gold_id": gold_id, "user_id": user_id, "claim_id": claim_id},
             )
             self.audit(conn, user_id, "claim", item_id, {"claim_id": claim_id})
-            return Claim(claim_id, self._held_view(conn, item_id), user_id, lease_expires_at)
-
-    def _held_view(self, conn: Connection, item_id: int) -> ItemView:
-        """The view of an item the caller holds. A moderator's login role reads its
-        report context and media only through reviewer_item_context (migration 0024),
-        as the claim statement does; the embedded database reads the row."""
-        if not self.pg:
-            return self.store._item_view(conn, item_id)
-        ctx = func.reviewer_item_context(item_id).table_valued(
-            *(column(c, items.c[c].type) for c in _CONTEXT_COLS),
-            *(column(c, media_t.c[c].type) for c in _MEDIA_COLS),
-        )
-        row = conn.execute(
-            select(
-                items.c.id,
-                items.c.queue_id,
-                queues.c.name.label("queue_name"),
-                items.c.source,
-                items.c.priority,
-                items.c.imminent_risk,
-                items.c.received_at,
-                items.c.suspected_category,
-                *ctx.c,
-            )
-            .join_from(items, ctx, true())
-            .join(queues, queues.c.id == items.c.queue_id)
-            .where(items.c.id == item_id)
-        ).first()
-        if row is None:
-            raise NotFound(f"item {item_id}")
-        return _to_view(row._mapping)
+            return Claim(claim_id, self._views.read(conn, item_id), user_id, lease_expires_at)
 
     def _pick_and_copy_gold(
         self,

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 
+from db.items import ItemViews
 from db.models import (
     DecisionRow,
     ExposureRow,
@@ -20,6 +21,7 @@ from db.models import (
     UserRow,
 )
 from db.repo import Repo, translate_errors
+from db.unit_of_work import UnitOfWork
 from reviewer.destinations import (
     MIN_REPORT_HOLD_DAYS,
     Destination,
@@ -120,6 +122,10 @@ def prior_reports(conn: Connection, item_id: int) -> tuple[PriorReport, ...]:
 
 
 class ReferralRepo(Repo):
+    def __init__(self, uow: UnitOfWork) -> None:
+        super().__init__(uow)
+        self._views = ItemViews(uow.dialect)
+
     # -- settings ------------------------------------------------------------------------
 
     @translate_errors
@@ -206,8 +212,8 @@ class ReferralRepo(Repo):
         """What the referral is built from (personal data): only past the gate. The
         package's save passes it again, in its own transaction."""
         self.store.authorise(check)
-        item = self.store.item(item_id)  # raises NotFound
         with self.read() as conn:
+            item = self._views.read(conn, item_id)  # raises NotFound
             row = conn.execute(
                 select(items.c.media_id, items.c.personal_data_disposed_at).where(
                     items.c.id == item_id

@@ -1,6 +1,6 @@
-"""The door feature repositories (accounts, welfare, hashes, QA, referrals) use to reach
-the Store's transaction, clock and audit machinery, so that they live in modules of
-their own and the hot claim path in db/store.py stays small.
+"""The base of the feature repositories (accounts, welfare, hashes, QA, referrals...):
+the unit of work's public door (db.unit_of_work), so that each lives in a module of
+its own and reaches the transaction, clock, gate and audit writer the same way.
 
 Rules for every repository built on this:
 - each public method is one transaction: `with self.write() as conn:`;
@@ -12,43 +12,43 @@ Rules for every repository built on this:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
-from db import store as _store
-from db.gate import Granted
-from db.store import Store
+from db.gate import Gate, Granted
+from db.unit_of_work import Event, UnitOfWork, translate_errors
 from reviewer.accounts import Account
-from reviewer.model import Claim, Exposure
 from reviewer.permissions import Check, Operation
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-# Turn a lost connection into reviewer.errors.StoreUnavailable, as Store's methods do.
-translate_errors: Callable[[Callable[P, R]], Callable[P, R]] = _store._translate_errors
+__all__ = ["Repo", "translate_errors"]
 
 
 class Repo:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.engine = store.engine
-        self.pg = store.engine.dialect.name == "postgresql"
+    def __init__(self, uow: UnitOfWork) -> None:
+        # `store`: the unit of work this repository works in (db.store.Store hands
+        # out one of each repository over it).
+        self.store = uow
+        self.engine = uow.engine
+        self.pg = uow.pg
+
+    @property
+    def gate(self) -> Gate:
+        return self.store.gate
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
-        with self.store._tx() as conn:
+        with self.store.write() as conn:
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (a gate refusal in it is audited, as in write())."""
-        with self.store._read() as conn:
+        with self.store.read() as conn:
             yield conn
 
     def authorise(self, check: Check) -> None:
@@ -63,15 +63,11 @@ class Repo:
 
     def now(self, offset_s: float = 0.0) -> ColumnElement[datetime]:
         """'Now' as a SQL expression, for inserts and comparisons."""
-        return self.store._now(offset_s)
+        return self.store.now(offset_s)
 
     def now_value(self, conn: Connection) -> datetime:
         """'Now' as a Python value, read in the same way the rules see it."""
         return conn.execute(select(self.now())).scalar_one()
-
-    def record_exposure(self, conn: Connection, claim: Claim, exposure: Exposure) -> None:
-        """What was seen under `claim`, into the exposure ledger (Store's one writer)."""
-        self.store._record_exposure(conn, claim, exposure)
 
     def audit(
         self,
@@ -81,4 +77,4 @@ class Repo:
         item_id: int | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self.store._audit(conn, _store._Event(user_id, kind, item_id, detail))
+        self.store.audit(conn, Event(user_id, kind, item_id, detail))

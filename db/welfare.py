@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, literal_column, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
-from db.gate import Refused
 from db.models import (
     DecisionRow,
     ExposureRow,
@@ -70,24 +69,7 @@ class WelfareRepo(Repo):
         person on a team server (its connection is that person's login role, which
         writes events only as itself), naming the person refused in the detail; on the
         embedded database, by the person refused, as every refusal is."""
-        with self.read() as conn:
-            try:
-                self.store.gate.enforce(conn, check)
-                return
-            except Refused as exc:
-                refused = exc
-            desk = (
-                conn.execute(
-                    select(users_t.c.id).where(users_t.c.db_role == literal_column("session_user"))
-                ).scalar()
-                if self.pg
-                else None
-            )
-        actor = check.actor_id if refused.user_exists else None
-        with self.write() as conn:
-            detail = {**refused.audit_detail(), "person_id": actor}
-            self.audit(conn, desk or actor, "access_denied", check.item_id, detail)
-        raise refused.denied()
+        self.store.authorise(check, at_desk=True)
 
     # -- day counters -------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TextIO
 
 from db import audit, team
-from db.accounts import AccountsRepo
 from db.audit_checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -34,7 +33,6 @@ from db.audit_checkpoint import (
     LocalCheckpoint,
     write_file,
 )
-from db.hashes import HashRepo
 from db.keys import (
     AUDIT_KEY,
     MEDIA_KEY,
@@ -177,12 +175,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     store, media = open_stores(args.db)
     try:
         report = ingest_manifest(
-            store,
+            store.items,
             media,
             path,
             progress_bar(label="ingest "),
             on_new_item=ingest_hook(store),
-            videos=VideoRepo(store),
+            videos=store.videos,
             roots=roots,
             workers=workers,
         )
@@ -201,14 +199,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     store, media = open_stores(args.db)
     try:
         report = generate_demo(
-            store,
+            store.items,
             media,
             args.items,
             seed=args.seed,
             max_megapixels=args.max_mp,
             progress=progress_bar(label="demo "),
             on_new_item=ingest_hook(store),
-            videos=VideoRepo(store),
+            videos=store.videos,
         )
     finally:
         store.close()
@@ -258,7 +256,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 password = sys.stdin.readline().rstrip("\n")
             else:
                 password = getpass.getpass(f"Password for {args.first_admin}: ")
-            account = AccountsRepo(store).enrol_first_admin(args.first_admin, password)
+            account = store.accounts.enrol_first_admin(args.first_admin, password)
             print(f"First admin {account.name!r} enrolled; they sign in as themselves.")
     finally:
         store.close()
@@ -301,7 +299,7 @@ def _audit_store(db: str | None) -> tuple[Store, bytes]:
 
 
 def _checkpoints(store: Store) -> tuple[CheckpointRepo, LocalCheckpoint]:
-    return CheckpointRepo(store), LocalCheckpoint(config.data_dir())
+    return store.checkpoints, LocalCheckpoint(config.data_dir())
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -389,7 +387,7 @@ def seed_gui_demo(
 
     total = GUI_DEMO_ITEMS + GUI_MATCH_ITEMS
     added = generate_demo(
-        store,
+        store.items,
         media,
         GUI_DEMO_ITEMS,
         max_megapixels=12,
@@ -397,7 +395,7 @@ def seed_gui_demo(
         on_new_item=ingest_hook(store),
         videos=videos,
     ).added
-    matching = generate_matching_demo(store, media, HashRepo(store), n=GUI_MATCH_ITEMS, seed=1)
+    matching = generate_matching_demo(store.items, media, store.hashes, n=GUI_MATCH_ITEMS, seed=1)
     progress(total, total)
     return added + matching.total
 
@@ -467,7 +465,7 @@ def _gui_on_team_server(public_url: str) -> int:
 
 def _workstation(store: Store, media: MediaStore) -> Workstation:
     """The one composition of a workstation's services over an open database."""
-    videos = VideoRepo(store)
+    videos = store.videos
 
     def seed(progress: Callable[[int, int], None]) -> int:
         return seed_gui_demo(store, media, videos, progress)

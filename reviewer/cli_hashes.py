@@ -93,7 +93,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace) -> tuple[Store, HashRepo]:
     store, _media = open_stores(args.db)
-    return store, HashRepo(store)
+    return store, store.hashes
 
 
 def _categories(args: argparse.Namespace) -> CategoryTable:
@@ -183,7 +183,7 @@ def cmd_rematch(args: argparse.Namespace) -> int:
 def cmd_rehash(args: argparse.Namespace) -> int:
     store, media = open_stores(args.db)
     try:
-        report = rehash_stored(HashRepo(store), media.get)
+        report = rehash_stored(store.hashes, media.get)
     finally:
         store.close()
     print(

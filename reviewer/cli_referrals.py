@@ -28,11 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from db.accounts import AccountsRepo
-from db.mitigations import MitigationRepo
-from db.referrals import ReferralRepo
-from db.retention import RetentionRepo
-from db.welfare import WelfareRepo
 from reviewer.accounts import AccessDenied, LoginFailed
 from reviewer.cli_common import open_stores
 from reviewer.destinations import Destination, Priority, describe_due
@@ -57,7 +52,7 @@ def _services(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     store, media = open_stores(args.db)
     try:
         account = _sign_in(store, args)
-        referrals, retention = ReferralRepo(store), RetentionRepo(store)
+        referrals, retention = store.referrals, store.retention
         yield {
             "check": lambda op: Check(account.id, account.name, op),
             "referral_repo": referrals,
@@ -79,7 +74,7 @@ def _sign_in(store: Any, args: argparse.Namespace) -> Any:  # -> Account
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass(f"Password for {name}: ")
-    return AccountsRepo(store).authenticate(name, password)
+    return store.accounts.authenticate(name, password)
 
 
 def _fail(msg: str, code: int = 1) -> int:
@@ -294,7 +289,7 @@ def cmd_welfare_settings(args: argparse.Namespace) -> int:
     try:
         account = _sign_in(store, args)
         check = Check(account.id, account.name, Operation.WELFARE_SETTINGS)
-        repo = WelfareRepo(store)
+        repo = store.welfare
         if changes:
             new = WelfareSettings.from_dict(repo.settings().to_dict() | changes)
             repo.save_settings(new, check)
@@ -345,7 +340,7 @@ def cmd_audit_mitigations(args: argparse.Namespace) -> int:
         return _fail(f"no such folder: {out.parent}", 2)
     store, _media = open_stores(args.db)
     try:
-        repo = MitigationRepo(store)
+        repo = store.mitigations
         rows = repo.decisions(args.since)
         now = repo.current_time()
     finally:

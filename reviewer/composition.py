@@ -13,15 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from db.accounts import AccountsRepo
-from db.dashboard import DashboardRepo
-from db.hashes import HashRepo
 from db.media_store import MediaStore
-from db.qa import QaRepo
-from db.referrals import ReferralRepo
 from db.store import Store
-from db.video import VideoRepo
-from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Permission
 from reviewer.clock import Clock, SystemClock
 from reviewer.dashboard_service import DashboardService
@@ -39,25 +32,25 @@ from reviewer.welfare_service import WelfareSession
 def ingest_hook(store: Store) -> HashIngest:
     """The ingest hook that hashes, matches and groups each new item (known lists are
     matched per video keyframe too)."""
-    videos = VideoRepo(store)
+    videos = store.videos
 
     def frame_pdqs(sha256: str) -> tuple[FramePdq, ...]:
         meta = videos.video_meta(sha256)
         return () if meta is None else meta.keyframe_pdqs
 
-    return HashIngest(HashRepo(store), frame_pdqs=frame_pdqs)
+    return HashIngest(store.hashes, frame_pdqs=frame_pdqs)
 
 
 def show_less_for(store: Store, media: MediaStore) -> Callable[[User], ShowLess]:
     """Each signed-in moderator's known-match and near-duplicate group service."""
-    repo = HashRepo(store)
+    repo = store.hashes
     return lambda user: ShowLess(repo, store, user, media.get)
 
 
 def calibrated(store: Store, seed: Seed) -> Callable[..., ReviewService]:
     """Sign-ins get a review session with QA wired in: every decision is offered to
     the sampler and gold items are mixed into the claims."""
-    return partial(CalibratedReviewService, qa=QaRepo(store), seed=seed)
+    return partial(CalibratedReviewService, qa=store.qa, seed=seed)
 
 
 def team_tools(
@@ -65,17 +58,17 @@ def team_tools(
 ) -> Callable[[Account, WelfareSession], TeamServices]:
     """What each signed-in person may open besides the review screen (the menus follow
     the account's roles; the gate decides every call again)."""
-    qa = QaRepo(store)
-    welfare_settings = WelfareRepo(store).settings
+    qa = store.qa
+    welfare_settings = store.welfare.settings
 
     def team_for(account: Account, welfare: WelfareSession) -> TeamServices:
         now = clock
         qa_service = QaService(qa, account, now, seed)
-        referrals = ReferralService(ReferralRepo(store), media, account)
+        referrals = ReferralService(store.referrals, media, account)
         dashboard = qa_session = None
         if account.can(Permission.SEE_EXPOSURE):
             dashboard = DashboardService(
-                DashboardRepo(store),
+                store.dashboard,
                 qa_service,
                 account,
                 now,
@@ -109,8 +102,8 @@ def build_workstation(
     admin's settings, known matches and near-duplicate groups, videos, QA sampling and
     gold, and the team tools. `seed_demo`: the first-run demo queue (None: none).
     `clock`: the system clock unless a test gives its own."""
-    accounts = AccountsRepo(store)
-    welfare_repo = WelfareRepo(store)
+    accounts = store.accounts
+    welfare_repo = store.welfare
     now = clock or SystemClock()
 
     def welfare(user: User) -> WelfareSession:
@@ -126,7 +119,7 @@ def build_workstation(
         accounts=accounts,
         welfare=welfare,
         show_less_for=show_less_for(store, media),
-        videos=VideoRepo(store),
+        videos=store.videos,
         clock=now,
         team_for=team_tools(store, media, qa_seed, now),
         review_service=calibrated(store, qa_seed),

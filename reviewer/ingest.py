@@ -55,6 +55,8 @@ ItemHook = Callable[[int, MediaHashes], None]
 
 
 class IngestStore(Protocol):
+    """Where ingest stores media and items (db.items.ItemsRepo, `store.items`)."""
+
     def add_media(
         self,
         sha256: str,

@@ -304,7 +304,7 @@ class HashPort(Protocol):
     def record_export(self, user_id: int | None, detail: dict[str, object]) -> None: ...
 
 
-class DecisionPort(Protocol):
+class SubmitPort(Protocol):
     def submit_decision(
         self,
         claim: Claim,
@@ -314,6 +314,14 @@ class DecisionPort(Protocol):
         *,
         check: Check | None = ...,
     ) -> DecisionReceipt: ...
+
+
+class DecisionPort(Protocol):
+    """The unit of work as ShowLess uses it (db.store.Store): audit events, and the
+    claim lifecycle's decision (a known match confirmed is a decision like any)."""
+
+    @property
+    def claims(self) -> SubmitPort: ...
     def record_event(
         self,
         user_id: int | None,
@@ -680,7 +688,7 @@ class ShowLess:
         exposure, audit with the match's provenance in the note, lease closed)."""
         if match.item_id != claim.item.id:
             raise ValueError("the match belongs to another item")
-        return self.store.submit_decision(
+        return self.store.claims.submit_decision(
             claim,
             grading_for(match),
             exposure,

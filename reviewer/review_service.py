@@ -24,7 +24,7 @@ from reviewer.clock import Clock
 from reviewer.errors import StoreUnavailable
 from reviewer.grading import Grading, GradingInvalid
 from reviewer.matching import ShowLess
-from reviewer.model import AuditEvent, Claim, DecisionReceipt, Exposure, QueueSummary, User
+from reviewer.model import Claim, DecisionReceipt, Exposure, QueueSummary, User
 from reviewer.permissions import Check, Operation
 from reviewer.qa_service import QaPort, per_user_seed
 from reviewer.sampling import Sampler, Seed, golden_mix
@@ -44,24 +44,10 @@ from reviewer.vocabulary import SkipReason
 from reviewer.welfare_service import WelfareSession
 
 
-class StorePort(Protocol):
-    """The subset of db.store.Store the services use. Every call a person makes carries
+class ClaimsPort(Protocol):
+    """The claim lifecycle (db.claims.ClaimsRepo). Every call a person makes carries
     the gate's question (`check`), answered inside the call's own transaction."""
 
-    def ensure_user(self, name: str, role: str = ...) -> User: ...
-    def users(self) -> list[User]: ...
-    def queue_summaries(self) -> list[QueueSummary]: ...
-    def item_count(self) -> int: ...
-    def authorise(self, check: Check) -> object: ...
-    def record_event(
-        self,
-        user_id: int | None,
-        kind: str,
-        item_id: int | None = ...,
-        detail: dict[str, Any] | None = ...,
-        *,
-        check: Check | None = ...,
-    ) -> None: ...
     def claim_next(
         self,
         user_id: int,
@@ -96,9 +82,33 @@ class StorePort(Protocol):
     def release(
         self, claim: Claim, exposure: Exposure, why: str = ..., *, check: Check | None = ...
     ) -> None: ...
-    def audit_events(
-        self, item_id: int | None = ..., kind: str | None = ...
-    ) -> list[AuditEvent]: ...
+
+
+class QueuesPort(Protocol):
+    """Queue listings (db.items.ItemsRepo)."""
+
+    def queue_summaries(self) -> list[QueueSummary]: ...
+    def item_count(self) -> int: ...
+
+
+class StorePort(Protocol):
+    """The unit of work as the review services use it (db.store.Store): its gate and
+    audit events, and the repositories it hands out for claims and queues."""
+
+    @property
+    def claims(self) -> ClaimsPort: ...
+    @property
+    def items(self) -> QueuesPort: ...
+    def authorise(self, check: Check) -> object: ...
+    def record_event(
+        self,
+        user_id: int | None,
+        kind: str,
+        item_id: int | None = ...,
+        detail: dict[str, Any] | None = ...,
+        *,
+        check: Check | None = ...,
+    ) -> None: ...
 
 
 class ReviewService(LeasedSession):
@@ -170,7 +180,7 @@ class ReviewService(LeasedSession):
         """The queues this account may claim from (restricted ones only with access),
         with how many livestream captures wait in each."""
         blocked = self._blocked_queues()
-        queues = [q for q in self._store.queue_summaries() if q.id not in blocked]
+        queues = [q for q in self._store.items.queue_summaries() if q.id not in blocked]
         live = self._videos.livestream_waiting()
         return [dataclasses.replace(q, livestream=live.get(q.id, 0)) for q in queues]
 
@@ -195,7 +205,7 @@ class ReviewService(LeasedSession):
             claim = self._claim_one(queue_id, avoid_a)
             if claim is None or welfare.allows(claim):
                 return claim
-            self._store.skip(
+            self._store.claims.skip(
                 claim,
                 SkipReason.OPTED_OUT,
                 "",
@@ -206,7 +216,7 @@ class ReviewService(LeasedSession):
 
     def _claim_one(self, queue_id: int | None, avoid_a: bool = False) -> Claim | None:
         """One claim, through the gate (which also decides the queues passed by)."""
-        return self._store.claim_next(
+        return self._store.claims.claim_next(
             self.account.id,
             queue_id,
             self.lease_seconds,
@@ -215,7 +225,7 @@ class ReviewService(LeasedSession):
         )
 
     def _renew(self, claim: Claim, check: Check) -> Claim:
-        return self._store.renew_lease(claim, self.lease_seconds, check=check)
+        return self._store.claims.renew_lease(claim, self.lease_seconds, check=check)
 
     def submit(
         self,
@@ -238,7 +248,7 @@ class ReviewService(LeasedSession):
             if problems:
                 raise GradingInvalid(problems)
             self._videos.stage_segments(claim, client_token, segments)
-        receipt = self._store.submit_decision(
+        receipt = self._store.claims.submit_decision(
             claim, grading, exposure, client_token, check=self._check(Operation.SUBMIT, claim)
         )
         if grading.severity is not None:
@@ -248,13 +258,15 @@ class ReviewService(LeasedSession):
     def skip(self, claim: Claim, reason: SkipReason, note: str, exposure: Exposure) -> None:
         text("note", note, MAX_NOTE)  # Untrusted (a ValueError) before anything changes
         with counted_release(self.welfare, exposure):
-            self._store.skip(
+            self._store.claims.skip(
                 claim, reason, note, exposure, check=self._check(Operation.SKIP, claim)
             )
 
     def release(self, claim: Claim, exposure: Exposure, why: str = "released") -> None:
         with counted_release(self.welfare, exposure):
-            self._store.release(claim, exposure, why, check=self._check(Operation.RELEASE, claim))
+            self._store.claims.release(
+                claim, exposure, why, check=self._check(Operation.RELEASE, claim)
+            )
 
     # -- history and QA -----------------------------------------------------------------
 
@@ -439,12 +451,9 @@ class Workstation:
         """Sign in with a password; LoginFailed (one message for every reason)."""
         return self._service(self._accounts.authenticate(name, password))
 
-    def profiles(self) -> list[User]:
-        return self._store.users()
-
     def seed_demo_if_empty(self, progress: Callable[[int, int], None]) -> int:
         """On an empty database, ingest a synthetic demo queue; returns items added."""
-        if self._seed_demo is None or self._store.item_count() > 0:
+        if self._seed_demo is None or self._store.items.item_count() > 0:
             return 0
         return self._seed_demo(progress)
 

@@ -10,7 +10,6 @@ from qa_helpers import SEED, account
 
 from db.hashes import HashRepo
 from db.media_store import MediaStore
-from db.qa import QaRepo
 from db.store import Store
 from reviewer import synthetic
 from reviewer.accounts import Role
@@ -45,7 +44,7 @@ def ingest_one(
         extra={},
         suspected_category=suspected,
     )
-    ingest_bytes(store, media, entry, data, report, hook)
+    ingest_bytes(store.items, media, entry, data, report, hook)
     assert report.item_ids, "item not created"
     return report.item_ids[-1]
 
@@ -59,7 +58,7 @@ def give_hashes(repo: HashRepo, item_id: int, seed: int) -> str:
 
 def set_grades_needed(store: Store, needed: int) -> None:
     """The admin's "independent grades needed before export", set as an admin does."""
-    qa = QaRepo(store)
+    qa = store.qa
     admin = account(store, "Hash Admin", Role.ADMIN)
     service = QaService(qa, admin, SystemClock(), SEED)
     service.set_settings(replace(service.settings(), export_grades_needed=needed))

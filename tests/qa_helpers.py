@@ -74,8 +74,8 @@ def add_items(
     ids = []
     for i in range(n):
         sha = hashlib.sha256(f"{tag}{queue}{source}{i}".encode()).hexdigest()
-        store.add_media(sha, 100, "JPEG", 10, 10, None)
-        item_id, _ = store.add_item(
+        store.items.add_media(sha, 100, "JPEG", 10, 10, None)
+        item_id, _ = store.items.add_item(
             NewItem(
                 queue=queue,
                 source=source,

@@ -88,7 +88,7 @@ def add_item(
     entry, _ = parse_line(json.dumps(line), 1)
     data = data or encode(make_image(64, 48, seed=seed, label="SYNTHETIC"), "JPEG")
     report = IngestReport()
-    ingest_bytes(store, media, entry, data, report)
+    ingest_bytes(store.items, media, entry, data, report)
     if report.item_ids:
         return report.item_ids[0]
     raise AssertionError("item not added")
@@ -102,10 +102,10 @@ def decide(
     user: str = "mod",
 ) -> int:
     """Claim `item_id` (it must be the only pending item) and submit `grading`."""
-    uid = store.ensure_user(user).id
-    claim = store.claim_next(uid)
+    uid = store.accounts.ensure_user(user).id
+    claim = store.claims.claim_next(uid)
     assert claim is not None and claim.item.id == item_id, "expected to claim that item"
-    store.submit_decision(claim, grading, exposure, str(uuid.uuid4()))
+    store.claims.submit_decision(claim, grading, exposure, str(uuid.uuid4()))
     return uid
 
 

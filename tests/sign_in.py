@@ -13,7 +13,6 @@ from datetime import date
 from sqlalchemy import update
 
 from db import pg_logins
-from db.accounts import AccountsRepo
 from db.models import UserRow
 from db.store import Store
 from reviewer.accounts import Account, Role, VettingStatus, hash_password, primary_role
@@ -30,7 +29,7 @@ def stored_account(
     """An account with `roles` (moderator by default), vetted unless told, with no
     password unless one is given."""
     held = frozenset(roles or (Role.MODERATOR,))
-    user = store.ensure_user(name, primary_role(held).value)
+    user = store.accounts.ensure_user(name, primary_role(held).value)
     with store.engine.begin() as conn:
         conn.execute(
             update(UserRow.__table__)
@@ -52,7 +51,7 @@ def stored_account(
                 .values(db_role=role, password_hash=None)
             )
             pg_logins.sync_login(conn, user.id, role, password)
-    return AccountsRepo(store).account(user.id)
+    return store.accounts.account(user.id)
 
 
 def admin_check(store: Store, op: Operation, name: str = "Settings Admin") -> Check:

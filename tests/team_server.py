@@ -20,7 +20,6 @@ import psycopg
 import sqlalchemy as sa
 from pgserver import PgServer
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from db.team import team_sign_in
@@ -83,7 +82,7 @@ class TeamDb:
         server.create_database(self.name, owner=server.owner)
         self.owner_url = server.owner_url(self.name)
         self.owner = Store.open(self.owner_url, clock=clock, audit_key=AUDIT_KEY)
-        self.accounts = AccountsRepo(self.owner)
+        self.accounts = self.owner.accounts
         admin = self.accounts.enrol_first_admin(f"Admin {self.tag}", FIRST_ADMIN_PASSWORD)
         self.admin = Person(admin, f"admin_{self.tag}", FIRST_ADMIN_PASSWORD)
         self._stores: list[Store] = []

@@ -13,11 +13,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from db.accounts import AccountsRepo
 from db.qa import QaRepo
 from db.store import Store
-from db.video import VideoRepo
-from db.welfare import WelfareRepo
 from reviewer import composition
 from reviewer.accounts import Account, AccountsPort
 from reviewer.clock import Clock, SystemClock
@@ -72,7 +69,7 @@ class WithoutLimits(WelfareSession):
 
 
 def without_limits(store: Store, clock: Clock) -> Callable[[User], WelfareSession]:
-    repo, accounts = WelfareRepo(store), AccountsRepo(store)
+    repo, accounts = store.welfare, store.accounts
     return lambda user: WithoutLimits(repo, user, clock, accounts.authenticate)
 
 
@@ -80,7 +77,7 @@ def welfare_for(
     store: Store, clock: Clock, accounts: AccountsPort
 ) -> Callable[[User], WelfareSession]:
     """The real welfare policy with the admin's settings stored in `store`."""
-    repo = WelfareRepo(store)
+    repo = store.welfare
     return lambda user: WelfareSession(repo, user, clock, accounts.authenticate)
 
 
@@ -98,7 +95,7 @@ def workstation(
     seed_demo: Callable[[Callable[[int, int], None]], int] | None = None,
     **settings: Any,
 ) -> Workstation:
-    accounts = accounts or AccountsRepo(store)
+    accounts = accounts or store.accounts
     clock = clock or SystemClock()
     return Workstation(
         store,
@@ -106,7 +103,7 @@ def workstation(
         accounts=accounts,
         welfare=welfare or without_limits(store, clock),
         show_less_for=show_less_for or composition.show_less_for(store, media),
-        videos=videos or VideoRepo(store),
+        videos=videos or store.videos,
         clock=clock,
         team_for=team_for,
         review_service=review_service,

@@ -71,7 +71,6 @@ from bench_claims_baseline import naive_claim_next  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 
-from db.accounts import AccountsRepo  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from db.models import UserRow  # noqa: E402
 from db.store import Store  # noqa: E402
@@ -108,7 +107,7 @@ def seed(store: Store, n_items: int, tag: str) -> float:
     """Enqueue n_items over N_MEDIA media rows; returns items/s of enqueue_many."""
     shas = [hashlib.sha256(f"{tag}-media-{i}".encode()).hexdigest() for i in range(N_MEDIA)]
     for sha in shas:
-        store.add_media(sha, 100_000, "JPEG", 800, 600, None)
+        store.items.add_media(sha, 100_000, "JPEG", 800, 600, None)
     batch = [
         NewItem(
             queue="General",
@@ -122,7 +121,7 @@ def seed(store: Store, n_items: int, tag: str) -> float:
         for i in range(n_items)
     ]
     t0 = time.perf_counter()
-    added = sum(store.enqueue_many(batch[i : i + 20_000]) for i in range(0, n_items, 20_000))
+    added = sum(store.items.enqueue_many(batch[i : i + 20_000]) for i in range(0, n_items, 20_000))
     rate = added / (time.perf_counter() - t0)
     if added != n_items:
         raise RuntimeError(f"enqueue_many added {added} of {n_items}")
@@ -172,7 +171,7 @@ def work_loop(
             out.claim_ms.append((t1 - t0) * 1e3)
             out.item_ids.append(c.item.id)
             check = Check(user_id, BENCH_NAME, Operation.SUBMIT, claim_id=c.claim_id)
-            store.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()), check=check)
+            store.claims.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()), check=check)
             out.decide_ms.append((perf() - t1) * 1e3)
         except Exception as exc:  # a benchmark reports errors, it does not stop on them
             out.errors.append(f"{type(exc).__name__}: {exc}"[:300])
@@ -183,7 +182,7 @@ def work_loop(
 
 def ours(store: Store, user_id: int) -> Claim | None:
     """The review service's claim: through the permission gate, as every claim is."""
-    return store.claim_next(
+    return store.claims.claim_next(
         user_id, lease_seconds=600, check=Check(user_id, BENCH_NAME, Operation.CLAIM)
     )
 
@@ -397,8 +396,8 @@ def double_claims(store: Store, outs: list[WorkerResult]) -> dict[str, int]:
     for c in per_worker:
         seen_by.update(c.keys())
     claim_events = Counter(e.item_id for e in store.audit_events(kind="claim"))
-    decided = Counter(d["item_id"] for d in store.decisions())
-    queues = store.queue_summaries()
+    decided = Counter(d["item_id"] for d in store.items.decisions())
+    queues = store.items.queue_summaries()
     return {
         # In the database: a second claim of an item (each claim here ends in its
         # decision and decided items never return, so any second claim is a double),
@@ -487,7 +486,7 @@ def run_backend(
     print(f"\n== {label}: {workstations} workstations in {procs} processes, {seconds:g} s")
     base_store = Store.open(baseline_url, audit_key=BENCH_AUDIT_KEY)
     seed(base_store, n_baseline_items, f"{label}-baseline")
-    base_user = base_store.ensure_user("baseline").id
+    base_user = base_store.accounts.ensure_user("baseline").id
     vet(base_store, [base_user])
     base_store.close()
     base = baseline(baseline_url, base_user, baseline_seconds)
@@ -495,7 +494,7 @@ def run_backend(
     store = Store.open(url, audit_key=BENCH_AUDIT_KEY)
     enqueue_rate = seed(store, n_items, label)
     if sign_in is None:
-        seats = [(url, store.ensure_user(f"ws{i:02d}").id) for i in range(workstations)]
+        seats = [(url, store.accounts.ensure_user(f"ws{i:02d}").id) for i in range(workstations)]
     else:
         seats = login_seats(store, workstations, sign_in)
     vet(store, [uid for _url, uid in seats])
@@ -556,7 +555,7 @@ def login_seats(
 ) -> list[tuple[str, int]]:
     """One moderator account per workstation, made by an admin as in team mode: each a
     PostgreSQL login role signing in with its own password."""
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     admin = accounts.enrol_first_admin("Bench admin", "bench admin's password")
     seats = []
     for i in range(workstations):

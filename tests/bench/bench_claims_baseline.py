@@ -12,17 +12,10 @@ from __future__ import annotations
 
 from sqlalchemy import and_, exists, insert, select, update
 
-from db.store import (
-    Store,
-    _Event,
-    _to_view,
-    _view_columns,
-    claims,
-    items,
-    media_t,
-    queues_t,
-    skips,
-)
+from db.claims import claims, items, skips
+from db.items import media_t, queues_t, to_view, view_columns
+from db.store import Store
+from db.unit_of_work import Event
 from reviewer.model import Claim
 
 
@@ -31,8 +24,8 @@ def naive_claim_next(store: Store, user_id: int, lease_seconds: float = 600) -> 
     its id back to the item, audit, then read the item view: six statements, each built
     afresh. bench_claims.py runs it on an engine with pool_pre_ping, as make_engine
     used to default to, to report the speed-up."""
-    with store._tx() as conn:
-        _n, events = store._expire_leases(conn, store._stamp())
+    with store.write() as conn:
+        _n, events = store.claims.expire_in(conn, store.stamp())
         pick = (
             select(items.c.id)
             .where(
@@ -47,13 +40,11 @@ def naive_claim_next(store: Store, user_id: int, lease_seconds: float = 600) -> 
         row = conn.execute(
             update(items)
             .where(items.c.id == pick, items.c.status == "pending")
-            .values(
-                status="claimed", claimed_by=user_id, lease_expires_at=store._now(lease_seconds)
-            )
+            .values(status="claimed", claimed_by=user_id, lease_expires_at=store.now(lease_seconds))
             .returning(items.c.id, items.c.lease_expires_at)
         ).first()
         if row is None:
-            store._audit(conn, *events)
+            store.audit(conn, *events)
             return None
         item_id, lease_expires_at = row
         claim_id = conn.execute(
@@ -61,16 +52,16 @@ def naive_claim_next(store: Store, user_id: int, lease_seconds: float = 600) -> 
             .values(
                 item_id=item_id,
                 user_id=user_id,
-                claimed_at=store._now(),
+                claimed_at=store.now(),
                 expires_at=lease_expires_at,
             )
             .returning(claims.c.id)
         ).scalar_one()
         conn.execute(update(items).where(items.c.id == item_id).values(claim_id=claim_id))
-        store._audit(conn, *events, _Event(user_id, "claim", item_id, {"claim_id": claim_id}))
+        store.audit(conn, *events, Event(user_id, "claim", item_id, {"claim_id": claim_id}))
         view = (
             conn.execute(
-                select(*_view_columns(items))
+                select(*view_columns(items))
                 .join_from(items, media_t, media_t.c.id == items.c.media_id)
                 .join(queues_t, queues_t.c.id == items.c.queue_id)
                 .where(items.c.id == item_id)
@@ -78,4 +69,4 @@ def naive_claim_next(store: Store, user_id: int, lease_seconds: float = 600) -> 
             .mappings()
             .one()
         )
-        return Claim(claim_id, _to_view(view), user_id, lease_expires_at)
+        return Claim(claim_id, to_view(view), user_id, lease_expires_at)

@@ -19,7 +19,7 @@ SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Vari
   one cycle every 25 ms): the claim latency a design with no audit at all gets at the
   goal's rate.
 * PostgreSQL `audited, our schema`: the statements Store sends (one round trip per
-  step, as db.store._Sql), by hand on raw psycopg, on a database made by this
+  step, as db.claims.ClaimStatements), by hand on raw psycopg, on a database made by this
   repository's migrations and seeded through the Store, audit append and COMMIT
   pipelined: the ceiling for this schema.
 * SQLite `audited`, 1 and 2 processes: the same transactions with a one-chain audit
@@ -336,7 +336,7 @@ def ours_sqlite_db(path: str, n_items: int, workstations: int) -> list[tuple[int
     store = Store.open(f"sqlite:///{path}", audit_key=BENCH_AUDIT_KEY)
     try:
         seed(store, n_items, "floor")
-        users = [store.ensure_user(f"floor{i}").id for i in range(workstations)]
+        users = [store.accounts.ensure_user(f"floor{i}").id for i in range(workstations)]
     finally:
         store.close()
     c = sqlite3.connect(path)
@@ -401,7 +401,7 @@ def ours_sqlite_workstation(path: str, uid: int, chain: int, seconds: float, q: 
     conn.close()
 
 
-# The same on PostgreSQL: the statements Store sends (db.store._Sql), one round trip per
+# The same on PostgreSQL: the statements Store sends (db.claims.ClaimStatements), one round trip per
 # step, on a database made by our migrations; audit append and COMMIT pipelined.
 PG_OURS_CLAIM = """
 with picked as (select id from items where status = 'pending' and not exists
@@ -520,7 +520,7 @@ def run_pg_ours(
     store = Store.open(url, audit_key=BENCH_AUDIT_KEY)
     try:
         seed(store, n_items, "pg-floor")
-        users = [store.ensure_user(f"pgfloor{i}").id for i in range(procs * per)]
+        users = [store.accounts.ensure_user(f"pgfloor{i}").id for i in range(procs * per)]
     finally:
         store.close()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")

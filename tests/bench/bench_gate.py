@@ -29,7 +29,6 @@ from bench_claims import BENCH_AUDIT_KEY, seed  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 from sign_in import stored_account  # noqa: E402
 
-from db.accounts import AccountsRepo  # noqa: E402
 from db.store import Store  # noqa: E402
 from reviewer.grading import Grading  # noqa: E402
 from reviewer.model import Exposure  # noqa: E402
@@ -60,7 +59,7 @@ def run(url: str, items: int, rounds: int) -> dict[str, float]:
     try:
         seed(store, items, "gate")
         acc = stored_account(store, "Bench Moderator")
-        svc = wiring.session(store, NoMedia(), acc, accounts=AccountsRepo(store))
+        svc = wiring.session(store, NoMedia(), acc, accounts=store.accounts)
 
         def gated() -> None:
             claim = svc.claim_next()
@@ -68,9 +67,9 @@ def run(url: str, items: int, rounds: int) -> dict[str, float]:
             svc.submit(claim, GRADE, Exposure(), str(uuid.uuid4()))
 
         def bare() -> None:
-            claim = store.claim_next(acc.id)
+            claim = store.claims.claim_next(acc.id)
             assert claim is not None
-            store.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
+            store.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
 
         per = items // (2 * rounds)
         with_gate, without = [], []

@@ -50,7 +50,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 
-from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer import synthetic
@@ -122,13 +121,13 @@ def ingest_run(folder: Path, run: str, workers: int, known: bytes) -> tuple[floa
     store = Store.open(f"sqlite:///{data / 'reviewer.db'}", audit_key=os.urandom(32))
     try:
         media = MediaStore(data / "media", os.urandom(32))
-        repo = HashRepo(store)
+        repo = store.hashes
         import_hash_list(repo, known, "bench", "Bench NGO", "bench.jsonl")
         hook = HashIngest(repo)
         me0, kids0 = cpu_s()
         t0 = time.perf_counter()
         report = ingest_manifest(
-            store, media, folder / "manifest.jsonl", on_new_item=hook, workers=workers
+            store.items, media, folder / "manifest.jsonl", on_new_item=hook, workers=workers
         )
         elapsed = time.perf_counter() - t0
         me1, kids1 = cpu_s()

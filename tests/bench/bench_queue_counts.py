@@ -37,9 +37,10 @@ from bench_claims import BENCH_AUDIT_KEY, seed  # noqa: E402
 from pgserver import PgServer  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from db.dashboard import DashboardRepo  # noqa: E402
+from db.items import items_t as items  # noqa: E402
+from db.items import queues_t  # noqa: E402
 from db.migrate import alembic_config  # noqa: E402
-from db.store import Store, items, queues_t  # noqa: E402
+from db.store import Store  # noqa: E402
 
 # Store.queue_summaries before migration 0013.
 BEFORE_0013 = (
@@ -76,10 +77,10 @@ def run(url: str, n_items: int, n_pending: int) -> dict[str, Any]:
             conn.execute(decide, {"n": n_pending})
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE items" if pg else "ANALYZE"))
-        [summary] = store.queue_summaries()
+        [summary] = store.items.queue_summaries()
         assert summary.pending == n_pending, summary
         now_s = median_ms(store.queue_summaries)
-        now_d = median_ms(DashboardRepo(store).queue_depths)
+        now_d = median_ms(store.dashboard.queue_depths)
         command.downgrade(alembic_config(store.engine), "0012")
 
         def before() -> None:

@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         media = MediaStore(root / "media", os.urandom(32))
         started = time.perf_counter()
         generate_demo(
-            store, media, args.items, seed=args.seed, max_megapixels=args.max_mp, broken=False
+            store.items, media, args.items, seed=args.seed, max_megapixels=args.max_mp, broken=False
         )
         print(f"generated {args.items} synthetic items in {time.perf_counter() - started:.1f} s")
         service = sign_in(wiring.workstation(store, media), "Scripted moderator")

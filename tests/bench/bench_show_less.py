@@ -49,7 +49,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import wiring
 from sign_in import stored_account
 
-from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.grading import Grading
@@ -109,8 +108,8 @@ def run(url: str, media_dir: Path, items: int, seed: int, use_show_less: bool) -
     store = Store.open(url, audit_key=BENCH_AUDIT_KEY)
     try:
         media = MediaStore(media_dir, os.urandom(32))
-        repo = HashRepo(store)
-        demo = generate_matching_demo(store, media, repo, n=items, seed=seed, list_first=True)
+        repo = store.hashes
+        demo = generate_matching_demo(store.items, media, repo, n=items, seed=seed, list_first=True)
         truth = _truth(demo)
         # A vetted moderator, stored as an admin would have set them up: the gate
         # re-reads the account on every claim and decision.
@@ -156,16 +155,16 @@ def _measure(
     unseen = wrong = 0
     seconds = 0.0
     for item_id, true_grade in truth.items():
-        exposures = store.exposures(item_id)
+        exposures = store.items.exposures(item_id)
         seconds += sum(e["seconds_revealed"] for e in exposures if e["full_unprotected"])
         if all(
             e["reveal_count"] == 0 and e["max_area_fraction"] == 0 and not e["full_unprotected"]
             for e in exposures
         ):
             unseen += 1
-            decided = store.decisions(item_id)[-1]["severity"]
+            decided = store.items.decisions(item_id)[-1]["severity"]
             wrong += decided != true_grade.value
-    undecided = [i for i in truth if store.item_status(i) != "decided"]
+    undecided = [i for i in truth if store.items.item_status(i) != "decided"]
     if undecided:
         raise SystemExit(f"the script left {len(undecided)} item(s) undecided")
     return Outcome(

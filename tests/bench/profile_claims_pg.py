@@ -41,7 +41,9 @@ from bench_claims import (  # noqa: E402
 )
 from pgserver import PgServer  # noqa: E402
 
-from db.store import _DECISION_COLS, Store, _to_view  # noqa: E402
+from db.claims import DECISION_COLS, ClaimsRepo  # noqa: E402
+from db.items import to_view  # noqa: E402
+from db.store import Store  # noqa: E402
 from reviewer.model import Claim  # noqa: E402
 from reviewer.permissions import Check, Operation  # noqa: E402
 
@@ -109,12 +111,12 @@ def main() -> int:
         def cycle(i: int) -> None:
             me, uid, name = stores[i], seats[i][1], f"ws{i:02d}"
             check = None if args.no_check else Check(uid, name, Operation.CLAIM)
-            c = me.claim_next(uid, lease_seconds=600, check=check)
+            c = me.claims.claim_next(uid, lease_seconds=600, check=check)
             assert c is not None
             check = (
                 None if args.no_check else Check(uid, name, Operation.SUBMIT, claim_id=c.claim_id)
             )
-            me.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()), check=check)
+            me.claims.submit_decision(c, GRADE, SEEN, str(uuid.uuid4()), check=check)
 
         def run(i: int, n: int) -> None:
             for _ in range(n):
@@ -170,7 +172,7 @@ def explain(me: Store, uid: int) -> None:
 
     from db.prepared import execute_driver_sql
 
-    sql = me._sql
+    sql = me.claims.statements
     with me.engine.connect() as conn:
         tx = conn.begin()
         pick = sql.take[(False, "none", False)]
@@ -184,10 +186,10 @@ def explain(me: Store, uid: int) -> None:
         got = pick.first(conn, params)
         assert got is not None
         m = pick.mapping(got)
-        claim = Claim(m["claim_id"], _to_view(m), uid, m["lease_expires_at"])
-        dp = Store._closing(claim, SEEN, me._stamp())
+        claim = Claim(m["claim_id"], to_view(m), uid, m["lease_expires_at"])
+        dp = ClaimsRepo.closing_params(claim, SEEN, me.stamp())
         record = GRADE.to_record()
-        dp.update({f"p_{c}": record[c] for c in _DECISION_COLS}, p_token=str(uuid.uuid4()))
+        dp.update({f"p_{c}": record[c] for c in DECISION_COLS}, p_token=str(uuid.uuid4()))
         dp.update(p_status="decided", p_outcome="decided")
         assert sql.decide is not None
         rows, _ = execute_driver_sql(

@@ -49,8 +49,8 @@ def _enqueue(
     ids = []
     for i in range(n):
         sha = hashlib.sha256(f"{tag}{source}{queue}{i}".encode()).hexdigest()
-        store.add_media(sha, 100, "JPEG", 10, 10, None)
-        item_id, _ = store.add_item(
+        store.items.add_media(sha, 100, "JPEG", 10, 10, None)
+        item_id, _ = store.items.add_item(
             NewItem(
                 queue=queue,
                 source=source,

@@ -79,7 +79,7 @@ class World:
 
 @pytest.fixture
 def world(store: Store, media: MediaStore, clock: FakeClock) -> World:
-    repo = AccountsRepo(store)
+    repo = store.accounts
     ws = wiring.workstation(store, media, accounts=repo, clock=clock)
     admin = ws.enrol_first_admin("Ada Admin", ADMIN_PW).account
     return World(store, repo, ws, clock, admin)
@@ -91,9 +91,9 @@ def world(store: Store, media: MediaStore, clock: FakeClock) -> World:
 def test_first_run_enrols_a_vetted_admin_moderator_once(
     store: Store, media: MediaStore, clock: FakeClock
 ) -> None:
-    repo = AccountsRepo(store)
+    repo = store.accounts
     ws = wiring.workstation(store, media, accounts=repo, clock=clock)
-    store.ensure_user("demo profile")  # password-less profiles do not count
+    store.accounts.ensure_user("demo profile")  # password-less profiles do not count
     assert ws.needs_first_account()
     service = ws.enrol_first_admin("  Ada   Admin ", ADMIN_PW)
     account = service.account
@@ -112,7 +112,7 @@ def test_first_run_enrols_a_vetted_admin_moderator_once(
 
 
 def test_first_run_refuses_a_weak_password(store: Store, media: MediaStore) -> None:
-    ws = wiring.workstation(store, media, accounts=AccountsRepo(store))
+    ws = wiring.workstation(store, media, accounts=store.accounts)
     with pytest.raises(ValueError, match="12 characters"):
         ws.enrol_first_admin("Ada", "short")
     assert ws.needs_first_account()
@@ -120,7 +120,7 @@ def test_first_run_refuses_a_weak_password(store: Store, media: MediaStore) -> N
 
 def test_login_failures_look_alike_and_are_audited_without_the_password(world: World) -> None:
     mod = world.user("Mo", MOD_PW, {Role.MODERATOR})
-    world.store.ensure_user("Old profile")  # from before accounts: no password
+    world.store.accounts.ensure_user("Old profile")  # from before accounts: no password
     disabled = world.user("Dee", "disabled password", {Role.MODERATOR})
     world.repo.disable(world.admin, disabled.id)
     messages = set()
@@ -161,7 +161,7 @@ def test_login_failures_look_alike_and_are_audited_without_the_password(world: W
 
 
 def test_a_profile_without_password_signs_in_once_an_admin_sets_one(world: World) -> None:
-    old = world.store.ensure_user("Pat", role="moderator")
+    old = world.store.accounts.ensure_user("Pat", role="moderator")
     with pytest.raises(LoginFailed):
         world.ws.log_in("Pat", "pats new password")
     world.repo.set_password(world.admin, old.id, "pats new password")
@@ -457,8 +457,8 @@ def test_migration_keeps_existing_users_roles_and_leaves_them_without_a_password
     engine.dispose()
     store = Store.open(db_url)
     try:
-        repo = AccountsRepo(store)
-        by_name = {a.name: a for a in (repo.account(u.id) for u in store.users())}
+        repo = store.accounts
+        by_name = {a.name: a for a in (repo.account(u.id) for u in store.accounts.users())}
         assert by_name["Old Lead"].roles == {Role.LEAD}
         assert by_name["Old Mod"].roles == {Role.MODERATOR}
         assert not any(a.disabled for a in by_name.values())

@@ -542,19 +542,19 @@ def test_store_transactions_write_one_intact_chain(store: Store, enqueue, clock:
         severity=Severity.NOT_ASSESSABLE, not_assessable_reason=NotAssessableReason.TOO_SMALL
     )
     seen = Exposure(seconds_revealed=1.5, reveal_count=1, max_area_fraction=0.25)
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     enqueue(store, 4)
     for user in (a, b):
-        claim = store.claim_next(user.id, lease_seconds=60)
+        claim = store.claims.claim_next(user.id, lease_seconds=60)
         assert claim is not None
-        store.submit_decision(claim, grade, seen, f"token-{user.id}")
-    claim = store.claim_next(a.id, lease_seconds=60)
+        store.claims.submit_decision(claim, grade, seen, f"token-{user.id}")
+    claim = store.claims.claim_next(a.id, lease_seconds=60)
     assert claim is not None
-    store.skip(claim, SkipReason.OTHER, "ünïcode note", seen)
-    claim = store.claim_next(b.id, lease_seconds=1)
+    store.claims.skip(claim, SkipReason.OTHER, "ünïcode note", seen)
+    claim = store.claims.claim_next(b.id, lease_seconds=1)
     assert claim is not None
     clock.advance(5)  # the lease runs out: the next claim expires it in the same transaction
-    assert store.claim_next(a.id, lease_seconds=60) is not None
+    assert store.claims.claim_next(a.id, lease_seconds=60) is not None
     store.record_event(a.id, "note", None, {"n": 1.5})
 
     result = store.verify_audit()  # type: ignore[attr-defined]

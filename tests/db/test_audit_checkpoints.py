@@ -30,7 +30,6 @@ from db import audit
 from db.audit_checkpoint import (
     Checkpoint,
     CheckpointError,
-    CheckpointRepo,
     LocalCheckpoint,
     verify_since,
 )
@@ -176,7 +175,7 @@ def log(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     write(engine, e, 2)
     store = Store(engine, audit_key=KEY)
     local = LocalCheckpoint(tmp_path / "workstation")
-    cp = CheckpointRepo(store).take(KEY, local)
+    cp = store.checkpoints.take(KEY, local)
     write(engine, b, 3, start=10)
     write(engine, c, 2, start=3)
     ids = [w.chain_id for w in ws]
@@ -558,18 +557,18 @@ def test_the_checkpoint_round_trips_through_its_file(log: Log, tmp_path: Path) -
 def test_a_checkpoint_of_a_damaged_log_is_refused(log: Log) -> None:
     log.tamper("UPDATE audit_events SET item_id = 1 WHERE chain_id = :c AND seq = 1", c=log.b)
     with pytest.raises(CheckpointError, match="does not verify"):
-        CheckpointRepo(log.store).take(KEY, log.local)
+        log.store.checkpoints.take(KEY, log.local)
 
 
 def test_start_check_catches_a_cut_and_adopts_newer_checkpoints(log: Log, tmp_path: Path) -> None:
-    repo = CheckpointRepo(log.store)
+    repo = log.store.checkpoints
     assert repo.check_at_start(log.local).ok
     # Another workstation, which has never held a checkpoint, adopts the one recorded
     # in the log; a later checkpoint replaces it there.
     other = LocalCheckpoint(tmp_path / "other-workstation")
     check = repo.check_at_start(other)
     assert check.ok and check.held == log.cp and other.load() == log.cp
-    newer = CheckpointRepo(Store(log.engine, audit_key=KEY)).take(KEY, LocalCheckpoint(tmp_path))
+    newer = Store(log.engine, audit_key=KEY).checkpoints.take(KEY, LocalCheckpoint(tmp_path))
     assert repo.check_at_start(other).held == newer and other.load() == newer
     assert repo.last_taken_at() is not None
     # A cut before the held checkpoint is caught at start, and nothing is adopted.
@@ -588,7 +587,7 @@ def test_a_changed_local_checkpoint_is_reported_at_start(log: Log) -> None:
     data = json.loads(log.local.path.read_text())
     data["taken_at"] = "2020-01-01T00:00:00.000000Z"
     log.local.path.write_text(json.dumps(data))
-    check = CheckpointRepo(log.store).check_at_start(log.local)
+    check = log.store.checkpoints.check_at_start(log.local)
     assert not check.ok and "signature" in check.message
 
 
@@ -608,7 +607,7 @@ def test_known_limit_a_tail_after_the_last_checkpoint(log: Log) -> None:
 def test_store_close_seals_the_session_chain(log: Log) -> None:
     store = Store(log.engine, audit_key=KEY)
     store.record_event(None, "note")
-    chain = store._chain.chain_id
+    chain = store.audit_writer.chain_id
     store.close()
     assert chain is not None
     last = max(log.rows(chain), key=lambda r: r.seq)
@@ -663,7 +662,7 @@ def test_legacy_prefix_is_accepted_only_in_place(db_url: str, tmp_path: Path) ->
     # Now a current writer and a checkpoint: the legacy chain is sealed by it.
     store = Store(engine, audit_key=KEY)
     store.record_event(None, "after the upgrade")
-    cp = CheckpointRepo(store).take(KEY, LocalCheckpoint(tmp_path))
+    cp = store.checkpoints.take(KEY, LocalCheckpoint(tmp_path))
     assert 1 in cp.sealed and verify_since(engine, KEY, cp).ok
     r = audit.verify_reference(engine, KEY)
     assert r.ok, r
@@ -709,5 +708,5 @@ def test_a_new_workstation_will_not_vouch_for_a_log_cut_since_the_last_checkpoin
     )
     fresh = LocalCheckpoint(tmp_path / "new-workstation")
     with pytest.raises(CheckpointError, match="#7–#10 were removed"):
-        CheckpointRepo(Store(log.engine, audit_key=KEY)).take(KEY, fresh)
+        Store(log.engine, audit_key=KEY).checkpoints.take(KEY, fresh)
     assert fresh.load() is None

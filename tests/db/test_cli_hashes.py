@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hash_helpers import set_grades_needed
 
-from db.hashes import HashRepo
 from db.store import Store
 from reviewer import synthetic
 from reviewer.cli import main
@@ -47,7 +46,7 @@ def test_import_ingest_match_export(db_url: str, tmp_path: Path, capsys) -> None
 
     store = Store.open(db_url)
     try:
-        repo = HashRepo(store)
+        repo = store.hashes
         ((item_id, hashes),) = repo.pending_item_hashes()
         assert hashes.pdq is not None
         (match,) = repo.known_matches(item_id)
@@ -158,19 +157,19 @@ def test_vics_import_match_export_round_trip(
     capsys.readouterr()
     store = Store.open(db_url)
     try:
-        repo = HashRepo(store)
+        repo = store.hashes
         by_md5 = {h.md5: i for i, h in repo.pending_item_hashes()}
         (match,) = repo.known_matches(by_md5[md5.lower()])
         assert (match.kind, match.category) == ("exact", Severity.B)
-        user = store.ensure_user("mod")
+        user = store.accounts.ensure_user("mod")
         graded = Grading(
             severity=Severity.C,
             age_band=AgeBand.B11_13,
             age_confidence=AgeConfidence.PROBABLE,
             production_context=ProductionContext.UNKNOWN,
         )
-        while (claim := store.claim_next(user.id)) is not None:
-            store.submit_decision(claim, graded, Exposure(), str(claim.claim_id))
+        while (claim := store.claims.claim_next(user.id)) is not None:
+            store.claims.submit_decision(claim, graded, Exposure(), str(claim.claim_id))
     finally:
         store.close()
 
@@ -238,6 +237,6 @@ def test_malformed_vics_is_refused_by_entry_and_changes_nothing(
     assert "caid v1 [active] CAID: 1 hashes" in listing and "v2" not in listing
     store = Store.open(db_url)
     try:
-        assert {e.value for e in HashRepo(store).active_entries()} == {"a" * 32}
+        assert {e.value for e in store.hashes.active_entries()} == {"a" * 32}
     finally:
         store.close()

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from sign_in import admin_check
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Role, VettingStatus
 from reviewer.clock import FakeClock
 from reviewer.composition import build_workstation
@@ -29,10 +27,10 @@ def test_a_sign_in_gets_every_collaborator_and_the_admins_settings(
     assert admin.welfare is not None and admin.show_less is not None and admin.team is not None
     assert admin.team.gold is not None and admin.team.dashboard is None
 
-    WelfareRepo(store).save_settings(
+    store.welfare.save_settings(
         WelfareSettings(reprotect_after_seconds=4), admin_check(store, Operation.WELFARE_SETTINGS)
     )
-    repo = AccountsRepo(store)
+    repo = store.accounts
     lead = repo.create_user(admin.account, "Lee", LEAD_PW, {Role.LEAD})
     repo.set_vetting(admin.account, lead.id, VettingStatus.VETTED, clock.now().date())
     signed_in = ws.log_in("Lee", LEAD_PW)

@@ -21,11 +21,11 @@ GRADE = Grading(
 def _worker(url: str, name: str, key: bytes, out: mp.Queue) -> None:  # type: ignore[type-arg]
     # A spawned process has no test keyring: it gets the audit key from the parent.
     store = Store.open(url, migrate=False, audit_key=key)
-    user = store.ensure_user(name)
+    user = store.accounts.ensure_user(name)
     got = []
-    while (claim := store.claim_next(user.id, lease_seconds=600)) is not None:
+    while (claim := store.claims.claim_next(user.id, lease_seconds=600)) is not None:
         got.append(claim.item.id)
-        store.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
+        store.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
     store.close()
     out.put(got)
 
@@ -49,6 +49,6 @@ def test_two_processes_claim_1000_items_without_a_double(db_url: str, enqueue) -
     assert set(claimed) == ids
     assert max(claimed.values()) == 1, "an item was claimed twice"
     assert all(results), "both processes should have got work"
-    decided = Counter(d["item_id"] for d in store.decisions())
+    decided = Counter(d["item_id"] for d in store.items.decisions())
     assert len(decided) == N_ITEMS and max(decided.values()) == 1
     store.close()

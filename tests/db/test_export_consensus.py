@@ -56,12 +56,12 @@ NOTHING = SamplingPolicy(0.0, False, 0.0, 0)
 
 @pytest.fixture
 def qa(store: Store) -> QaRepo:
-    return QaRepo(store)
+    return store.qa
 
 
 @pytest.fixture
 def repo(store: Store) -> HashRepo:
-    return HashRepo(store)
+    return store.hashes
 
 
 @pytest.fixture
@@ -180,17 +180,17 @@ def test_known_list_confirmations_and_propagated_grades_do_not_count(
 
     mod = people["mod"]
     show = ShowLess(repo, store, User(mod.id, mod.name, mod.role), wiring.NoMedia().get)
-    claim = store.claim_next(mod.id)
+    claim = store.claims.claim_next(mod.id)
     assert claim is not None and claim.item.id == known
     (match,) = show.graded_matches(known)
     show.confirm(claim, match, Exposure(), str(uuid.uuid4()))
-    claim = store.claim_next(mod.id)
+    claim = store.claims.claim_next(mod.id)
     assert claim is not None and claim.item.id == rep
-    store.submit_decision(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
+    store.claims.submit_decision(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
     group = show.group_after(rep)
     assert group is not None
     assert show.settle(group.id, rep, [copy]).decided == (copy,)
-    bases = {i: store.decisions(i)[-1]["basis"] for i in (known, rep, copy)}
+    bases = {i: store.items.decisions(i)[-1]["basis"] for i in (known, rep, copy)}
     assert bases == {
         known: GradeBasis.KNOWN_LIST,
         rep: GradeBasis.ASSESSED,
@@ -207,7 +207,7 @@ def test_known_list_confirmations_and_propagated_grades_do_not_count(
     # A QA re-grade of the confirmed match is an independent grade: it counts, alone.
     lead = people["lead"]
     sampler = Sampler(EVERYTHING, SEED)
-    known_decision = store.decisions(known)[-1]["id"]
+    known_decision = store.items.decisions(known)[-1]["id"]
     assert qa.sample_decision(known_decision, sampler, requested_by=lead.id) is not None
     regrade_next(qa_session(qa, people["qa"], clock), graded(Severity.A, AgeBand.B7_10))
     report, rows = export(repo)

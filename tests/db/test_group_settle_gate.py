@@ -17,7 +17,6 @@ from sign_in import stored_account
 from sqlalchemy import update
 from test_hash_matching import SIZE, VARIANTS, _grading, _ingest
 
-from db.accounts import AccountsRepo
 from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.models import ItemRow, UserRow
@@ -44,7 +43,7 @@ def _show(store: Store, repo: HashRepo, acc: Account) -> ShowLess:
 
 @pytest.fixture
 def group(store: Store, media: MediaStore, clock: FakeClock) -> Group:
-    repo = HashRepo(store)
+    repo = store.hashes
     hook = HashIngest(repo)
     img = synthetic.make_image(*SIZE, 31)
     rep = _ingest(store, media, hook, synthetic.encode(img, "JPEG"), "r")
@@ -58,7 +57,7 @@ def group(store: Store, media: MediaStore, clock: FakeClock) -> Group:
             .values(password_hash=hash_password("admin password 1"))
         )
     moderator = stored_account(store, "Mo")
-    service = wiring.session(store, media, moderator, accounts=AccountsRepo(store), clock=clock)
+    service = wiring.session(store, media, moderator, accounts=store.accounts, clock=clock)
     claim = service.claim_next()
     assert claim is not None and claim.item.id == rep
     service.submit(claim, _grading(), Exposure(), str(uuid.uuid4()))
@@ -72,7 +71,7 @@ def _denied(store: Store) -> list[str]:
 
 
 def test_the_moderator_hands_on_their_own_grade(store: Store, group: Group) -> None:
-    done = _show(store, HashRepo(store), group.moderator).settle(
+    done = _show(store, store.hashes, group.moderator).settle(
         group.group_id, group.rep, group.members
     )
     assert set(done.decided) == set(group.members)
@@ -81,23 +80,23 @@ def test_the_moderator_hands_on_their_own_grade(store: Store, group: Group) -> N
 def test_nobody_hands_on_someone_elses_decision(store: Store, group: Group) -> None:
     other = stored_account(store, "Mallory")
     with pytest.raises(AccessDenied, match="someone else"):
-        _show(store, HashRepo(store), other).settle(group.group_id, group.rep, group.members)
+        _show(store, store.hashes, other).settle(group.group_id, group.rep, group.members)
     assert _denied(store) == ["propagate_group"]
-    assert {store.item_status(i) for i in group.members} == {"pending"}
+    assert {store.items.item_status(i) for i in group.members} == {"pending"}
 
 
 def test_a_vetting_revoked_after_sign_in_counts_at_once(store: Store, group: Group) -> None:
-    show = _show(store, HashRepo(store), group.moderator)
-    AccountsRepo(store).set_vetting(group.admin, group.moderator.id, VettingStatus.REVOKED, None)
+    show = _show(store, store.hashes, group.moderator)
+    store.accounts.set_vetting(group.admin, group.moderator.id, VettingStatus.REVOKED, None)
     with pytest.raises(AccessDenied, match="vetting"):
         show.settle(group.group_id, group.rep, group.members)
     assert _denied(store) == ["propagate_group"]
-    assert {store.item_status(i) for i in group.members} == {"pending"}
+    assert {store.items.item_status(i) for i in group.members} == {"pending"}
 
 
 def test_a_member_in_a_restricted_queue_is_not_decided(store: Store, group: Group) -> None:
-    repo = AccountsRepo(store)
-    secret = store.ensure_queue("Restricted")
+    repo = store.accounts
+    secret = store.items.ensure_queue("Restricted")
     repo.set_queue_restricted(group.admin, secret, True)
     hidden = group.members[0]
     with store.engine.begin() as conn:
@@ -106,24 +105,22 @@ def test_a_member_in_a_restricted_queue_is_not_decided(store: Store, group: Grou
             .where(ItemRow.__table__.c.id == hidden)
             .values(queue_id=secret)
         )
-    done = _show(store, HashRepo(store), group.moderator).settle(
+    done = _show(store, store.hashes, group.moderator).settle(
         group.group_id, group.rep, group.members
     )
     assert hidden in done.skipped and hidden not in done.decided
-    assert store.item_status(hidden) == "pending"
+    assert store.items.item_status(hidden) == "pending"
     assert set(done.decided) == set(group.members[1:])
 
 
 def test_detaching_and_handing_on_are_one_transaction(
     store: Store, media: MediaStore, clock: FakeClock, group: Group
 ) -> None:
-    repo = HashRepo(store)
+    repo = store.hashes
     # An item of the moderator's own, decided, but in no group.
     unrelated = synthetic.encode(synthetic.make_image(*SIZE, 77), "JPEG")
     own = _ingest(store, media, HashIngest(repo), unrelated, "own")
-    service = wiring.session(
-        store, media, group.moderator, accounts=AccountsRepo(store), clock=clock
-    )
+    service = wiring.session(store, media, group.moderator, accounts=store.accounts, clock=clock)
     # Hold everything claimed ahead of it (a release would put it first in line again).
     held = []
     claim = service.claim_next()
@@ -144,4 +141,4 @@ def test_detaching_and_handing_on_are_one_transaction(
     after = repo.group_of(lonely)
     assert after is not None and after.id == group.group_id
     assert not store.audit_events(kind="group_member_detached")
-    assert {store.item_status(i) for i in group.members} == {"pending"}
+    assert {store.items.item_status(i) for i in group.members} == {"pending"}

@@ -10,7 +10,6 @@ from sign_in import sign_in
 
 from db.media_store import MediaStore
 from db.store import Store
-from db.video import VideoRepo
 from reviewer import cli
 
 
@@ -19,8 +18,8 @@ def test_the_gui_demo_imports_a_hash_list_that_some_items_match(
 ) -> None:
     monkeypatch.setattr(cli, "GUI_DEMO_ITEMS", 2)  # the ordinary items are not the point
     seen: list[tuple[int, int]] = []
-    added = cli.seed_gui_demo(store, media, VideoRepo(store), lambda d, n: seen.append((d, n)))
-    assert added == 2 + cli.GUI_MATCH_ITEMS == store.item_count()
+    added = cli.seed_gui_demo(store, media, store.videos, lambda d, n: seen.append((d, n)))
+    assert added == 2 + cli.GUI_MATCH_ITEMS == store.items.item_count()
     assert seen[-1] == (added, added)
     workstation = wiring.workstation(store, media)  # the composition root's ShowLess
     service = sign_in(workstation, "moderator-1")

@@ -81,7 +81,7 @@ def _ingest(
         extra={},
         suspected_category=suspected,
     )
-    ingest_bytes(store, media, entry, data, report, hook)
+    ingest_bytes(store.items, media, entry, data, report, hook)
     assert report.item_ids, "item not created"
     return report.item_ids[-1]
 
@@ -113,7 +113,7 @@ def _grading(severity: Severity = Severity.B, band: AgeBand = AgeBand.B11_13) ->
 
 @pytest.fixture
 def repo(store: Store) -> HashRepo:
-    return HashRepo(store)
+    return store.hashes
 
 
 @pytest.mark.parametrize("list_first", [True, False], ids=["at_ingest", "rematched"])
@@ -148,8 +148,8 @@ def test_altered_reuploads_match_the_list_end_to_end(
         assert best.hash_list.name == "ngo" and best.graded
     assert repo.known_matches(unrelated) == []
     # A match with a graded entry makes the entry's category the item's severity hint.
-    assert {store.item(i).suspected_category for i in altered.values()} == {Severity.A}
-    assert store.item(unrelated).suspected_category is None
+    assert {store.items.item(i).suspected_category for i in altered.values()} == {Severity.A}
+    assert store.items.item(unrelated).suspected_category is None
     # Each altered copy matched its own original's entry, not another's.
     values = {e.id: e.value for e in repo.active_entries()}
     for (n, _name), item_id in altered.items():
@@ -229,7 +229,7 @@ def test_provenance_and_versions_survive_a_list_update(
     item_b = _ingest(store, media, hook, b, "b")
     # Decide item a by confirming its known match.
     user = stored_account(store, "mod")
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None and claim.item.id == item_a
     show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     match = show.graded_matches(item_a)[0]
@@ -247,7 +247,7 @@ def test_provenance_and_versions_survive_a_list_update(
     # The decided item still cites the version it was confirmed under...
     decided = repo.known_matches(item_a)
     assert [(m.hash_list.version, m.category) for m in decided] == [(1, Severity.A)]
-    assert "ngo v1 (Org 1)" in store.decisions(item_a)[0]["note"]
+    assert "ngo v1 (Org 1)" in store.items.decisions(item_a)[0]["note"]
     # ...the pending one was re-matched to the new version and its new grade.
     pending = show.graded_matches(item_b)
     assert [(m.hash_list.version, m.category) for m in pending] == [(2, Severity.B)]
@@ -262,16 +262,16 @@ def test_confirm_stores_the_lists_grade_with_zero_exposure(
     import_hash_list(repo, _list([_pdq_row(data, "A", "3-6")]), "ngo", "Hotline", "l.jsonl")
     item = _ingest(store, media, HashIngest(repo), data, "k")
     user = stored_account(store, "mod")
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None
     show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     match = show.graded_matches(item)[0]
     assert grading_for(match).severity is Severity.A
     show.confirm(claim, match, Exposure(), "tok-1")
-    (decision,) = store.decisions(item)
+    (decision,) = store.items.decisions(item)
     assert decision["severity"] == "A" and decision["age_band"] == "3-6"
     assert "Confirmed known match" in decision["note"]
-    (exposure,) = store.exposures(item)
+    (exposure,) = store.items.exposures(item)
     assert exposure["reveal_count"] == 0 and not exposure["full_unprotected"]
 
 
@@ -298,26 +298,26 @@ def test_near_duplicates_group_and_the_grade_propagates(
     assert repo.group_of(flat) is None and repo.group_of(flat2) is None
 
     user = stored_account(store, "mod")
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None and claim.item.id == rep
-    store.submit_decision(claim, _grading(), Exposure(1.5, 1, 1.0, True), "rep")
+    store.claims.submit_decision(claim, _grading(), Exposure(1.5, 1, 1.0, True), "rep")
     show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
-    assert {store.item(i).suspected_category for i in copies} == {None}
+    assert {store.items.item(i).suspected_category for i in copies} == {None}
     after = show.group_after(rep)
     assert after is not None
     # The members still to decide take the group's grade as their hint at once.
-    assert {store.item(i).suspected_category for i in copies} == {Severity.B}
-    assert store.item(lonely).suspected_category is None
+    assert {store.items.item(i).suspected_category for i in copies} == {Severity.B}
+    assert store.items.item(lonely).suspected_category is None
     members = [m.item_id for m in after.pending_except(rep)]
     done = show.settle(after.id, rep, members[:-1], members[-1:])
     assert set(done.decided) == set(members[:-1]) and done.skipped == ()
     for item_id in done.decided:
-        (d,) = store.decisions(item_id)
+        (d,) = store.items.decisions(item_id)
         assert (d["severity"], d["age_band"]) == ("B", "11-13")
-        (e,) = store.exposures(item_id)
+        (e,) = store.items.exposures(item_id)
         assert e["reveal_count"] == 0 and e["seconds_revealed"] == 0 and not e["full_unprotected"]
         assert [ev.kind for ev in store.audit_events(item_id)][-1] == "group_decision"
-        assert store.item_status(item_id) == "decided"
+        assert store.items.item_status(item_id) == "decided"
     assert repo.group_of(members[-1]) is None  # detached: graded on its own
     # Propagating again skips what is no longer pending.
     again = show.settle(after.id, rep, members[:1])
@@ -339,24 +339,24 @@ def test_hints_rise_with_evidence_and_never_fall(
     # The manifest said A; the list's B does not lower it.
     kept = _ingest(store, media, hook, VARIANTS["reencoded"](pictures[0]), "k", Severity.A)
     first = _ingest(store, media, hook, decided, "d")
-    assert store.item(from_list).suspected_category is Severity.B
-    assert store.item(kept).suspected_category is Severity.A
-    assert store.item(first).suspected_category is None
+    assert store.items.item(from_list).suspected_category is Severity.B
+    assert store.items.item(kept).suspected_category is Severity.A
+    assert store.items.item(first).suspected_category is None
 
     user = stored_account(store, "mod")
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     while claim is not None and claim.item.id != first:
-        store.skip(claim, SkipReason.OTHER, "", Exposure())
-        claim = store.claim_next(user.id)
+        store.claims.skip(claim, SkipReason.OTHER, "", Exposure())
+        claim = store.claims.claim_next(user.id)
     assert claim is not None
-    store.submit_decision(claim, _grading(Severity.A, AgeBand.B7_10), Exposure(), "t")
+    store.claims.submit_decision(claim, _grading(Severity.A, AgeBand.B7_10), Exposure(), "t")
     # Uploaded again, altered: a near-duplicate of a decided item takes its grade. An
     # ingest run loads the decided items once, so this is a new run.
     later = HashIngest(repo)
     again = _ingest(store, media, later, VARIANTS["greyscale"](pictures[1]), "again")
     other = _ingest(store, media, later, plain, "p")
-    assert store.item(again).suspected_category is Severity.A
-    assert store.item(other).suspected_category is None
+    assert store.items.item(again).suspected_category is Severity.A
+    assert store.items.item(other).suspected_category is None
 
 
 def test_a_member_graded_differently_flags_the_group(
@@ -367,12 +367,12 @@ def test_a_member_graded_differently_flags_the_group(
     rep = _ingest(store, media, hook, synthetic.encode(img, "JPEG"), "r")
     member = _ingest(store, media, hook, VARIANTS["greyscale"](img), "m")
     user = stored_account(store, "mod")
-    c1 = store.claim_next(user.id)
+    c1 = store.claims.claim_next(user.id)
     assert c1 is not None and c1.item.id == rep
-    store.submit_decision(c1, _grading(Severity.B), Exposure(), "t1")
-    c2 = store.claim_next(user.id)
+    store.claims.submit_decision(c1, _grading(Severity.B), Exposure(), "t1")
+    c2 = store.claims.claim_next(user.id)
     assert c2 is not None and c2.item.id == member
-    store.submit_decision(c2, _grading(Severity.A), Exposure(), "t2")
+    store.claims.submit_decision(c2, _grading(Severity.A), Exposure(), "t2")
     show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     (flag,) = show.flags()
     assert flag.item_id == member and "graded A" in flag.reason
@@ -390,10 +390,10 @@ def test_export_confirmed_hashes_round_trips_and_is_audited(
     # One grade is enough here (tests/db/test_export_consensus.py tests the bar).
     set_grades_needed(store, 1)
     for sev, token in ((Severity.A, "x1"), (Severity.NOT_ILLEGAL, "x2")):
-        claim = store.claim_next(user.id)
+        claim = store.claims.claim_next(user.id)
         assert claim is not None
         grading = _grading(sev) if sev.is_category else Grading(severity=sev)
-        store.submit_decision(claim, grading, Exposure(), token)
+        store.claims.submit_decision(claim, grading, Exposure(), token)
     for fmt in ("csv", "jsonl"):
         out = io.StringIO()
         report = export_confirmed(repo, out, fmt, "Our Org", user.id)
@@ -418,29 +418,31 @@ def test_demo_queue_decides_40_percent_without_unprotected_pixels(
     matches unseen, and who fully reveals every other item before grading it, still
     decides at least 40 % of the queue with no unprotected pixel shown (by the
     exposure ledger)."""
-    demo = generate_matching_demo(store, media, repo, n=20, seed=3, list_first=False)
+    demo = generate_matching_demo(store.items, media, repo, n=20, seed=3, list_first=False)
     user = stored_account(store, "mod")
     show = ShowLess(repo, store, User(user.id, user.name, user.role), wiring.NoMedia().get)
     revealed = Exposure(
         seconds_revealed=4.0, reveal_count=1, max_area_fraction=1.0, full_unprotected=True
     )
-    while (claim := store.claim_next(user.id)) is not None:
+    while (claim := store.claims.claim_next(user.id)) is not None:
         item_id = claim.item.id
         matches = show.graded_matches(item_id)
         if matches:
             show.confirm(claim, matches[0], Exposure(), str(uuid.uuid4()))
             continue
-        store.submit_decision(claim, _grading(), revealed, str(uuid.uuid4()))
+        store.claims.submit_decision(claim, _grading(), revealed, str(uuid.uuid4()))
         group = show.group_after(item_id)
         if group is not None:
             show.settle(group.id, item_id, [m.item_id for m in group.pending_except(item_id)])
 
     all_items = [*demo.known, *demo.near, *demo.other]
-    assert all(store.item_status(i) == "decided" for i in all_items)
+    assert all(store.items.item_status(i) == "decided" for i in all_items)
     unseen = [
         i
         for i in all_items
-        if all(e["reveal_count"] == 0 and not e["full_unprotected"] for e in store.exposures(i))
+        if all(
+            e["reveal_count"] == 0 and not e["full_unprotected"] for e in store.items.exposures(i)
+        )
     ]
     share = len(unseen) / len(all_items)
     assert share >= 0.40, share
@@ -453,11 +455,10 @@ def test_a_video_whose_keyframe_is_on_a_list_matches_it(
 ) -> None:
     """Known-list matching works per keyframe: a listed frame inside a video is found
     without anyone watching it."""
-    from db.video import VideoRepo
     from reviewer import synthetic_video
     from reviewer.video_model import inspect_for_ingest
 
-    videos = VideoRepo(store)
+    videos = store.videos
     listed = synthetic_video.make_video(duration_s=4.0, seed=21)
     unrelated = synthetic_video.make_video(duration_s=4.0, seed=22)
     _, frames = inspect_for_ingest(listed)
@@ -481,7 +482,7 @@ def test_a_video_whose_keyframe_is_on_a_list_matches_it(
     for tag, data in (("listed", listed), ("unrelated", unrelated)):
         report = IngestReport()
         entry = Entry(1, Source.USER_REPORT, "General", tag, False, (), None, None, "", {})
-        ingest_bytes(store, media, entry, data, report, hook, videos)
+        ingest_bytes(store.items, media, entry, data, report, hook, videos)
         ids.append(report.item_ids[-1])
     [match] = repo.known_matches(ids[0])
     assert match.kind == "pdq" and match.distance == 0

@@ -74,16 +74,16 @@ def test_bad_lines_are_reported_and_good_lines_still_go_in(
     lines: list[object] = [{"media": "ok.jpg", **GOOD}]
     lines += [line for line, _ in BAD_LINES]
     lines.append({"media": "ok2.png", "source": "user_report", "imminent_risk": True})
-    report = ingest_manifest(store, media, _manifest(tmp_path, lines))
+    report = ingest_manifest(store.items, media, _manifest(tmp_path, lines))
     assert report.added == 2
     assert [e.line for e in report.errors] == list(range(2, 2 + len(BAD_LINES)))
     for err, (_, expected) in zip(report.errors, BAD_LINES, strict=True):
         assert expected in err.reason, str(err)
-    first = store.item(report.item_ids[0])
+    first = store.items.item(report.item_ids[0])
     assert first.source.value == "ngo" and first.upload_ip == "192.0.2.10"
     assert first.reported_accounts == ("acct-1@example.test",)
     assert first.media.format == "JPEG" and first.media.width == 640
-    risky = store.item(report.item_ids[1])
+    risky = store.items.item(report.item_ids[1])
     assert risky.imminent_risk and risky.priority == 0
 
 
@@ -93,9 +93,11 @@ def test_bad_media_is_kept_as_unreadable(
 ) -> None:
     data = synthetic.BROKEN_KINDS[kind](7)
     _write(tmp_path, "bad.bin", data)
-    report = ingest_manifest(store, media, _manifest(tmp_path, [{"media": "bad.bin", **GOOD}]))
+    report = ingest_manifest(
+        store.items, media, _manifest(tmp_path, [{"media": "bad.bin", **GOOD}])
+    )
     assert report.ok and report.added == 1 and report.unreadable == 1
-    item = store.item(report.item_ids[0])
+    item = store.items.item(report.item_ids[0])
     assert not item.media.readable and item.media.unreadable_reason
     # The original bytes are kept as evidence, addressed by their SHA-256.
     assert media.get(item.media.sha256) == data
@@ -114,9 +116,9 @@ def test_suspected_category_from_the_manifest_is_the_items_hint(
             {"media": "a.jpg", "source": "user_report"},
         ],
     )
-    report = ingest_manifest(store, media, path)
+    report = ingest_manifest(store.items, media, path)
     assert report.ok and report.added == 3
-    hints = [store.item(i).suspected_category for i in report.item_ids]
+    hints = [store.items.item(i).suspected_category for i in report.item_ids]
     assert hints == [Severity.A, Severity.NOT_ILLEGAL, None]
 
 
@@ -132,11 +134,11 @@ def test_rerun_does_not_duplicate(store: Store, media: MediaStore, tmp_path: Pat
             {"media": "a.jpg", "source": "user_report"},
         ],
     )
-    first = ingest_manifest(store, media, path)
-    second = ingest_manifest(store, media, path)
+    first = ingest_manifest(store.items, media, path)
+    second = ingest_manifest(store.items, media, path)
     assert (first.added, first.duplicates) == (3, 0)
     assert (second.added, second.duplicates) == (0, 3)
-    assert store.item_count() == 3
+    assert store.items.item_count() == 3
 
 
 def test_cli_ingest_reports_lines_and_exit_code(db_url: str, tmp_path: Path, capsys) -> None:
@@ -166,6 +168,6 @@ def test_cli_demo_50_items_without_a_display(db_url: str, tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert "added 50 item(s)" in proc.stdout
     store = Store.open(db_url)
-    assert store.item_count() == 50
-    assert {q.name for q in store.queue_summaries()} <= {"General", "Child safety"}
+    assert store.items.item_count() == 50
+    assert {q.name for q in store.items.queue_summaries()} <= {"General", "Child safety"}
     store.close()

@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from db.media_store import MediaStore
 from db.migrate import alembic_config
-from db.qa import QaRepo
 from db.store import Store
 from reviewer import synthetic
 from reviewer.accounts import Role
@@ -70,7 +69,7 @@ def _line(path: str, **kw: object) -> dict[str, object]:
 def _gold_candidates(store: Store) -> list[int]:
     """The golden-set query, as an admin runs it."""
     admin = account(store, "Ad Min", Role.ADMIN)
-    service = QaService(QaRepo(store), admin, FakeClock(), SEED)
+    service = QaService(store.qa, admin, FakeClock(), SEED)
     return [c.item_id for c in service.gold_candidates()]
 
 
@@ -100,7 +99,7 @@ def test_no_media_path_leaves_the_import_folder(
         _line(str(inbox / "ok.jpg"), id="absolute-inside"),
         _line("ok.jpg", id="plain"),
     ]
-    report = ingest_manifest(store, media, _manifest(inbox, lines))
+    report = ingest_manifest(store.items, media, _manifest(inbox, lines))
     reasons = {e.line: e.reason for e in report.errors}
     assert sorted(reasons) == list(range(1, 12)), reasons
     for n in (1, 2, 3, 4, 5):
@@ -199,7 +198,7 @@ def test_crash_classes_are_line_errors_and_the_database_stays_queryable(
         line,
         _line("ok.jpg", id="b"),
     ]
-    report = ingest_manifest(store, media, _manifest(inbox, lines))
+    report = ingest_manifest(store.items, media, _manifest(inbox, lines))
     assert report.added == 2 and [e.line for e in report.errors] == [2]
     assert report.stopped is None
     # The golden-set query reads every item's `extra` through the database's JSON
@@ -210,10 +209,10 @@ def test_crash_classes_are_line_errors_and_the_database_stays_queryable(
 def test_the_store_refuses_non_finite_json_whatever_the_caller(store: Store) -> None:
     """Below the manifest check: no path can store NaN in a JSON column."""
     sha = "ab" * 32
-    store.add_media(sha, 10, "JPEG", 10, 10, None)
+    store.items.add_media(sha, 10, "JPEG", 10, 10, None)
     for bad in (math.nan, math.inf):
         with pytest.raises(Exception, match=r"JSON compliant|Out of range float"):
-            store.add_item(
+            store.items.add_item(
                 NewItem(
                     queue="General",
                     source=Source.NGO,
@@ -222,7 +221,7 @@ def test_the_store_refuses_non_finite_json_whatever_the_caller(store: Store) -> 
                     extra={"v": bad},
                 )
             )
-    assert store.item_count() == 0
+    assert store.items.item_count() == 0
     assert _gold_candidates(store) == []
 
 
@@ -237,14 +236,14 @@ def test_size_limits_are_line_errors(
         _line("ok.jpg", report_text="x" * 10_000_000),  # the 10 MB report of old
         _line("ok.jpg", id="fine", report_text="x" * 20_000),
     ]
-    report = ingest_manifest(store, media, _manifest(layout["inbox"], lines))
+    report = ingest_manifest(store.items, media, _manifest(layout["inbox"], lines))
     assert [e.line for e in report.errors] == [1, 2, 3, 4]
     assert "'report_text' is longer than 20,000 characters (1,000,000)" in report.errors[0].reason
     assert "'chat[0].text' is longer than 10,000" in report.errors[1].reason
     assert "'reported_accounts[0]' is longer than 320" in report.errors[2].reason
     assert "the line is longer than 8 MiB" in report.errors[3].reason
     assert report.added == 1
-    assert len(store.item(report.item_ids[0]).report_text) == 20_000
+    assert len(store.items.item(report.item_ids[0]).report_text) == 20_000
 
 
 def test_workers_give_the_same_items_in_the_same_order(
@@ -262,19 +261,19 @@ def test_workers_give_the_same_items_in_the_same_order(
     (inbox / "bad.jpg").write_bytes(synthetic.BROKEN_KINDS["truncated"](1))
     lines.append(_line("bad.jpg", id="unreadable"))
     path = _manifest(inbox, lines)
-    report = ingest_manifest(store, media, path, workers=2)
+    report = ingest_manifest(store.items, media, path, workers=2)
     assert report.stopped is None
     assert [e.line for e in report.errors] == [5, 6]
     assert report.added == 9 and report.unreadable == 1
-    texts = [store.item(i).report_text for i in report.item_ids]
+    texts = [store.items.item(i).report_text for i in report.item_ids]
     assert texts == [f"report {n}" for n in range(8)] + [""]
     # The blobs the workers stored decrypt here, under this process's key.
-    items = [store.item(i) for i in report.item_ids]
+    items = [store.items.item(i) for i in report.item_ids]
     assert all(media.get(item.media.sha256) for item in items)
     assert [item.media.readable for item in items] == [True] * 8 + [False]
     assert items[0].media.width == synthetic.size_for(0.1)[0]
     # And the same manifest without workers finds every item already there.
-    again = ingest_manifest(store, media, path, workers=0)
+    again = ingest_manifest(store.items, media, path, workers=0)
     assert (again.added, again.duplicates) == (0, 9)
 
 
@@ -286,8 +285,8 @@ def test_nan_stored_by_older_versions_is_repaired_by_migration_0019(
     if not db_url.startswith("sqlite"):
         pytest.skip("PostgreSQL's json type never accepted NaN")
     sha = "cd" * 32
-    store.add_media(sha, 10, "JPEG", 10, 10, None)
-    item_id, _ = store.add_item(
+    store.items.add_media(sha, 10, "JPEG", 10, 10, None)
+    item_id, _ = store.items.add_item(
         NewItem(
             queue="General",
             source=Source.NGO,
@@ -307,7 +306,7 @@ def test_nan_stored_by_older_versions_is_repaired_by_migration_0019(
         assert module.repair(conn) == 1
         assert module.repair(conn) == 0  # idempotent
     assert _gold_candidates(store) == [item_id]
-    assert store.item(item_id).extra == {
+    assert store.items.item(item_id).extra == {
         "synthetic": "old demo",
         "v": "NaN",
         "w": ["Infinity", "-Infinity", 1.5],
@@ -318,13 +317,13 @@ def test_nan_stored_by_older_versions_is_repaired_by_migration_0019(
 def test_a_skip_note_over_the_limit_is_refused_and_the_item_stays_held(store: Store) -> None:
     add_items(store, 1)
     mod = account(store, "Mo Derator", Role.MODERATOR)
-    session = moderator_session(store, QaRepo(store), mod)
+    session = moderator_session(store, store.qa, mod)
     claim = session.claim_next()
     assert claim is not None
     with pytest.raises(Untrusted, match="'note' is longer than 1,000"):
         session.skip(claim, SkipReason.OTHER, "n" * (MAX_NOTE + 1), Exposure())
-    assert store.item_status(claim.item.id) == "claimed"
+    assert store.items.item_status(claim.item.id) == "claimed"
     with pytest.raises(Untrusted, match="NUL"):
         session.skip(claim, SkipReason.OTHER, "a\0b", Exposure())
     session.skip(claim, SkipReason.OTHER, "n" * MAX_NOTE, Exposure())
-    assert store.item_status(claim.item.id) == "pending"
+    assert store.items.item_status(claim.item.id) == "pending"

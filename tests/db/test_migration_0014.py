@@ -22,10 +22,10 @@ due = QaSamplingDueRow.__table__
 
 
 def _decide(store: Store, user_id: int) -> int:
-    claim = store.claim_next(user_id)
+    claim = store.claims.claim_next(user_id)
     assert claim is not None
     grade = Grading(severity=Severity.NOT_ILLEGAL)
-    return store.submit_decision(claim, grade, Exposure(), str(uuid.uuid4())).decision_id
+    return store.claims.submit_decision(claim, grade, Exposure(), str(uuid.uuid4())).decision_id
 
 
 def _queued(store: Store) -> list[int]:
@@ -35,7 +35,7 @@ def _queued(store: Store) -> list[int]:
 
 def test_0014_round_trip(store: Store, enqueue: Callable[..., list[int]]) -> None:
     enqueue(store, 2)
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     first = _decide(store, user.id)
     assert _queued(store) == [first]  # the trigger, in the decision's transaction
 

@@ -9,7 +9,6 @@ from sqlalchemy import inspect, text
 
 from db.migrate import alembic_config, upgrade
 from db.models import ReferralRow, ReportingSettingsRow
-from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.destinations import Destination, Priority
 from reviewer.permissions import Check, Operation
@@ -28,7 +27,7 @@ def test_0016_round_trip_keeps_old_referrals_and_matches_the_models(store: Store
 
     command.downgrade(alembic_config(store.engine), "0016-1")
     assert not new & _columns(store, "referrals")
-    now = ReferralRepo(store).current_time()
+    now = store.referrals.current_time()
     with store.engine.begin() as conn:
         for ref, kind, urgent in (("OLD-UK", "uk", True), ("OLD-US", "cybertip", False)):
             conn.execute(
@@ -41,7 +40,7 @@ def test_0016_round_trip_keeps_old_referrals_and_matches_the_models(store: Store
     upgrade(store.engine)
     lead = reporting_lead(store)
     read = Check(lead.id, lead.name, Operation.REFERRAL_READ)
-    got = {r.reference: r for r in ReferralRepo(store).referrals(read)}
+    got = {r.reference: r for r in store.referrals.referrals(read)}
     assert (got["OLD-UK"].destination, got["OLD-UK"].priority) == (NCA, Priority.LEVEL_1)
     assert (got["OLD-US"].destination, got["OLD-US"].priority) == (NCMEC, Priority.LEVEL_2)
     assert got["OLD-UK"].due_at is None and got["OLD-UK"].incident_type is None

@@ -35,12 +35,12 @@ def test_0017_round_trip_marks_earlier_decisions_by_their_notes(
 ) -> None:
     assert _columns(store) == {c.name for c in DecisionRow.__table__.columns}
     enqueue(store, len(NOTES))
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     expected: dict[int, str] = {}
     for basis, note in NOTES:
-        claim = store.claim_next(user.id)
+        claim = store.claims.claim_next(user.id)
         assert claim is not None
-        store.submit_decision(
+        store.claims.submit_decision(
             claim, Grading(severity=Severity.NOT_ILLEGAL, note=note), Exposure(), str(uuid.uuid4())
         )
         expected[claim.item.id] = basis

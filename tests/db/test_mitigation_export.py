@@ -12,9 +12,7 @@ import pytest
 from referral_fixtures import REPORT_B, add_item
 
 from db.media_store import MediaStore
-from db.mitigations import MitigationRepo
 from db.store import Store
-from db.video import VideoRepo
 from reviewer.cli import main
 from reviewer.grading import Grading
 from reviewer.mitigations import KNOWN_MATCH_NOTE
@@ -22,10 +20,10 @@ from reviewer.model import Exposure
 
 
 def _decide(store: Store, item: int, exposure: Exposure, grading: Grading = REPORT_B) -> int:
-    uid = store.ensure_user("mod").id
-    claim = store.claim_next(uid)
+    uid = store.accounts.ensure_user("mod").id
+    claim = store.claims.claim_next(uid)
     assert claim is not None and claim.item.id == item
-    store.submit_decision(claim, grading, exposure, str(uuid.uuid4()))
+    store.claims.submit_decision(claim, grading, exposure, str(uuid.uuid4()))
     return claim.claim_id
 
 
@@ -50,26 +48,26 @@ def decisions(store: Store, media: MediaStore) -> dict[str, int]:
     )
     _decide(store, out["hash"], Exposure(), known)
     # Two videos graded from their keyframe sheets; one had its sound unmuted.
-    videos = VideoRepo(store)
+    videos = store.videos
     for name, seed in (("video_muted", 4), ("video_unmuted", 5)):
         out[name] = add_item(store, media, seed=seed)
-        videos.add_video(store.item(out[name]).media.sha256, None, ())
+        videos.add_video(store.items.item(out[name]).media.sha256, None, ())
     _decide(store, out["video_muted"], Exposure())
-    uid = store.ensure_user("mod").id
-    claim = store.claim_next(uid)
+    uid = store.accounts.ensure_user("mod").id
+    claim = store.claims.claim_next(uid)
     assert claim is not None and claim.item.id == out["video_unmuted"]
     # The same call ReviewService.record_audio makes when M is pressed.
     store.record_event(
         uid, "audio_unmuted", claim.item.id, {"claim_id": claim.claim_id, "reveal": "audio"}
     )
-    store.submit_decision(claim, REPORT_B, Exposure(), str(uuid.uuid4()))
+    store.claims.submit_decision(claim, REPORT_B, Exposure(), str(uuid.uuid4()))
     return out
 
 
 def test_mitigations_in_force_per_decision(store: Store, decisions: dict[str, int]) -> None:
     from reviewer.mitigations import derive
 
-    by_item = {d.item_id: {m.value for m in derive(d)} for d in MitigationRepo(store).decisions()}
+    by_item = {d.item_id: {m.value for m in derive(d)} for d in store.mitigations.decisions()}
     assert by_item == {
         decisions["spotlight"]: {"blurred_preview", "progressive_reveal"},
         decisions["full"]: {"blurred_preview"},

@@ -104,7 +104,7 @@ def test_nothing_readable_on_disk_after_ingest_and_review(
     try:
         media = MediaStore(config.media_dir(), media_key)
         recording = RecordingMedia(media)
-        report = generate_demo(store, recording, n=6, max_megapixels=1)
+        report = generate_demo(store.items, recording, n=6, max_megapixels=1)
         assert report.added == 6 and report.unreadable == 0
 
         # A review: claim, decode in memory as the viewer does, decide.
@@ -126,7 +126,7 @@ def test_nothing_readable_on_disk_after_ingest_and_review(
             seconds_revealed=3.0, reveal_count=1, max_area_fraction=1.0, full_unprotected=True
         )
         review.submit(claim, grading, exposure, str(uuid.uuid4()))
-        assert store.item_status(claim.item.id) == "decided"
+        assert store.items.item_status(claim.item.id) == "decided"
     finally:
         store.close()  # flushes SQLite's WAL into the file that is scanned
 

@@ -9,7 +9,6 @@ from datetime import datetime
 from alembic import command
 from sqlalchemy import inspect
 
-from db.dashboard import DashboardRepo
 from db.migrate import alembic_config, upgrade
 from db.models import ItemRow
 from db.store import Store
@@ -32,7 +31,7 @@ def _expected(
     claimed: Counter[tuple[str, int]] = Counter()
     oldest: dict[tuple[str, int], datetime] = {}
     for item_id in ids:
-        view, status = store.item(item_id), store.item_status(item_id)
+        view, status = store.items.item(item_id), store.items.item_status(item_id)
         key = (view.queue_name, view.priority)
         if status == "pending":
             pending[key] += 1
@@ -45,34 +44,34 @@ def _expected(
 def test_queue_counts_hold_pending_and_claimed_items_only(
     store: Store, enqueue: Callable[..., list[int]], clock: FakeClock
 ) -> None:
-    mod = store.ensure_user("mod")
+    mod = store.accounts.ensure_user("mod")
     ids = enqueue(store, 3, queue="Alpha", tag="a")
     clock.advance(60)
     ids += enqueue(store, 2, queue="Alpha", source=Source.USER_REPORT, tag="b")
     ids += enqueue(store, 2, queue="Beta", source=Source.NGO, tag="c")
-    store.ensure_queue("Empty")
-    alpha = {q.name: q.id for q in store.queue_summaries()}["Alpha"]
-    decided, released, held = (store.claim_next(mod.id, alpha) for _ in range(3))
+    store.items.ensure_queue("Empty")
+    alpha = {q.name: q.id for q in store.items.queue_summaries()}["Alpha"]
+    decided, released, held = (store.claims.claim_next(mod.id, alpha) for _ in range(3))
     assert decided and released and held
-    store.submit_decision(decided, GRADE, Exposure(), "token-1")
-    store.release(released, Exposure(), why="closed")
-    skipped = store.claim_next(mod.id, {q.name: q.id for q in store.queue_summaries()}["Beta"])
+    store.claims.submit_decision(decided, GRADE, Exposure(), "token-1")
+    store.claims.release(released, Exposure(), why="closed")
+    skipped = store.claims.claim_next(
+        mod.id, {q.name: q.id for q in store.items.queue_summaries()}["Beta"]
+    )
     assert skipped is not None
-    store.skip(skipped, SkipReason.NEEDS_SPECIALIST, "", Exposure())
+    store.claims.skip(skipped, SkipReason.NEEDS_SPECIALIST, "", Exposure())
 
     expected = _expected(store, ids)
     assert sum(p for p, _, _ in expected.values()) == 5  # one decided, one held
-    lead = store.ensure_user("lead", "lead")
-    depths = DashboardRepo(store).queue_depths(
-        check=Check(lead.id, lead.name, Operation.DASHBOARD)
-    )
+    lead = store.accounts.ensure_user("lead", "lead")
+    depths = store.dashboard.queue_depths(check=Check(lead.id, lead.name, Operation.DASHBOARD))
     assert [(d.queue_name, d.priority) for d in depths] == sorted(expected)
     for d in depths:
         pending, claimed, oldest = expected[(d.queue_name, d.priority)]
         assert (d.pending, d.claimed) == (pending, claimed)
         assert d.oldest_pending_at == oldest
 
-    summaries = {q.name: q for q in store.queue_summaries()}
+    summaries = {q.name: q for q in store.items.queue_summaries()}
     assert sorted(summaries) == ["Alpha", "Beta", "Empty"]
     for name, q in summaries.items():
         mine = [v for (queue, _), v in expected.items() if queue == name]
@@ -103,7 +102,7 @@ def test_items_indexes_match_the_models_and_migration_0013_goes_both_ways(
     assert _item_indexes(store) == at_0012
     upgrade(store.engine)
     assert _item_indexes(store) == modelled
-    claim = store.claim_next(store.ensure_user("mod").id)
+    claim = store.claims.claim_next(store.accounts.ensure_user("mod").id)
     assert claim is not None
-    store.submit_decision(claim, GRADE, Exposure(), "after-round-trip")
-    assert [q.pending for q in store.queue_summaries()] == [1]
+    store.claims.submit_decision(claim, GRADE, Exposure(), "after-round-trip")
+    assert [q.pending for q in store.items.queue_summaries()] == [1]

@@ -25,12 +25,8 @@ from referral_fixtures import REPORT_B
 from sign_in import stored_account
 
 from db.accounts import AccountsRepo
-from db.dashboard import DashboardRepo
 from db.qa import QaRepo
-from db.referrals import ReferralRepo
-from db.retention import RetentionRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import (
     AccessDenied,
     Account,
@@ -84,23 +80,23 @@ class World:
         return QaService(self.qa, acc, self.clock, SEED)
 
     def referrals(self, acc: Account) -> ReferralService:
-        return ReferralService(ReferralRepo(self.store), wiring.NoMedia(), acc)
+        return ReferralService(self.store.referrals, wiring.NoMedia(), acc)
 
     def dashboard(self, acc: Account) -> DashboardService:
         return DashboardService(
-            DashboardRepo(self.store),
+            self.store.dashboard,
             self.qa_service(acc),
             acc,
             self.clock,
-            WelfareRepo(self.store).settings,
+            self.store.welfare.settings,
             referral_deadlines=self.referrals(acc).deadlines,
         )
 
     def decide_as(self, acc: Account) -> int:
         """A decision by `acc` on a fresh item, sampled for QA; returns its id."""
-        claim = self.store.claim_next(acc.id, self.general)
+        claim = self.store.claims.claim_next(acc.id, self.general)
         assert claim is not None
-        receipt = self.store.submit_decision(
+        receipt = self.store.claims.submit_decision(
             claim, graded(Severity.C), Exposure(), str(uuid.uuid4())
         )
         self.qa.sample_decision(receipt.decision_id, Sampler(EVERYTHING.policy, SEED))
@@ -132,7 +128,7 @@ def world(store: Store, clock: FakeClock) -> World:
     # With a password (a login role on PostgreSQL), so that some admin who can sign in
     # remains whatever the test does.
     admin = stored_account(store, "Ada Admin", Role.ADMIN, password="admin password 1")
-    w = World(store, clock, AccountsRepo(store), QaRepo(store), admin)
+    w = World(store, clock, store.accounts, store.qa, admin)
     add_items(store, 6, queue="General", tag="g")
     add_items(store, 2, queue="Other", tag="o")
     queues = {q.name: q.id for q in w.repo.queues()}
@@ -232,9 +228,9 @@ def _lead_on(act: Callable[[DashboardService, World, Account], object]) -> Calla
 def _reported(w: World) -> int:
     """An item decided with the "report" action; its id."""
     mod = w.account(f"Reporting Mod {uuid.uuid4().hex[:6]}", Role.MODERATOR)
-    claim = w.store.claim_next(mod.id, w.general)
+    claim = w.store.claims.claim_next(mod.id, w.general)
     assert claim is not None
-    w.store.submit_decision(claim, REPORT_B, Exposure(), str(uuid.uuid4()))
+    w.store.claims.submit_decision(claim, REPORT_B, Exposure(), str(uuid.uuid4()))
     return claim.item.id
 
 
@@ -311,13 +307,13 @@ SCENARIOS: dict[Operation, Callable[[World, Account, bool], Attempt]] = {
     Operation.REFERRAL_READ: _simple(lambda w, a: w.referrals(a).referrals),
     Operation.REFERRAL_EXPORT: _referral_export,
     Operation.RETENTION: _simple(
-        lambda w, a: lambda: RetentionService(
-            RetentionRepo(w.store), wiring.NoMedia(), a
-        ).run(dry_run=True)
+        lambda w, a: (
+            lambda: RetentionService(w.store.retention, wiring.NoMedia(), a).run(dry_run=True)
+        )
     ),
     Operation.WELFARE_SETTINGS: _simple(
         lambda w, a: (
-            lambda: WelfareRepo(w.store).save_settings(
+            lambda: w.store.welfare.save_settings(
                 WelfareSettings(reprotect_after_seconds=5),
                 Check(a.id, a.name, Operation.WELFARE_SETTINGS),
             )
@@ -325,7 +321,7 @@ SCENARIOS: dict[Operation, Callable[[World, Account, bool], Attempt]] = {
     ),
     Operation.REPORTING_SETTINGS: _simple(
         lambda w, a: (
-            lambda: ReferralRepo(w.store).update_settings(
+            lambda: w.store.referrals.update_settings(
                 Check(a.id, a.name, Operation.REPORTING_SETTINGS), organisation="Changed Ltd"
             )
         )
@@ -448,7 +444,7 @@ def test_a_lead_cannot_move_restricted_items_into_an_open_queue(world: World) ->
     lead = world.account("Lee", Role.LEAD)
     assert world.dashboard(lead).reassign(insider.id, world.general, "specialist") == 1
     # Back in its own restricted queue, pending: the outsider is never handed it.
-    assert world.store.item(claim.item.id).queue_name == "Other"
+    assert world.store.items.item(claim.item.id).queue_name == "Other"
     [moved] = world.store.audit_events(kind="lead_reassigned")
     assert moved.detail["kept_in_restricted_queue"] == secret
     seen = []
@@ -480,7 +476,7 @@ def test_qa_samples_of_a_restricted_queue_go_only_to_reviewers_with_access(
     claim = world.review(insider).claim_next(secret)
     assert claim is not None
     world.review(insider).submit(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
-    decision = world.store.decisions(claim.item.id)[0]["id"]
+    decision = world.store.items.decisions(claim.item.id)[0]["id"]
     world.qa.sample_decision(decision, Sampler(EVERYTHING.policy, SEED))
     outsider_qa = world.account("QA Outsider", Role.QA)
     assert world.qa_session(outsider_qa).claim_next() is None

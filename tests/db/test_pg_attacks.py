@@ -56,8 +56,8 @@ class Scene:
 def scene(team_db: TeamDb) -> Iterator[Scene]:
     team = team_db
     owner = team.owner
-    general = owner.ensure_queue("General")
-    restricted = owner.ensure_queue("Restricted")
+    general = owner.items.ensure_queue("General")
+    restricted = owner.items.ensure_queue("Restricted")
     team.accounts.set_queue_restricted(team.admin.account, restricted, True)
     add_items(owner, 4, queue="General", tag="g")
     restricted_items = add_items(owner, 2, queue="Restricted", tag="r")
@@ -68,17 +68,17 @@ def scene(team_db: TeamDb) -> Iterator[Scene]:
 
     # The ordinary claim lifecycle, each person through a Store signed in as themselves.
     mo_store = team.store(mo)
-    claim = mo_store.claim_next(mo.id, general)
+    claim = mo_store.claims.claim_next(mo.id, general)
     assert claim is not None
-    mo_decision = mo_store.submit_decision(
+    mo_decision = mo_store.claims.submit_decision(
         claim, graded(Severity.NOT_ILLEGAL), Exposure(), str(uuid.uuid4())
     ).decision_id
-    held = mo_store.claim_next(mo.id, general)
+    held = mo_store.claims.claim_next(mo.id, general)
     assert held is not None
     lee_store = team.store(lee)
-    lee_claim = lee_store.claim_next(lee.id, general)
+    lee_claim = lee_store.claims.claim_next(lee.id, general)
     assert lee_claim is not None
-    lee_decision = lee_store.submit_decision(
+    lee_decision = lee_store.claims.submit_decision(
         lee_claim, graded(Severity.NOT_ILLEGAL), Exposure(), str(uuid.uuid4())
     ).decision_id
 
@@ -216,9 +216,9 @@ def test_a_moderator_reads_report_context_and_media_only_of_what_it_holds_or_dec
 
 def test_a_moderator_cannot_drop_its_own_decision_from_the_sampling_outbox(scene: Scene) -> None:
     store = scene.team.store(scene.mo)
-    claim = store.claim_next(scene.mo.id, scene.general)
+    claim = store.claims.claim_next(scene.mo.id, scene.general)
     assert claim is not None
-    receipt = store.submit_decision(
+    receipt = store.claims.submit_decision(
         claim, graded(Severity.NOT_ILLEGAL), Exposure(), str(uuid.uuid4())
     )
     due = "SELECT decision_id FROM qa_sampling_due WHERE decision_id = %s"

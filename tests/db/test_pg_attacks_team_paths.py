@@ -27,7 +27,6 @@ from psycopg import errors
 from qa_helpers import add_items, graded
 from team_server import Person, TeamDb
 
-from db.qa import QaRepo
 from reviewer.accounts import Role
 from reviewer.model import Exposure
 from reviewer.permissions import Check, Operation
@@ -57,7 +56,7 @@ class Scene:
 
 def _mark_gold(team: TeamDb, item: int) -> None:
     admin = team.admin.account
-    QaRepo(team.owner).mark_gold(
+    team.owner.qa.mark_gold(
         item, graded(Severity.C), admin.id, check=Check(admin.id, admin.name, Operation.GOLD)
     )
 
@@ -66,8 +65,8 @@ def _mark_gold(team: TeamDb, item: int) -> None:
 def scene(team_db: TeamDb) -> Iterator[Scene]:
     team = team_db
     owner = team.owner
-    general = owner.ensure_queue("General")
-    restricted = owner.ensure_queue("Restricted")
+    general = owner.items.ensure_queue("General")
+    restricted = owner.items.ensure_queue("Restricted")
     team.accounts.set_queue_restricted(team.admin.account, restricted, True)
     (gold_general,) = add_items(owner, 1, queue="General", tag="gg", synthetic=True)
     (gold_restricted,) = add_items(owner, 1, queue="Restricted", tag="gr", synthetic=True)
@@ -82,9 +81,9 @@ def scene(team_db: TeamDb) -> Iterator[Scene]:
 
     # Mo decides the group's representative, the ordinary way.
     mo_store = team.store(mo)
-    claim = mo_store.claim_next(mo.id, general)
+    claim = mo_store.claims.claim_next(mo.id, general)
     assert claim is not None and claim.item.id == rep
-    mo_decision = mo_store.submit_decision(
+    mo_decision = mo_store.claims.submit_decision(
         claim, graded(Severity.B), Exposure(), str(uuid.uuid4())
     ).decision_id
     with owner.engine.begin() as conn:

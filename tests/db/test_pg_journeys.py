@@ -42,7 +42,7 @@ def team(pg_server: PgServer) -> Iterator[TeamDb]:
 
 
 def _qa(team: TeamDb, person: Person) -> QaRepo:
-    return QaRepo(team.store(person))
+    return team.store(person).qa
 
 
 def test_review_qa_and_adjudication_each_as_their_own_login_role(team: TeamDb) -> None:
@@ -57,7 +57,7 @@ def test_review_qa_and_adjudication_each_as_their_own_login_role(team: TeamDb) -
 
     # Moderator: claim, skip, claim again and decide (sampled for QA in the same step).
     mo_store = team.store(mo)
-    mo_qa = QaRepo(mo_store)
+    mo_qa = mo_store.qa
     session = moderator_session(mo_store, mo_qa, mo.account)
     skipped = session.claim_next()
     assert skipped is not None
@@ -101,10 +101,10 @@ def test_a_retried_decision_finds_its_receipt_as_the_same_login_role(team: TeamD
     mo = team.person("Mo", Role.MODERATOR)
     add_items(team.owner, 1)
     store = team.store(mo)
-    claim = store.claim_next(mo.id)
+    claim = store.claims.claim_next(mo.id)
     assert claim is not None
     token = str(uuid.uuid4())
-    first = store.submit_decision(claim, graded(Severity.NOT_ILLEGAL), Exposure(), token)
-    again = store.submit_decision(claim, graded(Severity.NOT_ILLEGAL), Exposure(), token)
+    first = store.claims.submit_decision(claim, graded(Severity.NOT_ILLEGAL), Exposure(), token)
+    again = store.claims.submit_decision(claim, graded(Severity.NOT_ILLEGAL), Exposure(), token)
     assert again.decision_id == first.decision_id
-    assert store.item_status(claim.item.id) == "decided"
+    assert store.items.item_status(claim.item.id) == "decided"

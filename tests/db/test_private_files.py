@@ -38,7 +38,7 @@ def _use_everything(data: Path) -> Store:
     """Open and write everything; the store stays open (SQLite removes -wal and -shm
     when the last connection closes)."""
     store = Store.open(config.embedded_database_url())
-    store.ensure_user("mod")  # a write: the -wal and -shm files exist now
+    store.accounts.ensure_user("mod")  # a write: the -wal and -shm files exist now
     media = MediaStore(config.media_dir(), KEY)
     media.put(b"synthetic bytes, not an image")
     PassphraseVault(data / "keys.vault.json", "a long enough passphrase 1").set("k", b"v")

@@ -49,7 +49,7 @@ NOTHING_RANDOM = QaSettings(SamplingPolicy(0.0, True, 0.0, 0), gold_rate=0.0)
 
 @pytest.fixture
 def qa(store: Store) -> QaRepo:
-    return QaRepo(store)
+    return store.qa
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_qa_regrade_is_one_transaction_with_its_exposure(qa, people, clock, stor
     assert claim is not None
     session.submit(claim, graded(Severity.C), Exposure(4.5, 2, 0.5), "tok")
     session.submit(claim, graded(Severity.C), Exposure(4.5, 2, 0.5), "tok")  # retry
-    mine = [e for e in store.exposures(item) if e["user_id"] == people["qa"].id]
+    mine = [e for e in store.items.exposures(item) if e["user_id"] == people["qa"].id]
     assert [e["seconds_revealed"] for e in mine] == [4.5]
     assert len(store.audit_events(kind="qa_grade")) == 1
     assert session.claim_next() is None  # agreed, nothing left
@@ -235,7 +235,7 @@ def test_every_qa_path_records_the_whole_exposure(how, qa, people, clock, store)
         assert qa_session(qa, other, clock).claim_next() is not None
         with pytest.raises(LeaseLost):
             session.submit(claim, graded(Severity.C), SEEN, "late")
-    [row] = [e for e in store.exposures(item) if e["user_id"] == people["qa"].id]
+    [row] = [e for e in store.items.exposures(item) if e["user_id"] == people["qa"].id]
     expected = dataclasses.asdict(SEEN)
     assert {k: row[k] for k in expected} == expected
     if how != "lease_lost":
@@ -271,7 +271,7 @@ def test_an_expired_qa_hold_returns_the_sample(qa, people, clock, store) -> None
     with pytest.raises(LeaseLost):
         session.submit(claim, graded(Severity.C), Exposure(2.0, 1, 1.0), "late")
     # What the first reviewer saw still went into the ledger.
-    assert any(e["seconds_revealed"] == 2.0 for e in store.exposures(claim.item.id))
+    assert any(e["seconds_revealed"] == 2.0 for e in store.items.exposures(claim.item.id))
 
 
 def test_moderator_sees_outcome_only_after_adjudication(qa, people, clock, store) -> None:
@@ -395,7 +395,7 @@ def test_gold_items_are_mixed_in_and_feed_agreement(qa, people, clock, store) ->
         QaService(qa, people["lead"], clock, SEED).mark_gold(gold_a, graded(Severity.C))
     admin.mark_gold(gold_a, graded(Severity.C, AgeBand.B14_15, ProductionContext.PEER))
     admin.mark_gold(gold_b, graded(Severity.NOT_ILLEGAL))
-    assert store.item_status(gold_a) == "gold"  # out of the ordinary queue
+    assert store.items.item_status(gold_a) == "gold"  # out of the ordinary queue
 
     mod = people["mod"]
     mix = golden_mix(per_user_seed(SEED, mod.id), rate)
@@ -409,8 +409,8 @@ def test_gold_items_are_mixed_in_and_feed_agreement(qa, people, clock, store) ->
         served.append((n, item_id, qa.is_gold_item(item_id)))
     assert [n for n, _, is_gold in served if is_gold] == expect_gold
     # A gold serving looks like any other item of its queue.
-    gold_view = store.item(served[expect_gold[0]][1])
-    original = store.item(gold_a)
+    gold_view = store.items.item(served[expect_gold[0]][1])
+    original = store.items.item(gold_a)
     assert (gold_view.report_text, gold_view.source, gold_view.queue_name) == (
         original.report_text,
         original.source,
@@ -446,7 +446,7 @@ def test_a_moderator_gets_each_gold_item_once(qa, people, clock, store) -> None:
     always = golden_mix("x", 1.0)
     claim = serve(qa, people["mod"], always)
     assert claim is not None
-    store.submit_decision(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
+    store.claims.submit_decision(claim, graded(Severity.C), Exposure(), str(uuid.uuid4()))
     assert serve(qa, people["mod"], always) is None
     assert serve(qa, people["mod2"], always) is not None
 

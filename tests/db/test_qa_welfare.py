@@ -14,7 +14,6 @@ from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.qa import QaRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Role, VettingStatus
 from reviewer.clock import FakeClock
 from reviewer.model import Exposure, User
@@ -35,7 +34,7 @@ def seen(seconds: float) -> Exposure:
 
 @pytest.fixture
 def qa(store: Store, clock: FakeClock) -> QaRepo:
-    repo = QaRepo(store)
+    repo = store.qa
     admin = account(store, "Ad Min", Role.ADMIN)
     QaService(repo, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
@@ -55,10 +54,10 @@ def under_welfare(
     store: Store, qa: QaRepo, reviewer: Account, clock: FakeClock
 ) -> tuple[QaReviewSession, WelfareSession]:
     welfare = WelfareSession(
-        WelfareRepo(store),
+        store.welfare,
         User(reviewer.id, reviewer.name, "qa"),
         clock,
-        AccountsRepo(store).authenticate,
+        store.accounts.authenticate,
     )
     welfare.start_shift()
     return QaReviewSession(qa, NoMedia(), reviewer, clock, welfare=welfare), welfare
@@ -96,7 +95,7 @@ def test_qa_is_locked_paused_and_counted_like_review(
     assert welfare.state().revealed_seconds_today == 125
 
     # A restart carries at least what the ledger says, QA's A re-grade on the A/B cap.
-    assert WelfareRepo(store).revealed_floor(reviewer.id, clock.now().date()) == (125.0, 120.0)
+    assert store.welfare.revealed_floor(reviewer.id, clock.now().date()) == (125.0, 120.0)
     assert welfare.start_due_break()
     assert any(e.kind == "break_started" for e in store.audit_events())
 
@@ -107,7 +106,7 @@ def test_qa_passes_by_opted_out_queues_without_penalty(
     sampled(store, qa, 2, queue="Livestream")
     sampled(store, qa, 1, queue="General")
     reviewer = account(store, "Quinn", Role.QA)
-    WelfareRepo(store).set_opt_outs(reviewer.id, OptOuts(queues=frozenset({"livestream"})))
+    store.welfare.set_opt_outs(reviewer.id, OptOuts(queues=frozenset({"livestream"})))
     session, welfare = under_welfare(store, qa, reviewer, clock)
     claim = session.claim_next()
     assert claim is not None and claim.item.queue_name == "General"
@@ -120,7 +119,7 @@ def test_qa_passes_by_opted_out_queues_without_penalty(
 
 def app_people(store: Store, clock: FakeClock) -> tuple[AccountsRepo, Account, Account]:
     """An admin and a vetted moderator, as a first run of the app would enrol them."""
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     accounts.enrol_first_admin("Admin", PASSWORD)
     admin = accounts.authenticate("Admin", PASSWORD)
     mod = accounts.create_user(admin, "Mo", PASSWORD, {Role.MODERATOR})
@@ -132,13 +131,13 @@ def app_sign_in(
     store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
 ) -> ReviewService:
     """Mo signs in through the Workstation wired as the composition root wires it."""
-    welfare_repo = WelfareRepo(store)
+    welfare_repo = store.welfare
     return wiring.workstation(
         store,
         media,
         accounts=accounts,
         clock=clock,
-        review_service=wiring.calibrated(QaRepo(store), SEED.encode()),  # a known gold schedule
+        review_service=wiring.calibrated(store.qa, SEED.encode()),  # a known gold schedule
         welfare=lambda user: WelfareSession(welfare_repo, user, clock, accounts.authenticate),
     ).log_in("Mo", PASSWORD)
 

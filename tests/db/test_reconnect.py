@@ -42,36 +42,40 @@ def proxied(db_url: str) -> Iterator[tuple[Store, CuttableProxy, Store]]:
 def test_decision_is_stored_once_after_reconnection(proxied, enqueue) -> None:
     ws, link, direct = proxied
     [item] = enqueue(direct, 1)
-    user = ws.ensure_user("mod")
-    claim = ws.claim_next(user.id)
+    user = ws.accounts.ensure_user("mod")
+    claim = ws.claims.claim_next(user.id)
     assert claim is not None
     token = str(uuid.uuid4())  # the workstation keeps this with the unsent grading
     link.cut()
     with pytest.raises(StoreUnavailable):
-        ws.submit_decision(claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token)
-    assert direct.decisions(item) == [], "nothing may be stored while the link is down"
+        ws.claims.submit_decision(
+            claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token
+        )
+    assert direct.items.decisions(item) == [], "nothing may be stored while the link is down"
     link.restore()
-    receipt = ws.submit_decision(
+    receipt = ws.claims.submit_decision(
         claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token
     )
     # A second retry (e.g. the reply to the first was lost) finds the same decision.
-    again = ws.submit_decision(claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token)
+    again = ws.claims.submit_decision(
+        claim, GRADE, Exposure(seconds_revealed=2.0, reveal_count=1), token
+    )
     assert again == receipt
-    [d] = direct.decisions(item)
+    [d] = direct.items.decisions(item)
     assert d["id"] == receipt.decision_id and d["severity"] == "B"
-    assert len(direct.exposures(item)) == 1
+    assert len(direct.items.exposures(item)) == 1
     assert len(direct.audit_events(item_id=item, kind="decision")) == 1
 
 
 @pytest.mark.postgres_only
 def test_unreachable_server_says_so_on_every_call(proxied) -> None:
     ws, link, _ = proxied
-    ws.ensure_user("mod")
+    ws.accounts.ensure_user("mod")
     link.cut()
     with pytest.raises(StoreUnavailable, match="unreachable"):
-        ws.queue_summaries()
+        ws.items.queue_summaries()
     link.restore()
-    assert ws.queue_summaries() == []
+    assert ws.items.queue_summaries() == []
 
 
 @pytest.mark.postgres_only
@@ -83,8 +87,8 @@ def test_a_lost_commit_says_the_outcome_is_unknown_and_the_retry_returns_the_rec
     client token must return the stored receipt, and nothing is stored twice."""
     ws, link, direct = proxied
     [item] = enqueue(direct, 1)
-    user = ws.ensure_user("mod")
-    claim = ws.claim_next(user.id)
+    user = ws.accounts.ensure_user("mod")
+    claim = ws.claims.claim_next(user.id)
     assert claim is not None
     token = str(uuid.uuid4())
     seen = Exposure(seconds_revealed=2.0, reveal_count=1)
@@ -97,14 +101,14 @@ def test_a_lost_commit_says_the_outcome_is_unknown_and_the_retry_returns_the_rec
     event.listen(ws.engine, "commit", lose_the_reply)
     try:
         with pytest.raises(OutcomeUnknown, match="committing"):
-            ws.submit_decision(claim, GRADE, seen, token)
+            ws.claims.submit_decision(claim, GRADE, seen, token)
     finally:
         event.remove(ws.engine, "commit", lose_the_reply)
-    [stored] = direct.decisions(item)  # it did land
+    [stored] = direct.items.decisions(item)  # it did land
     link.restore()
-    receipt = ws.submit_decision(claim, GRADE, seen, token)
+    receipt = ws.claims.submit_decision(claim, GRADE, seen, token)
     assert receipt.decision_id == stored["id"]
-    assert len(direct.decisions(item)) == 1
+    assert len(direct.items.decisions(item)) == 1
     assert len(direct.audit_events(item_id=item, kind="decision")) == 1
     assert direct.verify_audit().ok
 
@@ -115,14 +119,14 @@ def test_a_cut_before_commit_says_not_stored(proxied, enqueue) -> None:
     and says so (StoreUnavailable, not OutcomeUnknown)."""
     ws, link, direct = proxied
     [item] = enqueue(direct, 1)
-    user = ws.ensure_user("mod")
-    claim = ws.claim_next(user.id)
+    user = ws.accounts.ensure_user("mod")
+    claim = ws.claims.claim_next(user.id)
     assert claim is not None
     link.cut()
     with pytest.raises(StoreUnavailable) as err:
-        ws.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
+        ws.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
     assert not isinstance(err.value, OutcomeUnknown)
-    assert direct.decisions(item) == []
+    assert direct.items.decisions(item) == []
 
 
 @pytest.mark.postgres_only
@@ -132,7 +136,7 @@ def test_stale_pooled_connections_are_not_used_after_an_outage(proxied, enqueue)
     works, on a fresh connection, instead of failing on a dead pooled one."""
     ws, link, direct = proxied
     enqueue(direct, 2)
-    user = ws.ensure_user("mod")
+    user = ws.accounts.ensure_user("mod")
     # Three connections into the pool, all idle for well under the idle-ping time.
     held = [ws.engine.connect() for _ in range(3)]
     for conn in held:
@@ -141,7 +145,7 @@ def test_stale_pooled_connections_are_not_used_after_an_outage(proxied, enqueue)
         conn.close()
     link.cut()
     link.restore()
-    claim = ws.claim_next(user.id)
+    claim = ws.claims.claim_next(user.id)
     assert claim is not None
-    ws.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
-    assert ws.queue_summaries()[0].pending == 1
+    ws.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
+    assert ws.items.queue_summaries()[0].pending == 1

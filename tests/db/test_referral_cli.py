@@ -33,10 +33,10 @@ def _manifest(tmp_path: Path, subject: dict | None) -> Path:
 def _decide(url: str) -> int:
     store = Store.open(url)
     try:
-        uid = store.ensure_user("mod").id
-        claim = store.claim_next(uid)
+        uid = store.accounts.ensure_user("mod").id
+        claim = store.claims.claim_next(uid)
         assert claim is not None
-        store.submit_decision(claim, REPORT_B, REVEALED, str(uuid.uuid4()))
+        store.claims.submit_decision(claim, REPORT_B, REVEALED, str(uuid.uuid4()))
         return claim.item.id
     finally:
         store.close()

@@ -30,7 +30,6 @@ from sqlalchemy.exc import IntegrityError
 from db.media_store import MediaStore
 from db.models import ReferralRow
 from db.referrals import ReferralRepo
-from db.retention import RetentionRepo
 from db.store import Store
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
@@ -49,7 +48,7 @@ DAY = 86400.0
 
 @pytest.fixture
 def repo(store: Store) -> ReferralRepo:
-    r = ReferralRepo(store)
+    r = store.referrals
     r.update_settings(
         settings_check(store),
         organisation="Example Ltd",
@@ -74,7 +73,7 @@ def test_a_referral_records_destination_priority_due_time_and_incident_type(
     store: Store, media: MediaStore, service: ReferralService, clock: FakeClock
 ) -> None:
     item = _reported(store, media)
-    decided_at = store.decisions(item)[0]["decided_at"]
+    decided_at = store.items.decisions(item)[0]["decided_at"]
     clock.advance(600)
     ref = service.build(
         item, NCMEC, priority=Priority.LEVEL_3, incident_type=IncidentType.ONLINE_ENTICEMENT
@@ -112,7 +111,7 @@ def test_an_urgent_item_is_level_1_and_a_lower_level_is_refused(
     assert service.referrals() == []
     ref = service.build(item, NCA)
     assert ref.priority is Priority.LEVEL_1 and ref.urgent
-    decided_at = store.decisions(item)[0]["decided_at"]
+    decided_at = store.items.decisions(item)[0]["decided_at"]
     assert ref.due_at == decided_at + timedelta(hours=1)
 
 
@@ -260,7 +259,7 @@ def test_retention_follows_the_destination_and_a_legal_hold_outlasts_it(
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    retention_repo = RetentionRepo(store)
+    retention_repo = store.retention
     retention = RetentionService(retention_repo, media, stored_account(store, "Ada", Role.ADMIN))
     to_us = _reported(store, media, seed=1)
     held = _reported(store, media, seed=2)
@@ -278,7 +277,7 @@ def test_retention_follows_the_destination_and_a_legal_hold_outlasts_it(
     assert [d.item_id for d in retention.run().done] == [to_us]
     clock.advance(3000 * DAY)
     assert retention.run().done == []  # the legal hold still wins
-    assert store.item(held).extra  # personal data still there
+    assert store.items.item(held).extra  # personal data still there
 
 
 def test_an_admin_lengthens_the_nca_hold_and_the_store_follows(
@@ -294,9 +293,7 @@ def test_an_admin_lengthens_the_nca_hold_and_the_store_follows(
     )
     item = _reported(store, media)
     service.export(service.build(item, NCA).id, tmp_path)
-    retention = RetentionService(
-        RetentionRepo(store), media, stored_account(store, "Ada", Role.ADMIN)
-    )
+    retention = RetentionService(store.retention, media, stored_account(store, "Ada", Role.ADMIN))
     clock.advance(729 * DAY)
     assert retention.run().done == []
     clock.advance(DAY)

@@ -42,7 +42,7 @@ NS = {"c": CYBERTIP_NAMESPACE}
 
 @pytest.fixture
 def repo(store: Store) -> ReferralRepo:
-    r = ReferralRepo(store)
+    r = store.referrals
     r.update_settings(
         settings_check(store),
         organisation="Example Platform Ltd",
@@ -137,7 +137,7 @@ def test_incomplete_item_lists_exactly_what_is_missing(
 
 def test_missing_reporter_details_are_listed(store: Store, media: MediaStore) -> None:
     service = ReferralService(
-        ReferralRepo(store), media, reporting_lead(store)
+        store.referrals, media, reporting_lead(store)
     )  # settings never filled in
     item = _full_item(store, media)
     decide(store, item)
@@ -172,7 +172,7 @@ def test_viewed_flags_follow_the_exposure_ledger(
 ) -> None:
     seen = _full_item(store, media, seed=1)
     decide(store, seen, REPORT_B, REVEALED)
-    revealed_at = store.exposures(seen)[0]["recorded_at"]
+    revealed_at = store.items.exposures(seen)[0]["recorded_at"]
     clock.advance(60)
     unseen = _full_item(store, media, seed=2)
     decide(store, unseen, REPORT_B, UNSEEN)
@@ -192,7 +192,7 @@ def test_viewed_flags_follow_the_exposure_ledger(
     assert f.find("c:viewedAt", NS) is None
 
     # Same bytes revealed under another item: the company has viewed that file.
-    data = media.get(store.item(unseen).media.sha256)
+    data = media.get(store.items.item(unseen).media.sha256)
     clock.advance(60)
     other = _full_item(store, media, data=data)
     decide(store, other, REPORT_B, REVEALED)

@@ -35,7 +35,7 @@ def _stored_pdqs(repo: HashRepo) -> dict[str, bytes | None]:
 def test_rehash_makes_stored_hashes_agree_with_the_hasher(
     store: Store, media: MediaStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = HashRepo(store)
+    repo = store.hashes
     datas = [synthetic.encode(synthetic.make_image(900, 600, seed), "JPEG") for seed in (1, 2, 3)]
     with monkeypatch.context() as m:
         m.setattr(hashing, "_pdq_of", _older_hasher)
@@ -69,7 +69,7 @@ def test_rehash_refuses_bytes_that_are_not_the_stored_media(
     store: Store, media: MediaStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A store that hands back another file's bytes must not overwrite a hash."""
-    repo = HashRepo(store)
+    repo = store.hashes
     data = synthetic.encode(synthetic.make_image(640, 480, 9), "JPEG")
     other = synthetic.encode(synthetic.make_image(640, 480, 10), "JPEG")
     with monkeypatch.context() as m:
@@ -85,7 +85,7 @@ def test_rehash_keeps_a_hash_the_hasher_can_no_longer_compute(
     store: Store, media: MediaStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A stricter decoder must not cost a stored PDQ: the item would drop off the lists."""
-    repo = HashRepo(store)
+    repo = store.hashes
     data = synthetic.encode(synthetic.make_image(640, 480, 11), "JPEG")
     ingest_one(store, media, HashIngest(repo), data, "x")
     before = _stored_pdqs(repo)

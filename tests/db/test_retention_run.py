@@ -30,7 +30,6 @@ from sqlalchemy import text
 
 from db import audit
 from db.media_store import MediaStore
-from db.referrals import ReferralRepo
 from db.retention import MAX_REASON, RetentionRepo
 from db.store import Store
 from reviewer.accounts import Role
@@ -50,14 +49,14 @@ def chained_audit() -> bytes:
 
 @pytest.fixture
 def world(chained_audit: bytes, store: Store, media: MediaStore, tmp_path: Path) -> dict[str, Any]:
-    referrals = ReferralRepo(store)
+    referrals = store.referrals
     referrals.update_settings(
         settings_check(store),
         organisation="Example Ltd",
         contact_name="Lead",
         contact_email="l@example.test",
     )
-    retention = RetentionRepo(store)
+    retention = store.retention
     return {
         "referrals": ReferralService(referrals, media, reporting_lead(store)),
         "repo": retention,
@@ -77,7 +76,7 @@ def _report_and_export(world: dict[str, Any], store: Store, item: int) -> None:
 
 def _state(store: Store, media: MediaStore, item: int) -> tuple[bool, bool]:
     """(media blob present, personal data present) as the store and disk say."""
-    view = store.item(item)
+    view = store.items.item(item)
     return media.has(view.media.sha256), bool(view.extra or view.upload_ip)
 
 
@@ -145,7 +144,7 @@ def test_disposal_keeps_the_audit_record_and_drops_personal_data(
     item = add_item(store, media, seed=1, subject=FULL_SUBJECT, chat=FULL_CHAT)
     decide(store, item, REPORT_B)
     _report_and_export(world, store, item)
-    sha = store.item(item).media.sha256
+    sha = store.items.item(item).media.sha256
     before = _audit_rows(store)
     clock.advance(366 * DAY)
 
@@ -153,11 +152,11 @@ def test_disposal_keeps_the_audit_record_and_drops_personal_data(
     assert [d.item_id for d in run.done] == [item]
     assert run.blobs_deleted == [sha]
 
-    view = store.item(item)
+    view = store.items.item(item)
     assert view.media.sha256 == sha  # the hash stays
     assert (view.report_text, view.reported_accounts, view.upload_ip) == ("", (), None)
     assert view.extra == {} and view.upload_time is None
-    (decision,) = store.decisions(item)  # the grade stays
+    (decision,) = store.items.decisions(item)  # the grade stays
     assert decision["severity"] == "B"
     (ref,) = world["referrals"].referrals()
     assert ref.package is None and ref.summary is None and ref.disposed_at is not None
@@ -175,12 +174,12 @@ def test_a_blob_shared_with_a_kept_item_is_not_deleted(
     world: dict[str, Any], store: Store, media: MediaStore, clock: FakeClock
 ) -> None:
     first = add_item(store, media, seed=1, subject=FULL_SUBJECT)
-    data = media.get(store.item(first).media.sha256)
+    data = media.get(store.items.item(first).media.sha256)
     decide(store, first, NOT_ILLEGAL)
     second = add_item(store, media, data=data, subject=FULL_SUBJECT, chat=FULL_CHAT)
     decide(store, second, REPORT_B)
     _report_and_export(world, store, second)
-    sha = store.item(first).media.sha256
+    sha = store.items.item(first).media.sha256
 
     clock.advance(31 * DAY)
     run = world["service"].run()
@@ -210,9 +209,9 @@ def test_dry_run_changes_nothing(
 def test_an_admin_may_hold_reports_for_a_year(
     world: dict[str, Any], store: Store, media: MediaStore, clock: FakeClock
 ) -> None:
-    ReferralRepo(store).update_settings(settings_check(store), report_hold_days=365)
+    store.referrals.update_settings(settings_check(store), report_hold_days=365)
     with pytest.raises(ValueError, match="at least 90"):
-        ReferralRepo(store).update_settings(settings_check(store), report_hold_days=30)
+        store.referrals.update_settings(settings_check(store), report_hold_days=30)
     item = add_item(store, media, seed=1, subject=FULL_SUBJECT, chat=FULL_CHAT)
     decide(store, item, REPORT_B)
     _report_and_export(world, store, item)

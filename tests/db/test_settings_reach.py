@@ -37,12 +37,9 @@ from referral_fixtures import (
     add_item,
 )
 
-from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.models import Base
-from db.retention import RetentionRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Account, QueueInfo, Role, SecuritySettings, VettingStatus
 from reviewer.cli import main
 from reviewer.clock import FakeClock
@@ -280,7 +277,7 @@ def test_the_welfare_settings_command_refuses_bad_values_and_non_admins(
         "welfare", "settings", "--set", "break_minutes=5", user="Lee Lead", password=PW, expect=1
     )
     assert "access_denied" in {e.kind for e in desk.store.audit_events(None)}
-    assert WelfareRepo(desk.store).settings() == WelfareSettings(break_minutes=15)
+    assert desk.store.welfare.settings() == WelfareSettings(break_minutes=15)
     (changed,) = desk.store.audit_events(None, kind="welfare_settings_changed")
     assert changed.user_id == desk.admin.account.id and changed.detail["break_minutes"] == 15
 
@@ -584,7 +581,7 @@ def test_qa_gold_rate(desk: Desk) -> None:
     desk.set_qa(SamplingPolicy(0.0, False, 0.0, 0), gold_rate=0.0)
     mo = desk.moderator()
 
-    gold_media = {desk.store.item(i).media.sha256 for i in gold_items}
+    gold_media = {desk.store.items.item(i).media.sha256 for i in gold_items}
 
     def gold_served(n: int) -> int:
         """Gold serves among the next `n` claims (a serve is a fresh copy of a gold
@@ -604,7 +601,7 @@ def test_qa_export_grades_needed(qa_desk: Desk) -> None:
     d = qa_desk
     d.set_qa(SamplingPolicy(0.0, False, 0.0, 0), export_grades_needed=2)
     claim = decide(d.moderator(), graded(Severity.B))
-    repo = HashRepo(d.store)
+    repo = d.store.hashes
     md5 = give_hashes(repo, claim.item.id, 1)
 
     def exported() -> set[str]:
@@ -653,7 +650,7 @@ def lead_referrals(d: Desk) -> ReferralService:
 
 def retention_plan(d: Desk) -> dict[int, Disposal | Kept]:
     """The plan `reviewer retention run --dry-run` prints, by item."""
-    run = RetentionService(RetentionRepo(d.store), d.media, d.admin.account).plan()
+    run = RetentionService(d.store.retention, d.media, d.admin.account).plan()
     planned: list[Disposal | Kept] = [*run.plan.disposals, *run.plan.kept]
     return {x.item_id: x for x in planned}
 
@@ -706,7 +703,7 @@ def test_non_illegal_dispose_days(reporting: Desk) -> None:
 def test_destination_time_frames_hours(reporting: Desk) -> None:
     d = reporting
     item = reported(d, 1)
-    decided_at = d.store.decisions(item)[0]["decided_at"]
+    decided_at = d.store.items.decisions(item)[0]["decided_at"]
     d.command("referral", "rules", "--destination", "nca", "--level-hours", "1=2", "2=10", "3=50")
     referrals = lead_referrals(d)
     (waiting,) = referrals.awaiting()

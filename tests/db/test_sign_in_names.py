@@ -50,7 +50,7 @@ class World:
 
 @pytest.fixture
 def world(store: Store, media: MediaStore, clock: FakeClock) -> World:
-    repo = AccountsRepo(store)
+    repo = store.accounts
     ws = wiring.workstation(store, media, accounts=repo, clock=clock)
     admin = ws.enrol_first_admin("Ada Admin", ADMIN_PW).account
     return World(store, repo, ws, admin)
@@ -86,7 +86,7 @@ def test_a_hostile_sign_in_name_is_refused_clearly_and_recorded_short(
     if len(name) > RECORDED_NAME_CHARS:
         assert f"({len(name):,} characters)" in detail["name"]
     # The audit trail still verifies: nothing unstorable went into it.
-    assert audit.verify(world.store.engine, world.store._key()).ok
+    assert audit.verify(world.store.engine, world.store.audit_key()).ok
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -118,7 +118,7 @@ def test_access_denied_for_a_forged_account_object_records_a_short_name(world: W
     assert denied.user_id == mod.id
     assert _longest_string(denied.detail) <= STORED_MAX, denied.detail
     assert "\x1b" not in denied.detail["name"] and "1,000,000 characters" in denied.detail["name"]
-    assert audit.verify(world.store.engine, world.store._key()).ok
+    assert audit.verify(world.store.engine, world.store.audit_key()).ok
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

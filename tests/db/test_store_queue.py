@@ -36,7 +36,7 @@ SEEN = Exposure(seconds_revealed=4.5, reveal_count=2, max_area_fraction=1.0, ful
 
 
 def test_claims_follow_priority_then_age(store: Store, enqueue, clock: FakeClock) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     reports = enqueue(store, 2, Source.USER_REPORT)
     clock.advance(60)
     ngo = enqueue(store, 1, Source.NGO)
@@ -45,33 +45,33 @@ def test_claims_follow_priority_then_age(store: Store, enqueue, clock: FakeClock
     clock.advance(60)
     live = enqueue(store, 1, Source.LIVESTREAM)
     order = []
-    while (c := store.claim_next(user.id)) is not None:
+    while (c := store.claims.claim_next(user.id)) is not None:
         order.append(c.item.id)
     # Imminent risk jumps every queue; then livestream, NGO, user reports oldest first.
     assert order == risk + live + ngo + reports
 
 
 def test_claim_respects_queue_filter(store: Store, enqueue) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     enqueue(store, 2, queue="General")
     video = enqueue(store, 1, queue="Video")
-    qid = next(q.id for q in store.queue_summaries() if q.name == "Video")
-    claim = store.claim_next(user.id, qid)
+    qid = next(q.id for q in store.items.queue_summaries() if q.name == "Video")
+    claim = store.claims.claim_next(user.id, qid)
     assert claim is not None and claim.item.id == video[0]
-    assert store.claim_next(user.id, qid) is None
+    assert store.claims.claim_next(user.id, qid) is None
 
 
 def test_claim_passes_by_excluded_queues(store: Store, enqueue) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     restricted = enqueue(store, 1, Source.LIVESTREAM, queue="Restricted")
     general = enqueue(store, 1, Source.USER_REPORT, queue="General")
-    rid = next(q.id for q in store.queue_summaries() if q.name == "Restricted")
+    rid = next(q.id for q in store.items.queue_summaries() if q.name == "Restricted")
     # The restricted item is more urgent, yet an "All queues" claim that excludes its
     # queue takes the general one and then finds nothing more.
-    claim = store.claim_next(user.id, exclude_queue_ids={rid})
+    claim = store.claims.claim_next(user.id, exclude_queue_ids={rid})
     assert claim is not None and claim.item.id == general[0]
-    assert store.claim_next(user.id, exclude_queue_ids=[rid]) is None
-    again = store.claim_next(user.id)
+    assert store.claims.claim_next(user.id, exclude_queue_ids=[rid]) is None
+    again = store.claims.claim_next(user.id)
     assert again is not None and again.item.id == restricted[0]
 
 
@@ -83,19 +83,19 @@ def test_claim_passes_by_excluded_queues(store: Store, enqueue) -> None:
 def test_avoiding_category_a_takes_other_work_before_older_more_urgent_a(
     store: Store, enqueue, clock: FakeClock, by_queue: bool, excluding: bool
 ) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     ngo_a = enqueue(store, 2, Source.NGO, suspected=Severity.A)
     clock.advance(60)
     report_c = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.C)
     clock.advance(60)
     unknown = enqueue(store, 1, Source.USER_REPORT, tag="u")
     elsewhere = enqueue(store, 1, Source.LIVESTREAM, queue="Other", suspected=Severity.B)
-    queues = {q.name: q.id for q in store.queue_summaries()}
+    queues = {q.name: q.id for q in store.items.queue_summaries()}
     qid = queues["General"] if by_queue else None
     exclude = [queues["Other"]] if excluding else []
 
     def claim(avoid: bool) -> int | None:
-        c = store.claim_next(user.id, qid, exclude_queue_ids=exclude, avoid_category_a=avoid)
+        c = store.claims.claim_next(user.id, qid, exclude_queue_ids=exclude, avoid_category_a=avoid)
         return None if c is None else c.item.id
 
     # Other work first, in the usual order; no hint counts as other work.
@@ -103,7 +103,7 @@ def test_avoiding_category_a_takes_other_work_before_older_more_urgent_a(
         assert claim(True) == elsewhere[0]
     first = claim(True)
     assert first == report_c[0]
-    assert store.item(first).suspected_category is Severity.C
+    assert store.items.item(first).suspected_category is Severity.C
     assert claim(True) == unknown[0]
     # With no other work left, the preference gives way: Category A, oldest first.
     assert claim(True) == ngo_a[0]
@@ -115,17 +115,17 @@ def test_avoiding_category_a_takes_other_work_before_older_more_urgent_a(
 def test_avoiding_category_a_falls_back_to_a_when_other_work_is_unclaimable(
     store: Store, enqueue
 ) -> None:
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     [held] = enqueue(store, 1, Source.NGO, suspected=Severity.C, tag="h")
     [skipped] = enqueue(store, 1, Source.NGO, suspected=Severity.B)
     [cat_a] = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.A)
-    theirs = store.claim_next(b.id)
+    theirs = store.claims.claim_next(b.id)
     assert theirs is not None and theirs.item.id == held
-    mine = store.claim_next(a.id, avoid_category_a=True)
+    mine = store.claims.claim_next(a.id, avoid_category_a=True)
     assert mine is not None and mine.item.id == skipped
-    store.skip(mine, SkipReason.CONFLICT_OF_INTEREST, "", Exposure())
+    store.claims.skip(mine, SkipReason.CONFLICT_OF_INTEREST, "", Exposure())
     # What other work there is, this moderator skipped or someone else holds.
-    fallback = store.claim_next(a.id, avoid_category_a=True)
+    fallback = store.claims.claim_next(a.id, avoid_category_a=True)
     assert fallback is not None and fallback.item.id == cat_a
     assert fallback.item.suspected_category is Severity.A
 
@@ -133,121 +133,121 @@ def test_avoiding_category_a_falls_back_to_a_when_other_work_is_unclaimable(
 def test_imminent_risk_comes_first_even_when_avoiding_category_a(
     store: Store, enqueue, clock: FakeClock
 ) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     [other] = enqueue(store, 1, Source.LIVESTREAM, suspected=Severity.C)
     clock.advance(60)
     [risk_a] = enqueue(store, 1, Source.USER_REPORT, imminent_risk=True, suspected=Severity.A)
     [plain_a] = enqueue(store, 1, Source.LIVESTREAM, suspected=Severity.A, tag="p")
     order = []
-    while (c := store.claim_next(user.id, avoid_category_a=True)) is not None:
+    while (c := store.claims.claim_next(user.id, avoid_category_a=True)) is not None:
         order.append(c.item.id)
     # A child at imminent risk outranks the moderator's preference.
     assert order == [risk_a, other, plain_a]
 
 
 def test_two_moderators_never_hold_the_same_item(store: Store, enqueue) -> None:
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     enqueue(store, 3)
-    held = [store.claim_next(u.id) for u in (a, b, a, b)]
+    held = [store.claims.claim_next(u.id) for u in (a, b, a, b)]
     ids = [c.item.id for c in held if c]
     assert len(ids) == 3 and len(set(ids)) == 3
     assert held[3] is None
 
 
 def test_expired_lease_returns_item_and_is_audited(store: Store, enqueue, clock) -> None:
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(a.id, lease_seconds=600)
+    claim = store.claims.claim_next(a.id, lease_seconds=600)
     assert claim is not None
     clock.advance(599)
-    assert store.claim_next(b.id) is None
+    assert store.claims.claim_next(b.id) is None
     clock.advance(2)
-    again = store.claim_next(b.id)
+    again = store.claims.claim_next(b.id)
     assert again is not None and again.item.id == item
     kinds = [e.kind for e in store.audit_events(item_id=item)]
     assert kinds == ["item_ingested", "claim", "lease_expired", "claim"]
     # The first moderator's late decision is refused, and their viewing still recorded.
     with pytest.raises(LeaseLost):
-        store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
-    assert store.decisions(item) == []
-    [ledger] = store.exposures(item)
+        store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.items.decisions(item) == []
+    [ledger] = store.items.exposures(item)
     assert ledger["user_id"] == a.id and ledger["seconds_revealed"] == 4.5
     assert store.audit_events(item_id=item)[-1].kind == "lease_lost"
 
 
 def test_renewed_lease_does_not_expire(store: Store, enqueue, clock) -> None:
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     enqueue(store, 1)
-    claim = store.claim_next(a.id, lease_seconds=600)
+    claim = store.claims.claim_next(a.id, lease_seconds=600)
     assert claim is not None
     clock.advance(500)
-    renewed = store.renew_lease(claim, 600)
+    renewed = store.claims.renew_lease(claim, 600)
     assert renewed.lease_expires_at > claim.lease_expires_at
     clock.advance(500)
-    assert store.claim_next(b.id) is None
-    store.submit_decision(renewed, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.claims.claim_next(b.id) is None
+    store.claims.submit_decision(renewed, CAT_C, SEEN, str(uuid.uuid4()))
 
 
 def test_decision_stores_decision_exposure_audit_and_closes_lease(store: Store, enqueue) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None
-    receipt = store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
-    [d] = store.decisions(item)
+    receipt = store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    [d] = store.items.decisions(item)
     assert (d["severity"], d["age_band"], d["age_confidence"]) == ("C", "14-15", "probable")
     assert d["production_context"] == "fp_peer" and d["actions"] == ["remove"]
     assert d["user_id"] == user.id and d["id"] == receipt.decision_id
-    [x] = store.exposures(item)
+    [x] = store.items.exposures(item)
     assert x["reveal_count"] == 2 and x["full_unprotected"] is True
     event_ = store.audit_events(item_id=item, kind="decision")[0]
     assert event_.user_id == user.id and event_.detail["grading"]["severity"] == "C"
     assert event_.detail["exposure"]["seconds_revealed"] == 4.5
-    assert store.item_status(item) == "decided"
-    assert store.claim_next(user.id) is None
+    assert store.items.item_status(item) == "decided"
+    assert store.claims.claim_next(user.id) is None
 
 
 def test_retried_submit_is_stored_once(store: Store, enqueue) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None
     token = str(uuid.uuid4())
-    first = store.submit_decision(claim, CAT_C, SEEN, token)
-    second = store.submit_decision(claim, CAT_C, SEEN, token)
+    first = store.claims.submit_decision(claim, CAT_C, SEEN, token)
+    second = store.claims.submit_decision(claim, CAT_C, SEEN, token)
     assert first == second
-    assert len(store.decisions(item)) == 1 and len(store.exposures(item)) == 1
+    assert len(store.items.decisions(item)) == 1 and len(store.items.exposures(item)) == 1
 
 
 def test_invalid_grading_stores_nothing(store: Store, enqueue) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None
     with pytest.raises(GradingInvalid) as err:
-        store.submit_decision(claim, Grading(severity=Severity.A), SEEN, str(uuid.uuid4()))
+        store.claims.submit_decision(claim, Grading(severity=Severity.A), SEEN, str(uuid.uuid4()))
     assert any("age band" in p for p in err.value.problems)
-    assert store.decisions(item) == [] and store.exposures(item) == []
-    assert store.item_status(item) == "claimed"
+    assert store.items.decisions(item) == [] and store.items.exposures(item) == []
+    assert store.items.item_status(item) == "claimed"
 
 
 def test_crash_mid_decision_leaves_nothing_behind(store: Store, enqueue) -> None:
     """A failure after the decision row is written rolls back every part of it: here the
     database itself refuses the decision's audit event, the last write of the four."""
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(user.id)
+    claim = store.claims.claim_next(user.id)
     assert claim is not None
     audit_before = len(store.audit_events())
 
     with power_cut_on_decision_audit(store), pytest.raises(DBAPIError, match="power cut"):
-        store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
-    assert store.decisions(item) == [] and store.exposures(item) == []
+        store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.items.decisions(item) == [] and store.items.exposures(item) == []
     assert len(store.audit_events()) == audit_before
-    assert store.item_status(item) == "claimed"
+    assert store.items.item_status(item) == "claimed"
     # ...and the moderator can submit again once the fault has passed.
-    store.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
-    assert store.item_status(item) == "decided"
+    store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.items.item_status(item) == "decided"
 
 
 @contextmanager
@@ -279,25 +279,25 @@ def power_cut_on_decision_audit(store: Store) -> Iterator[None]:
 
 
 def test_skip_returns_item_for_others_only(store: Store, enqueue) -> None:
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(a.id)
+    claim = store.claims.claim_next(a.id)
     assert claim is not None
-    store.skip(claim, SkipReason.NEEDS_SPECIALIST, "needs a video specialist", Exposure())
-    assert store.claim_next(a.id) is None
-    other = store.claim_next(b.id)
+    store.claims.skip(claim, SkipReason.NEEDS_SPECIALIST, "needs a video specialist", Exposure())
+    assert store.claims.claim_next(a.id) is None
+    other = store.claims.claim_next(b.id)
     assert other is not None and other.item.id == item
     skip = store.audit_events(item_id=item, kind="skip")[0]
     assert skip.detail["reason"] == "needs_specialist" and skip.user_id == a.id
 
 
 def test_release_returns_item_to_everyone(store: Store, enqueue) -> None:
-    a = store.ensure_user("a")
+    a = store.accounts.ensure_user("a")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(a.id)
+    claim = store.claims.claim_next(a.id)
     assert claim is not None
-    store.release(claim, Exposure(), why="closed")
-    again = store.claim_next(a.id)
+    store.claims.release(claim, Exposure(), why="closed")
+    again = store.claims.claim_next(a.id)
     assert again is not None and again.item.id == item
     assert store.audit_events(item_id=item, kind="release")[0].detail["why"] == "closed"
 
@@ -308,36 +308,36 @@ def test_resending_a_skip_or_release_that_went_through_is_not_a_lost_hold(
 ) -> None:
     """After OutcomeUnknown the screen resends: if the first one landed, that is
     success, not "your hold ran out, not stored"; someone else's claim still is."""
-    a, b = store.ensure_user("a"), store.ensure_user("b")
+    a, b = store.accounts.ensure_user("a"), store.accounts.ensure_user("b")
     [item] = enqueue(store, 1)
-    claim = store.claim_next(a.id)
+    claim = store.claims.claim_next(a.id)
     assert claim is not None
 
     def send() -> None:
         if how == "skip":
-            store.skip(claim, SkipReason.NEEDS_SPECIALIST, "", Exposure())
+            store.claims.skip(claim, SkipReason.NEEDS_SPECIALIST, "", Exposure())
         else:
-            store.release(claim, Exposure())
+            store.claims.release(claim, Exposure())
 
     send()
     send()
     assert len(store.audit_events(item_id=item, kind=how)) == 1
     assert store.audit_events(kind="lease_lost") == []
-    released = store.claim_next(b.id)
+    released = store.claims.claim_next(b.id)
     assert released is not None and released.item.id == item
-    store.release(released, Exposure())
+    store.claims.release(released, Exposure())
     # The same claim under another's name is not "already done".
     with pytest.raises(LeaseLost):
-        store.release(dataclasses.replace(claim, user_id=b.id), Exposure())
+        store.claims.release(dataclasses.replace(claim, user_id=b.id), Exposure())
 
 
 def test_queue_summary_counts_and_oldest(store: Store, enqueue, clock) -> None:
-    user = store.ensure_user("mod")
+    user = store.accounts.ensure_user("mod")
     first = clock.now()
     enqueue(store, 3)
     clock.advance(30)
-    store.claim_next(user.id)
-    [q] = store.queue_summaries()
+    store.claims.claim_next(user.id)
+    [q] = store.items.queue_summaries()
     assert (q.name, q.pending, q.claimed) == ("General", 2, 1)
     assert q.oldest_pending_at is not None
     assert abs((q.oldest_pending_at - first).total_seconds()) < 1

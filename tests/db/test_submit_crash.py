@@ -28,7 +28,6 @@ import db.engine
 import db.prepared
 from db import audit
 from db.models import ClaimRow, DecisionRow, QaSampleRow, QaSamplingDueRow
-from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Account, Role
 from reviewer.clock import SystemClock
@@ -86,7 +85,7 @@ def _moderator(url: str, key: bytes, acc: Account, at: int, out: Connection) -> 
         store,
         NoMedia(),
         acc,
-        review_service=wiring.calibrated(QaRepo(store), SEED),
+        review_service=wiring.calibrated(store.qa, SEED),
         lease_seconds=LEASE_S,
     )
     claim = session.claim_next()
@@ -107,7 +106,7 @@ def _count(store: Store, q: Any) -> int:
 
 def _check_whole(store: Store) -> dict[str, int]:
     """Every decision whole and once, and its sample taken or queued; returns counts."""
-    decisions = store.decisions()
+    decisions = store.items.decisions()
     item_ids = [d["item_id"] for d in decisions]
     assert len(item_ids) == len(set(item_ids)), "an item was decided twice"
     with store.engine.connect() as conn:
@@ -117,9 +116,9 @@ def _check_whole(store: Store) -> dict[str, int]:
         closed = {claim_id: outcome for claim_id, outcome in rows}
     audited = {e.detail["decision_id"] for e in store.audit_events(kind="decision")}
     for d in decisions:
-        assert store.item_status(d["item_id"]) == "decided"
+        assert store.items.item_status(d["item_id"]) == "decided"
         assert closed.get(d["claim_id"]) == "decided"
-        [seen] = [e for e in store.exposures(d["item_id"]) if e["claim_id"] == d["claim_id"]]
+        [seen] = [e for e in store.items.exposures(d["item_id"]) if e["claim_id"] == d["claim_id"]]
         assert (seen["area_seconds"], seen["least_mode"]) == (1.0, "spotlight")
         assert d["id"] in audited, "a decision without its audit event"
         assert d["id"] in sampled or d["id"] in queued, "a mandatory sample was lost"
@@ -132,12 +131,12 @@ def test_a_kill_at_any_statement_of_a_submit_loses_nothing(db_url: str) -> None:
     key = audit.load_key()
     mod = account(store, "mod", Role.MODERATOR)
     admin = account(store, "admin", Role.ADMIN)
-    QaService(QaRepo(store), admin, SystemClock(), SEED).set_settings(MANDATORY_ONLY)
+    QaService(store.qa, admin, SystemClock(), SEED).set_settings(MANDATORY_ONLY)
     item_ids = []
     for i in range(MAX_STEPS):
         sha = f"{i:064x}"
-        store.add_media(sha, 100, "JPEG", 10, 10, None)
-        item_ids.append(store.add_item(NewItem("General", Source.CLASSIFIER, sha, sha))[0])
+        store.items.add_media(sha, 100, "JPEG", 10, 10, None)
+        item_ids.append(store.items.add_item(NewItem("General", Source.CLASSIFIER, sha, sha))[0])
     ctx = mp.get_context("spawn")
     states: set[str] = set()
     finished = None
@@ -154,7 +153,7 @@ def test_a_kill_at_any_statement_of_a_submit_loses_nothing(db_url: str) -> None:
         if proc.exitcode == 0:
             finished = (at, got.recv())
             break
-        stored = store.decisions(claim.item.id)
+        stored = store.items.decisions(claim.item.id)
         if not stored:
             states.add("decision not stored")
         elif counts["queued"]:
@@ -164,7 +163,7 @@ def test_a_kill_at_any_statement_of_a_submit_loses_nothing(db_url: str) -> None:
             states.add("decision stored and sampled")
         # The next workstation's submit works the outbox off: here, so that every trial
         # has the same statements to die in.
-        QaRepo(store).sample_due(Sampler(MANDATORY_ONLY.policy, SEED))
+        store.qa.sample_due(Sampler(MANDATORY_ONLY.policy, SEED))
         assert _check_whole(store)["queued"] == 0
     assert finished is not None, f"no trial got through {MAX_STEPS} statements"
     # Died before the decision's COMMIT, and between it and the sampling's COMMIT.
@@ -175,7 +174,7 @@ def test_a_kill_at_any_statement_of_a_submit_loses_nothing(db_url: str) -> None:
     assert _count(store, select(func.count()).select_from(QaSampleRow)) == counts["decisions"]
     # Leases of the processes that died before COMMIT run out and come back.
     time.sleep(LEASE_S + 0.5)
-    store.expire_leases()
+    store.claims.expire_leases()
     assert (
         _count(
             store, select(func.count()).select_from(ClaimRow).where(ClaimRow.closed_at.is_(None))
@@ -185,13 +184,13 @@ def test_a_kill_at_any_statement_of_a_submit_loses_nothing(db_url: str) -> None:
     with store.engine.connect() as conn:
         decided = set(conn.execute(select(DecisionRow.item_id)).scalars())
     for i in item_ids:
-        assert store.item_status(i) == ("decided" if i in decided else "pending")
+        assert store.items.item_status(i) == ("decided" if i in decided else "pending")
     assert store.verify_audit().ok
     store.close()
 
 
 def _retry_finds_the_receipt(store: Store, claim: Claim, token: str, decision_id: int) -> None:
     """The moderator's workstation comes back and resends the grading it kept."""
-    receipt = store.submit_decision(claim, UNCERTAIN, SEEN, token)
+    receipt = store.claims.submit_decision(claim, UNCERTAIN, SEEN, token)
     assert receipt.decision_id == decision_id
-    assert len(store.decisions(claim.item.id)) == 1
+    assert len(store.items.decisions(claim.item.id)) == 1

@@ -31,7 +31,6 @@ from team_server import Person, Seat, TeamDb
 
 from db.media_store import MediaStore
 from db.pg_logins import login_role_name
-from db.qa import QaRepo
 from db.team import team_sign_in
 from reviewer.accounts import AccessDenied, LoginFailed, Role, VettingStatus
 from reviewer.clock import FakeClock
@@ -122,14 +121,14 @@ def test_moderator_claims_reveals_and_decides_with_exposure_skips_and_releases(
     mo.svc.release(held, Exposure(seconds_revealed=1.0, reveal_count=1, max_area_fraction=1.0))
 
     owner = team.owner
-    assert owner.item_status(items[0]) == "decided"
-    (decision,) = owner.decisions(items[0])
+    assert owner.items.item_status(items[0]) == "decided"
+    (decision,) = owner.items.decisions(items[0])
     assert decision["id"] == receipt.decision_id and decision["severity"] == "B"
     assert decision["user_id"] == mo.person.id
-    ledger = owner.exposures(items[0])
+    ledger = owner.items.exposures(items[0])
     assert [(e["seconds_revealed"], e["reveal_count"]) for e in ledger] == [(2.5, 1)]
-    assert owner.item_status(items[2]) == "pending"
-    assert [e["seconds_revealed"] for e in owner.exposures(items[2])] == [1.0]
+    assert owner.items.item_status(items[2]) == "pending"
+    assert [e["seconds_revealed"] for e in owner.items.exposures(items[2])] == [1.0]
     kinds = [e.kind for e in owner.audit_events(items[0])]
     for kind in ("claim", "item_opened", "reveal_on", "reveal_off", "decision"):
         assert kind in kinds, kinds
@@ -163,7 +162,7 @@ def test_a_lease_renews_and_an_expired_one_goes_to_the_next_moderator(
         mo.svc.submit(renewed, graded(Severity.C), Exposure(), "late")
     # ...and the second one's stands.
     max_.svc.submit(taken, graded(Severity.NOT_ILLEGAL), Exposure(), "on time")
-    assert [d["user_id"] for d in team.owner.decisions(item)] == [max_.person.id]
+    assert [d["user_id"] for d in team.owner.items.decisions(item)] == [max_.person.id]
     # Mo may not decide on Max's claim either, through the service or in raw SQL.
     with pytest.raises((AccessDenied, LeaseLost)):
         mo.svc.submit(taken, graded(Severity.C), Exposure(), "not mine")
@@ -173,7 +172,7 @@ def test_a_lease_renews_and_an_expired_one_goes_to_the_next_moderator(
             " severity) VALUES ('raw', %s, %s, %s, now(), 'C')",
             (item, mo.person.id, taken.claim_id),
         )
-    assert [d["user_id"] for d in team.owner.decisions(item)] == [max_.person.id]
+    assert [d["user_id"] for d in team.owner.items.decisions(item)] == [max_.person.id]
 
 
 def test_a_workstations_connection_runs_without_jit(team: TeamDb, media: MediaStore) -> None:
@@ -266,7 +265,7 @@ def test_an_admin_marks_and_unmarks_gold_items_and_a_lead_may_not(
     expected = graded(Severity.C, AgeBand.B14_15, ProductionContext.PEER)
     gold_id = gold_door.mark_gold(gold, expected)
     other_id = gold_door.mark_gold(other, graded(Severity.NOT_ILLEGAL))
-    assert team.owner.item_status(gold) == "gold"  # out of the ordinary queue
+    assert team.owner.items.item_status(gold) == "gold"  # out of the ordinary queue
     gold_door.unmark_gold(other_id)
     assert {(g.id, g.item_id, g.active) for g in gold_door.gold_items()} == {
         (gold_id, gold, True),
@@ -307,13 +306,13 @@ def test_gold_items_are_served_to_a_moderator_and_feed_the_leads_agreement(
     lee = seat(team, media, "Lee", Role.LEAD)
     mo = seat(team, media, "Mo", Role.MODERATOR)
 
-    owner_qa = QaRepo(team.owner)
+    owner_qa = team.owner.qa
     decided: list[int] = []
     while not any(owner_qa.is_gold_item(i) for i in decided) and len(decided) < 12:
         decided.append(decide(mo, Severity.C, AgeBand.B14_15, ProductionContext.PEER))
     (served,) = [i for i in decided if owner_qa.is_gold_item(i)]
     assert served != gold  # a copy of the gold item, looking like any other
-    assert team.owner.item(served).report_text == team.owner.item(gold).report_text
+    assert team.owner.items.item(served).report_text == team.owner.items.item(gold).report_text
     assert lee.svc.team is not None and lee.svc.team.adjudication is not None
     now = clock.now()
     # The window's end is exclusive, and the test clock stands still at the decision.
@@ -355,7 +354,7 @@ def test_a_lead_reads_the_dashboard_and_releases_and_reassigns_others_items(
 
     # Mo left the desk: the lead hands the held item back; Mo's stale claim is dead.
     assert dash.release_claims(mo.person.id, "left the desk") == 1
-    assert team.owner.item_status(held.item.id) == "pending"
+    assert team.owner.items.item_status(held.item.id) == "pending"
     with pytest.raises(LeaseLost):
         mo.svc.submit(held, graded(Severity.C), Exposure(), "late")
     # Reassigned to the specialist queue while held.
@@ -363,13 +362,13 @@ def test_a_lead_reads_the_dashboard_and_releases_and_reassigns_others_items(
     assert again is not None
     specialist = dict((name, qid) for qid, name in dash.queues())["Specialist"]
     assert dash.reassign(mo.person.id, specialist, "needs a specialist") == 1
-    assert team.owner.item(again.item.id).queue_name == "Specialist"
+    assert team.owner.items.item(again.item.id).queue_name == "Specialist"
     kinds = [e.kind for e in team.owner.audit_events(None)]
     assert "lead_released" in kinds and "lead_reassigned" in kinds
     # A moderator gets no dashboard door, and the gate refuses one built by hand.
     with pytest.raises(AccessDenied):
         mo.svc.qa_grades()
-    assert team.owner.item_status(specialist_item) == "pending"
+    assert team.owner.items.item_status(specialist_item) == "pending"
 
 
 # --------------------------------------------------------------------------- admins
@@ -414,7 +413,7 @@ def test_admin_creates_vets_grants_demotes_and_disables_and_each_counts_at_once(
             "UPDATE items SET status = 'claimed', claimed_by = %s WHERE id = %s",
             (made.id, plain_item),
         )
-    assert team.owner.item_status(plain_item) == "pending"
+    assert team.owner.items.item_status(plain_item) == "pending"
 
     # Disabled: the open session's next action is refused, and so is signing in again.
     users.set_roles(made.id, {Role.MODERATOR})

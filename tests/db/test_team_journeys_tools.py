@@ -31,12 +31,8 @@ from referral_fixtures import FULL_CHAT, FULL_SUBJECT, NOT_ILLEGAL, REPORT_B, RE
 from team_server import AUDIT_KEY as TEAM_AUDIT_KEY
 from team_server import Person, Seat, TeamDb
 
-from db.hashes import HashRepo
 from db.keys import AUDIT_KEY, MEDIA_KEY, KeyringSecrets
 from db.media_store import MediaStore
-from db.retention import RetentionRepo
-from db.video import VideoRepo
-from db.welfare import WelfareRepo
 from reviewer import config, synthetic, synthetic_video
 from reviewer.accounts import AccessDenied, LoginFailed, Role
 from reviewer.cli import main
@@ -126,7 +122,7 @@ def test_a_listed_upload_is_confirmed_unseen_and_a_decided_groups_members_hinted
     lst.write_text(json.dumps(_pdq_row(synthetic.encode(listed, "JPEG"), "A", "3-6")) + "\n")
     command(team, team.admin, "hashlist", "import", str(lst), "--name", "ngo",
             "--source", "Hotline")  # fmt: skip
-    hook = HashIngest(HashRepo(admin.store))
+    hook = HashIngest(admin.store.hashes)
     known = ingest_one(admin.store, media, hook, synthetic.encode(listed.convert("L"), "JPEG"), "k")
     rep = ingest_one(admin.store, media, hook, synthetic.encode(grouped, "JPEG"), "r")
     copies = [
@@ -139,7 +135,7 @@ def test_a_listed_upload_is_confirmed_unseen_and_a_decided_groups_members_hinted
             "c2",
         ),
     ]
-    assert team.owner.item(known).suspected_category is Severity.A
+    assert team.owner.items.item(known).suspected_category is Severity.A
 
     mo = seat(team, media, team.person("Mo", Role.MODERATOR))
     show = mo.svc.show_less
@@ -148,19 +144,19 @@ def test_a_listed_upload_is_confirmed_unseen_and_a_decided_groups_members_hinted
     assert claim is not None and claim.item.id == known
     (match,) = show.graded_matches(known)
     show.confirm(claim, match, Exposure(), str(uuid.uuid4()))
-    (decision,) = team.owner.decisions(known)
+    (decision,) = team.owner.items.decisions(known)
     assert (decision["severity"], decision["age_band"]) == ("A", "3-6")
     assert decision["user_id"] == mo.person.id
-    (exposure,) = team.owner.exposures(known)
+    (exposure,) = team.owner.items.exposures(known)
     assert exposure["reveal_count"] == 0 and not exposure["full_unprotected"]
 
     claim = mo.svc.claim_next()
     assert claim is not None and claim.item.id == rep
     mo.svc.submit(claim, graded(Severity.B, AgeBand.B11_13), Exposure(1.5, 1, 1.0), "rep")
-    assert {team.owner.item(i).suspected_category for i in copies} == {None}
+    assert {team.owner.items.item(i).suspected_category for i in copies} == {None}
     show.group_after(rep)  # (offering the group to settle: the test below)
     # The members still to decide took the group's grade as their hint at once.
-    assert {team.owner.item(i).suspected_category for i in copies} == {Severity.B}
+    assert {team.owner.items.item(i).suspected_category for i in copies} == {Severity.B}
     assert show.flags() == []
 
 
@@ -169,7 +165,7 @@ def test_a_moderator_settles_a_near_duplicate_group_with_the_representatives_gra
 ) -> None:
     admin = seat(team, media, team.admin)
     grouped = synthetic.make_image(*SIZE, 31)
-    hook = HashIngest(HashRepo(admin.store))
+    hook = HashIngest(admin.store.hashes)
     rep = ingest_one(admin.store, media, hook, synthetic.encode(grouped, "JPEG"), "r")
     copies = [
         ingest_one(admin.store, media, hook, synthetic.encode(grouped, "JPEG", 55), "c1"),
@@ -188,9 +184,9 @@ def test_a_moderator_settles_a_near_duplicate_group_with_the_representatives_gra
     done = show.settle(group.id, rep, members, [])
     assert sorted(done.decided) == sorted(copies)
     for item_id in copies:
-        (d,) = team.owner.decisions(item_id)
+        (d,) = team.owner.items.decisions(item_id)
         assert (d["severity"], d["user_id"]) == ("B", mo.person.id)
-        assert team.owner.item_status(item_id) == "decided"
+        assert team.owner.items.item_status(item_id) == "decided"
         assert [e.kind for e in team.owner.audit_events(item_id)][-1] == "group_decision"
     assert show.flags() == []
 
@@ -210,7 +206,7 @@ def test_the_hash_export_waits_for_agreeing_grades_and_round_trips(
         )
     )
     data = synthetic.encode(synthetic.make_image(*SIZE, 51), "JPEG")
-    item = ingest_one(admin.store, media, HashIngest(HashRepo(admin.store)), data, "x")
+    item = ingest_one(admin.store, media, HashIngest(admin.store.hashes), data, "x")
     mo = seat(team, media, team.person("Mo", Role.MODERATOR))
     quinn = seat(team, media, team.person("Quinn", Role.QA))
     claim = mo.svc.claim_next()
@@ -249,7 +245,7 @@ def test_a_videos_segments_roll_up_to_its_grade(
     (tmp_path / "capture.mp4").write_bytes(synthetic_video.make_video(duration_s=6.0))
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text(json.dumps({"media": "capture.mp4", "source": "livestream"}) + "\n")
-    ingest_manifest(admin.store, media, manifest, videos=VideoRepo(admin.store))
+    ingest_manifest(admin.store.items, media, manifest, videos=admin.store.videos)
     mo = seat(team, media, team.person("Mo", Role.MODERATOR))
     claim = mo.svc.claim_next()
     assert claim is not None
@@ -263,12 +259,12 @@ def test_a_videos_segments_roll_up_to_its_grade(
     token = str(uuid.uuid4())
     with pytest.raises(GradingInvalid, match="most severe segment"):
         mo.svc.submit(claim, graded(Severity.C), Exposure(), token, segments)
-    assert team.owner.decisions(claim.item.id) == []
+    assert team.owner.items.decisions(claim.item.id) == []
     receipt = mo.svc.submit(claim, graded(Severity.A), Exposure(), token, segments)
-    assert VideoRepo(team.owner).decision_segments(receipt.decision_id) == sorted(segments)
+    assert team.owner.videos.decision_segments(receipt.decision_id) == sorted(segments)
     again = mo.svc.submit(claim, graded(Severity.A), Exposure(), token, segments)
     assert again.decision_id == receipt.decision_id
-    assert VideoRepo(team.owner).decision_segments(receipt.decision_id) == sorted(segments)
+    assert team.owner.videos.decision_segments(receipt.decision_id) == sorted(segments)
 
 
 # --------------------------------------------------------------------------- referrals
@@ -318,7 +314,7 @@ def test_an_admin_plans_and_runs_retention(team: TeamDb, media: MediaStore) -> N
     assert isinstance(clock, FakeClock)
     admin = seat(team, media, team.admin)
     item = add_item(admin.store, media, seed=7, subject=FULL_SUBJECT)
-    sha = team.owner.item(item).media.sha256
+    sha = team.owner.items.item(item).media.sha256
     mo = seat(team, media, team.person("Mo", Role.MODERATOR))
     claim = mo.svc.claim_next()
     assert claim is not None and claim.item.id == item
@@ -326,19 +322,19 @@ def test_an_admin_plans_and_runs_retention(team: TeamDb, media: MediaStore) -> N
     clock.advance(400 * DAY)
 
     # As the CLI's `reviewer retention run` builds it, over the admin's own Store.
-    service = RetentionService(RetentionRepo(admin.store), media, admin.svc.account)
+    service = RetentionService(admin.store.retention, media, admin.svc.account)
     plan = service.plan()
     assert [d.item_id for d in plan.plan.disposals] == [item]
     run = service.run()
     assert [d.item_id for d in run.done] == [item]
     assert run.blobs_deleted == [sha] and not media.has(sha)
-    view = team.owner.item(item)
+    view = team.owner.items.item(item)
     assert (view.report_text, view.upload_ip, view.extra) == ("", None, {})
     (ev,) = team.owner.audit_events(item, kind="retention_disposed")
     assert ev.user_id == team.admin.id
     # Not a moderator's to run.
     with pytest.raises(AccessDenied):
-        RetentionService(RetentionRepo(mo.store), media, mo.svc.account).plan()
+        RetentionService(mo.store.retention, media, mo.svc.account).plan()
 
 
 # --------------------------------------------------------------------------- audit
@@ -381,7 +377,7 @@ def test_an_admin_changes_the_welfare_settings_and_a_lead_may_not(
             sign_in=True)  # fmt: skip
     command(team, lee, "welfare", "settings", "--set", "break_minutes=5", sign_in=True,
             expect=1)  # fmt: skip
-    assert WelfareRepo(team.owner).settings() == WelfareSettings(break_minutes=15)
+    assert team.owner.welfare.settings() == WelfareSettings(break_minutes=15)
     (changed,) = team.owner.audit_events(None, kind="welfare_settings_changed")
     assert changed.user_id == team.admin.id
     # The next sign-in works under the new settings.

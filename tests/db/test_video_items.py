@@ -16,7 +16,6 @@ from sign_in import sign_in
 
 from db.media_store import MediaStore
 from db.store import Store
-from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
@@ -68,15 +67,15 @@ VIDEOS = {
 def test_videos_are_ingested_with_details_and_per_keyframe_pdq(
     store: Store, media: MediaStore, tmp_path: Path
 ) -> None:
-    repo = VideoRepo(store)
+    repo = store.videos
     files = {
         name: synthetic_video.make_video(seed=i, **spec)
         for i, (name, spec) in enumerate(VIDEOS.items())
     }
-    report = ingest_manifest(store, media, _manifest(tmp_path, files), videos=repo)
+    report = ingest_manifest(store.items, media, _manifest(tmp_path, files), videos=repo)
     assert report.ok and report.added == 4 and report.unreadable == 0
     for item_id, (name, spec) in zip(report.item_ids, VIDEOS.items(), strict=True):
-        item = store.item(item_id)
+        item = store.items.item(item_id)
         assert item.media.readable and item.media.width == 320
         assert repo.media_kind(item.media.sha256) == "video"
         meta = repo.video_meta(item.media.sha256)
@@ -96,15 +95,17 @@ def test_videos_are_ingested_with_details_and_per_keyframe_pdq(
 def test_broken_video_is_kept_not_assessable_within_a_time_limit(
     store: Store, media: MediaStore, tmp_path: Path, kind: str
 ) -> None:
-    repo = VideoRepo(store)
+    repo = store.videos
     data = synthetic_video.BROKEN_KINDS[kind](3)
     started = time.monotonic()
-    report = ingest_manifest(store, media, _manifest(tmp_path, {"bad.bin": data}), videos=repo)
+    report = ingest_manifest(
+        store.items, media, _manifest(tmp_path, {"bad.bin": data}), videos=repo
+    )
     elapsed = time.monotonic() - started
     # The worker's limit is 30 s at ingest; these fail long before it.
     assert elapsed < 30, f"{kind} took {elapsed:.1f} s"
     assert report.ok and report.added == 1 and report.unreadable == 1
-    item = store.item(report.item_ids[0])
+    item = store.items.item(report.item_ids[0])
     assert not item.media.readable and item.media.unreadable_reason
     assert repo.video_meta(item.media.sha256) is None
     assert media.get(item.media.sha256) == data
@@ -126,20 +127,20 @@ def test_a_hanging_decode_becomes_a_timeout_not_a_hang(
     data = synthetic_video.make_video(duration_s=4.0)
     started = time.monotonic()
     report = ingest_manifest(
-        store, media, _manifest(tmp_path, {"v.mp4": data}), videos=VideoRepo(store)
+        store.items, media, _manifest(tmp_path, {"v.mp4": data}), videos=store.videos
     )
     assert time.monotonic() - started < 15
     assert report.unreadable == 1
-    reason = store.item(report.item_ids[0]).media.unreadable_reason or ""
+    reason = store.items.item(report.item_ids[0]).media.unreadable_reason or ""
     assert "took longer" in reason or "timeout" in reason
 
 
 def test_segments_roll_up_to_the_items_grade_through_the_service(
     store: Store, media: MediaStore, tmp_path: Path
 ) -> None:
-    repo = VideoRepo(store)
+    repo = store.videos
     files = {"capture.mp4": synthetic_video.make_video(duration_s=6.0)}
-    ingest_manifest(store, media, _manifest(tmp_path, files), videos=repo)
+    ingest_manifest(store.items, media, _manifest(tmp_path, files), videos=repo)
     service = sign_in(wiring.workstation(store, media, videos=repo), "mod")
     claim = service.claim_next()
     assert claim is not None
@@ -152,14 +153,14 @@ def test_segments_roll_up_to_the_items_grade_through_the_service(
     # The grade must be the roll-up (A): anything else is refused and nothing is stored.
     with pytest.raises(GradingInvalid, match="most severe segment"):
         service.submit(claim, _grading(Severity.C), Exposure(), token, segments)
-    assert store.decisions() == []
+    assert store.items.decisions() == []
     # A segment past the end of the video is refused too.
     with pytest.raises(GradingInvalid, match="after the video"):
         service.submit(
             claim, _grading(Severity.A), Exposure(), token, [Segment(5.0, 9.0, Severity.A)]
         )
     receipt = service.submit(claim, _grading(Severity.A), Exposure(), token, segments)
-    [decision] = store.decisions(claim.item.id)
+    [decision] = store.items.decisions(claim.item.id)
     assert decision["severity"] == "A"
     assert repo.decision_segments(receipt.decision_id) == sorted(segments)
     # A retry with the same token (after a dropped connection) stores nothing twice.
@@ -172,9 +173,9 @@ def test_segments_roll_up_to_the_items_grade_through_the_service(
 
 
 def test_audio_unmute_is_audited(store: Store, media: MediaStore, tmp_path: Path) -> None:
-    repo = VideoRepo(store)
+    repo = store.videos
     files = {"a.mkv": synthetic_video.make_video(container="mkv", audio=True)}
-    ingest_manifest(store, media, _manifest(tmp_path, files), videos=repo)
+    ingest_manifest(store.items, media, _manifest(tmp_path, files), videos=repo)
     service = sign_in(wiring.workstation(store, media, videos=repo), "mod")
     claim = service.claim_next()
     assert claim is not None
@@ -187,7 +188,7 @@ def test_audio_unmute_is_audited(store: Store, media: MediaStore, tmp_path: Path
 def test_livestream_captures_come_before_all_but_imminent_risk(
     store: Store, enqueue, clock: FakeClock, media: MediaStore
 ) -> None:
-    repo = VideoRepo(store)
+    repo = store.videos
     # Oldest first: every other source waits longer than the livestream capture.
     others = []
     for source in (Source.USER_REPORT, Source.CLASSIFIER, Source.HASH_MATCH, Source.NGO):
@@ -214,12 +215,12 @@ def test_livestream_captures_come_before_all_but_imminent_risk(
 def test_demo_includes_short_videos_a_livestream_capture_and_a_broken_one(
     store: Store, media: MediaStore
 ) -> None:
-    repo = VideoRepo(store)
+    repo = store.videos
     started = time.monotonic()
-    report = generate_demo(store, media, 20, seed=1, max_megapixels=0.3, videos=repo)
+    report = generate_demo(store.items, media, 20, seed=1, max_megapixels=0.3, videos=repo)
     assert time.monotonic() - started < 60
     assert report.added == 20
-    videos = [store.item(i) for i in report.item_ids]
+    videos = [store.items.item(i) for i in report.item_ids]
     videos = [v for v in videos if repo.media_kind(v.media.sha256) == "video"]
     assert len(videos) == 4
     readable = [v for v in videos if v.media.readable]

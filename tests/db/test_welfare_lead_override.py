@@ -7,9 +7,7 @@ from datetime import date
 
 import pytest
 
-from db.accounts import AccountsRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import AccessDenied, LoginFailed, Role
 from reviewer.clock import FakeClock
 from reviewer.model import User
@@ -20,7 +18,7 @@ PASSWORD = "a long enough passphrase"
 
 
 def test_only_an_authenticated_lead_ends_a_break_early(store: Store, clock: FakeClock) -> None:
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     admin = accounts.enrol_first_admin("Admin", PASSWORD)
     people = {}
     for name, role in (("Mo", Role.MODERATOR), ("Lee", Role.LEAD)):
@@ -29,7 +27,7 @@ def test_only_an_authenticated_lead_ends_a_break_early(store: Store, clock: Fake
         people[name] = person
     mo = people["Mo"]
     session = WelfareSession(
-        WelfareRepo(store), User(mo.id, mo.name, mo.role), clock, accounts.authenticate
+        store.welfare, User(mo.id, mo.name, mo.role), clock, accounts.authenticate
     )
     session.start_shift()
     session.start_break()

@@ -21,9 +21,7 @@ import wiring
 from sign_in import admin_check, stored_account
 from sign_in import sign_in as profile_sign_in
 
-from db.accounts import AccountsRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
 from reviewer.grading import Grading
@@ -99,10 +97,10 @@ class Tally:
 
 
 def sign_in(store: Store, clock: FakeClock) -> ReviewService:
-    repo = WelfareRepo(store)
+    repo = store.welfare
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
+        return WelfareSession(repo, user, clock, store.accounts.authenticate)
 
     return profile_sign_in(wiring.workstation(store, NoMedia(), welfare=welfare), "moderator-1")
 
@@ -113,7 +111,7 @@ def test_five_hour_shift_through_the_service(
     enqueue(store, 260)
     # The lead who ends a break early proves who they are at the moderator's screen.
     stored_account(store, LEAD, Role.LEAD, password=LEAD_PASSWORD)
-    WelfareRepo(store).save_settings(SETTINGS, admin_check(store, Operation.WELFARE_SETTINGS))
+    store.welfare.save_settings(SETTINGS, admin_check(store, Operation.WELFARE_SETTINGS))
     shift_start = clock.now()
     svc = sign_in(store, clock)
     welfare = svc.welfare
@@ -271,19 +269,19 @@ def test_five_hour_shift_through_the_service(
     assert t.refused_pause_skips >= 1
 
     # The ledger in the database equals what was revealed, to the second (and better).
-    ledger = store.exposures()
+    ledger = store.items.exposures()
     assert sum(r["seconds_revealed"] for r in ledger) == pytest.approx(t.revealed, abs=1e-6)
     # Area-seconds are stored to the millisecond per item.
     area = sum(r["area_seconds"] for r in ledger)
     assert area == pytest.approx(t.area_seconds, abs=0.0005 * len(ledger))
     assert {r["least_mode"] for r in ledger} == {"protected", "spotlight", "toggled"}
-    assert len(store.decisions()) == t.decisions
-    saved = WelfareRepo(store).load_day(svc.user.id, clock.now().date())
+    assert len(store.items.decisions()) == t.decisions
+    saved = store.welfare.load_day(svc.user.id, clock.now().date())
     assert saved is not None
     assert saved.revealed_seconds == pytest.approx(t.revealed, abs=1e-6)
     assert saved.ab_revealed_seconds == pytest.approx(t.ab_revealed, abs=1e-6)
     assert saved.breaks_taken == 3 and saved.breaks_overridden == 1
-    assert WelfareRepo(store).revealed_floor(svc.user.id, clock.now().date()) == (
+    assert store.welfare.revealed_floor(svc.user.id, clock.now().date()) == (
         pytest.approx(t.revealed),
         pytest.approx(t.ab_revealed),
     )
@@ -309,7 +307,7 @@ def test_restart_takes_the_ledger_as_a_floor(
     clock.advance(42)
     reveal.toggle()
     svc.submit(claim, grading(Severity.B), reveal.exposure(), "t1")
-    repo = WelfareRepo(store)
+    repo = store.welfare
     day = clock.now().date()
     # Counters saved with less than the ledger holds (e.g. lost in a crash) ...
     repo.save_day(svc.user.id, day, repo.load_day(svc.user.id, day).__class__())
@@ -318,7 +316,7 @@ def test_restart_takes_the_ledger_as_a_floor(
     # ... are raised to the ledger on restart.
     assert again.welfare.state().ab_revealed_seconds_today == pytest.approx(42)
     assert again.welfare.state().revealed_seconds_today == pytest.approx(42)
-    [row] = store.exposures()
+    [row] = store.items.exposures()
     assert row["least_mode"] == "toggled" and row["min_blur_step"] == 2
     assert not row["colour_shown"] and row["area_seconds"] == pytest.approx(42)
 
@@ -328,8 +326,8 @@ def test_opt_outs_are_passed_by_without_penalty(
 ) -> None:
     skipped = enqueue(store, 2, queue="Animals")
     wanted = enqueue(store, 1, queue="General", tag="g")
-    user = store.ensure_user("moderator-1")
-    WelfareRepo(store).set_opt_outs(user.id, OptOuts(queues=frozenset({"animals"})))
+    user = store.accounts.ensure_user("moderator-1")
+    store.welfare.set_opt_outs(user.id, OptOuts(queues=frozenset({"animals"})))
     svc = sign_in(store, clock)
     claim = svc.claim_next()
     assert claim is not None and claim.item.id == wanted[0]
@@ -390,7 +388,7 @@ def test_after_three_category_a_in_a_row_the_next_claim_is_other_work(
     assert not welfare.state().prefer_non_a
     again = svc.claim_next()
     assert again is not None and again.item.id == cat_a[3]
-    assert store.item_status(unknown) == "pending"
+    assert store.items.item_status(unknown) == "pending"
 
 
 def test_opting_out_of_category_a_passes_by_items_suspected_a(
@@ -398,8 +396,8 @@ def test_opting_out_of_category_a_passes_by_items_suspected_a(
 ) -> None:
     suspected = enqueue(store, 2, Source.NGO, suspected=Severity.A)
     [other] = enqueue(store, 1, Source.USER_REPORT, suspected=Severity.B)
-    user = store.ensure_user("moderator-1")
-    WelfareRepo(store).set_opt_outs(user.id, OptOuts(kinds=frozenset({"A"})))
+    user = store.accounts.ensure_user("moderator-1")
+    store.welfare.set_opt_outs(user.id, OptOuts(kinds=frozenset({"A"})))
     claim = sign_in(store, clock).claim_next()
     assert claim is not None and claim.item.id == other
     skips = store.audit_events(kind="skip")
@@ -412,7 +410,7 @@ def test_support_requests_are_counted_without_names(store: Store, clock: FakeClo
     svc.welfare.check_in(asked_for_support=True)
     svc.welfare.check_in(asked_for_support=True)  # the same person, counted once
     sign_in(store, clock).welfare.check_in(asked_for_support=False)  # type: ignore[union-attr]
-    repo = WelfareRepo(store)
+    repo = store.welfare
     assert repo.support_requests(clock.now().date()) == 1
     assert not [e for e in store.audit_events() if "support" in e.kind]
 
@@ -431,6 +429,6 @@ def test_flat_tone_seconds_reach_the_ledger_with_the_decision(
     clock.advance(12.5)
     reveal.set_stylised(False)
     svc.submit(claim, grading(Severity.C), reveal.exposure(), "t-flat")
-    [row] = store.exposures()
+    [row] = store.items.exposures()
     assert row["stylised_seconds"] == pytest.approx(12.5)
     assert row["min_blur_step"] == 3 and row["seconds_revealed"] == 0

@@ -52,7 +52,7 @@ def service(workstation: Workstation) -> ReviewService:
 
 @pytest.fixture
 def accounts(store: Store) -> AccountsRepo:
-    return AccountsRepo(store)
+    return store.accounts
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def admin_service(
 @pytest.fixture
 def seeded(store: Store, media: MediaStore) -> int:
     """Five small synthetic items (about 1 MP at most), none broken."""
-    return generate_demo(store, media, 5, seed=7, max_megapixels=1, broken=False).added
+    return generate_demo(store.items, media, 5, seed=7, max_megapixels=1, broken=False).added
 
 
 @pytest.fixture

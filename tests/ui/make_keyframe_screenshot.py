@@ -26,7 +26,6 @@ from sign_in import sign_in
 
 from db.media_store import MediaStore
 from db.store import Store
-from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.ingest import ingest_manifest
 from ui.main_window import build_main_window
@@ -43,7 +42,7 @@ def main(output: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/reviewer.db")
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
-        videos = VideoRepo(store)
+        videos = store.videos
         data = synthetic_video.make_video(
             container="mp4",
             width=1280,
@@ -67,7 +66,7 @@ def main(output: Path) -> None:
             "upload_ip": "203.0.113.7",
         }
         (Path(tmp) / "m.jsonl").write_text(json.dumps(line) + "\n")
-        ingest_manifest(store, media, Path(tmp) / "m.jsonl", videos=videos)
+        ingest_manifest(store.items, media, Path(tmp) / "m.jsonl", videos=videos)
         tasks = Tasks()
         service = sign_in(wiring.workstation(store, media, videos=videos), "Sam Okafor")
         window = build_main_window(service, tasks)

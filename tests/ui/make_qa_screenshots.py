@@ -36,12 +36,9 @@ from qa_helpers import (
     qa_session,
 )
 
-from db.dashboard import DashboardRepo
 from db.media_store import MediaStore
 from db.qa import QaRepo
-from db.referrals import ReferralRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
 from reviewer.dashboard_service import DashboardService
@@ -86,8 +83,8 @@ def qa_shot(app: QApplication, tmp: str) -> None:
     clock = FakeClock(datetime.now(UTC))
     store = Store.open(f"sqlite:///{tmp}/qa.db", clock=clock, audit_key=AUDIT_KEY)
     media = MediaStore(Path(tmp) / "qa-media", os.urandom(32))
-    generate_demo(store, media, 6, seed=11, max_megapixels=5, broken=False)
-    qa = QaRepo(store)
+    generate_demo(store.items, media, 6, seed=11, max_megapixels=5, broken=False)
+    qa = store.qa
     QaService(qa, account(store, "Admin", Role.ADMIN), clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
@@ -127,14 +124,14 @@ def _none():  # type: ignore[no-untyped-def]
 def dashboard_shot(app: QApplication, tmp: str) -> None:
     clock = FakeClock(datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0))
     store = Store.open(f"sqlite:///{tmp}/dash.db", clock=clock, audit_key=AUDIT_KEY)
-    qa = QaRepo(store)
+    qa = store.qa
     rng = random.Random(5)
     QaService(qa, account(store, "Admin", Role.ADMIN), clock, SEED).set_settings(
         QaSettings(SamplingPolicy(0.4, True, 0.4, 0), gold_rate=0.0)
     )
-    store.ensure_queue("Child safety", 60)
-    store.ensure_queue("Livestream", 15)
-    store.ensure_queue("User reports", 8 * 60)
+    store.items.ensure_queue("Child safety", 60)
+    store.items.ensure_queue("Livestream", 15)
+    store.items.ensure_queue("User reports", 8 * 60)
     add_items(store, 60, queue="Child safety", tag="w", source=Source.CLASSIFIER)
     names = ["Sam Okafor", "Jo Lindqvist", "Ravi Menon", "Ana Silva", "Tom Becker"]
     mods = [account(store, n, Role.MODERATOR) for n in names]
@@ -162,7 +159,7 @@ def dashboard_shot(app: QApplication, tmp: str) -> None:
             clock.advance(rng.uniform(60, 400))
     for reviewer_name in ("Priya Nair", "Lee Chen"):
         qs = qa_session(qa, account(store, reviewer_name, Role.QA), clock)
-        firsts = {d["item_id"]: d for d in store.decisions()}
+        firsts = {d["item_id"]: d for d in store.items.decisions()}
         for _ in range(8):
             claim = qs.claim_next()
             if claim is None:
@@ -190,12 +187,12 @@ def dashboard_shot(app: QApplication, tmp: str) -> None:
     store.record_event(mods[0].id, "break_started")
     lead = account(store, "Morgan Reid", Role.LEAD)
     service = DashboardService(
-        DashboardRepo(store),
+        store.dashboard,
         QaService(qa, lead, clock, SEED),
         lead,
         clock,
-        WelfareRepo(store).settings,
-        referral_deadlines=ReferralService(ReferralRepo(store), wiring.NoMedia(), lead).deadlines,
+        store.welfare.settings,
+        referral_deadlines=ReferralService(store.referrals, wiring.NoMedia(), lead).deadlines,
     )
     tasks = Tasks()
     screen = DashboardScreen(service, tasks)
@@ -244,7 +241,7 @@ DISPUTES = (
 def _disputed(clock: FakeClock, path: str) -> tuple[Store, QaRepo, dict[str, Any]]:
     """Sam's decisions, Priya's blind re-grades: one agreement, four disputes."""
     store = Store.open(f"sqlite:///{path}", clock=clock, audit_key=AUDIT_KEY)
-    qa = QaRepo(store)
+    qa = store.qa
     QaService(qa, account(store, "Admin", Role.ADMIN), clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
@@ -331,9 +328,9 @@ def gold_shot(app: QApplication, tmp: str) -> None:
     clock = FakeClock(datetime.now(UTC))
     store = Store.open(f"sqlite:///{tmp}/gold.db", clock=clock, audit_key=AUDIT_KEY)
     media = MediaStore(Path(tmp) / "gold-media", os.urandom(32))
-    qa = QaRepo(store)
+    qa = store.qa
     admin = QaService(qa, account(store, "Ada Admin", Role.ADMIN), clock, SEED)
-    generate_demo(store, media, 9, seed=21, max_megapixels=2, broken=False)
+    generate_demo(store.items, media, 9, seed=21, max_megapixels=2, broken=False)
     items = sorted(c.item_id for c in admin.gold_candidates())  # all demo items are synthetic
     admin.mark_gold(items[0], graded(Severity.B, AgeBand.B11_13))
     admin.mark_gold(items[1], graded(Severity.NOT_ILLEGAL))

@@ -26,7 +26,6 @@ from referral_fixtures import (
 )
 
 from db.media_store import MediaStore
-from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.destinations import Destination
@@ -45,7 +44,7 @@ def main(output: Path) -> None:
         clock = FakeClock()
         store = Store.open(f"sqlite:///{tmp}/reviewer.db", clock=clock, audit_key=os.urandom(32))
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
-        repo = ReferralRepo(store)
+        repo = store.referrals
         repo.update_settings(
             settings_check(store),
             organisation="Example Platform Ltd",

@@ -24,7 +24,6 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sign_in import sign_in
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role, VettingStatus
@@ -69,14 +68,14 @@ def users(app: QApplication, output: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/reviewer.db", audit_key=os.urandom(32))
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
-        generate_demo(store, media, 2, seed=4, max_megapixels=0.3)
-        repo = AccountsRepo(store)
+        generate_demo(store.items, media, 2, seed=4, max_megapixels=0.3)
+        repo = store.accounts
         service = wiring.workstation(store, media, accounts=repo).enrol_first_admin(
             "Ada Admin", "made-up admin password"
         )
         admin = service.account
-        general = store.ensure_queue("General")
-        live = store.ensure_queue("Livestream (restricted)")
+        general = store.items.ensure_queue("General")
+        live = store.items.ensure_queue("Livestream (restricted)")
         repo.set_queue_restricted(admin, live, True)
         people = [
             ("Sam Okafor", {Role.MODERATOR}, date(2025, 3, 2), ["Wellbeing induction"]),
@@ -117,7 +116,7 @@ def main(output: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/reviewer.db", audit_key=os.urandom(32))
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
-        generate_demo(store, media, 12, seed=4, max_megapixels=5)
+        generate_demo(store.items, media, 12, seed=4, max_megapixels=5)
         tasks = Tasks()
         service = sign_in(wiring.workstation(store, media), "Sam Okafor")
         window = build_main_window(service, tasks)

@@ -19,7 +19,6 @@ from make_screenshot import wait_for
 from PySide6.QtWidgets import QApplication
 from sign_in import sign_in
 
-from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer import synthetic
@@ -47,8 +46,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/reviewer.db")
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
-        repo = HashRepo(store)
-        demo = generate_matching_demo(store, media, repo, n=20, seed=2, size=(1224, 816))
+        repo = store.hashes
+        demo = generate_matching_demo(store.items, media, repo, n=20, seed=2, size=(1224, 816))
         tasks = Tasks()
         workstation = wiring.workstation(
             store, media, show_less_for=lambda u: ShowLess(repo, store, u, media.get)
@@ -94,7 +93,7 @@ def main() -> None:
                 report_text="",
                 extra={},
             )
-            ingest_bytes(store, media, entry, altered_copy(original, k), IngestReport(), hook)
+            ingest_bytes(store.items, media, entry, altered_copy(original, k), IngestReport(), hook)
         tasks = Tasks()
         rep = demo.other[0]
         group = repo.group_of(rep)

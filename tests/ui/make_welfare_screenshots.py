@@ -23,10 +23,8 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from sign_in import sign_in
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
 from reviewer.model import User
@@ -48,11 +46,11 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.open(f"sqlite:///{tmp}/reviewer.db", clock=clock)
         media = MediaStore(Path(tmp) / "media", os.urandom(32))
-        generate_demo(store, media, 12, seed=4, max_megapixels=5)
-        repo = WelfareRepo(store)
+        generate_demo(store.items, media, 12, seed=4, max_megapixels=5)
+        repo = store.welfare
 
         def welfare(user: User) -> WelfareSession:
-            return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
+            return WelfareSession(repo, user, clock, store.accounts.authenticate)
 
         tasks = Tasks()
         service = sign_in(wiring.workstation(store, media, welfare=welfare), "Sam Okafor")

@@ -18,10 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from ui_helpers import clipped_texts, laptop_size
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.models import AdjudicationRow, QaGradeRow, QaSampleRow, UserRow
-from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role, VettingStatus
 from reviewer.clock import FakeClock
@@ -76,7 +74,7 @@ def tasks(store: Store) -> Iterator[Tasks]:
 @pytest.fixture
 def workstation(store: Store, media: MediaStore, clock: FakeClock) -> Workstation:
     """A moderator, a QA reviewer and a lead; four decisions sampled and re-graded."""
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     admin = accounts.enrol_first_admin("Admin", PASSWORD)
     for name, roles in (
         (MODERATOR, {Role.MODERATOR}),
@@ -85,7 +83,7 @@ def workstation(store: Store, media: MediaStore, clock: FakeClock) -> Workstatio
     ):
         person = accounts.create_user(admin, name, PASSWORD, roles)
         accounts.set_vetting(admin, person.id, VettingStatus.VETTED, clock.now().date())
-    qa = QaRepo(store)
+    qa = store.qa
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
@@ -194,7 +192,10 @@ def test_a_lead_settles_a_dispute_and_the_moderator_reads_why(
     assert (stored.severity, stored.age_band, stored.reason) == ("A", "11-13", REASON)
     [audit] = store.audit_events(kind="qa_adjudicated")
     assert audit.item_id == 1 and audit.detail["reason"] == REASON
-    assert store.users()[[u.name for u in store.users()].index(LEAD)].id == audit.user_id
+    assert (
+        store.accounts.users()[[u.name for u in store.accounts.users()].index(LEAD)].id
+        == audit.user_id
+    )
     assert 1 not in disputes_in_db(store)
 
     # Sam signs in: one new note in the menu and the status bar, only for the settled one.

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from ui_helpers import press
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role
@@ -30,11 +29,11 @@ def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window
             seen_progress.append((done, total))
             progress(done, total)
 
-        return generate_demo(store, media, 3, max_megapixels=0.3, progress=record).added
+        return generate_demo(store.items, media, 3, max_megapixels=0.3, progress=record).added
 
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    workstation = wiring.workstation(store, media, seed_demo=seed, accounts=AccountsRepo(store))
+    workstation = wiring.workstation(store, media, seed_demo=seed, accounts=store.accounts)
     startup = Startup(app, workstation, tasks, AppEvents())
     startup.begin()
     qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
@@ -46,7 +45,7 @@ def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window
     qtbot.keyClicks(dialog.again, "robin's passwore")
     dialog.ok.click()
     assert "differ" in dialog.error.text()  # refused on the spot, nothing stored
-    assert store.users() == []
+    assert store.accounts.users() == []
     qtbot.keyClicks(dialog.password, "robin's password")
     qtbot.keyClicks(dialog.again, "robin's password")
     dialog.ok.click()
@@ -57,9 +56,9 @@ def test_first_run_creates_the_first_account_seeds_the_demo_and_opens_the_window
     qtbot.addWidget(window)
     assert window.windowTitle() == "Reviewer — Robin"
     assert seen_progress[-1] == (3, 3)
-    assert store.item_count() == 3
-    assert [u.name for u in store.users()] == ["Robin"]
-    account = AccountsRepo(store).account(store.users()[0].id)
+    assert store.items.item_count() == 3
+    assert [u.name for u in store.accounts.users()] == ["Robin"]
+    account = store.accounts.account(store.accounts.users()[0].id)
     assert account.roles == {Role.ADMIN, Role.MODERATOR}  # admin, and may review
     assert window.admin_menu is not None
     qtbot.waitUntil(lambda: window.review.current_claim is not None, timeout=15_000)
@@ -98,7 +97,7 @@ def test_first_run_enrolled_elsewhere_meanwhile_turns_into_sign_in(
 ) -> None:
     app = QApplication.instance()
     assert isinstance(app, QApplication)
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     startup = Startup(app, wiring.workstation(store, media, accounts=accounts), tasks, AppEvents())
     startup.begin()
     qtbot.waitUntil(lambda: isinstance(startup.dialog, LoginDialog), timeout=10_000)
@@ -113,7 +112,7 @@ def test_first_run_enrolled_elsewhere_meanwhile_turns_into_sign_in(
         lambda: isinstance(startup.dialog, LoginDialog) and not startup.dialog.first_run,
         timeout=10_000,
     )
-    assert [u.name for u in store.users()] == ["Someone Else"]
+    assert [u.name for u in store.accounts.users()] == ["Someone Else"]
     # Closing it would end the application (QApplication.exit), and with it every
     # event loop the later tests wait in.
     startup.dialog.rejected.disconnect()

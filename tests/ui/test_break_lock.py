@@ -15,10 +15,8 @@ from pytestqt.qtbot import QtBot
 from sign_in import admin_check, sign_in, stored_account
 from ui_helpers import MODERATOR, WindowFactory, pixels, press
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer import synthetic
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
@@ -35,6 +33,7 @@ from wellbeing.settings import WelfareSettings
 
 LEAD_PASSWORD = "a lead password for tests"
 
+
 @pytest.fixture
 def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
     # Leases on the same fake clock as the policy, so a break can outlast one.
@@ -46,12 +45,12 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 def welfare_service(
     store: Store, media: MediaStore, clock: FakeClock, settings: WelfareSettings | None = None
 ) -> ReviewService:
-    repo = WelfareRepo(store)
+    repo = store.welfare
     if settings is not None:
         repo.save_settings(settings, admin_check(store, Operation.WELFARE_SETTINGS))
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
+        return WelfareSession(repo, user, clock, store.accounts.authenticate)
 
     return sign_in(wiring.workstation(store, media, welfare=welfare), MODERATOR)
 
@@ -108,7 +107,7 @@ def test_break_lock_cannot_be_bypassed_and_a_lead_override_is_audited(
         press(qtbot, keys)
     qtbot.wait(50)
     assert window.isVisible() and guard.screen is guard.lock
-    assert store.decisions() == []
+    assert store.items.decisions() == []
     assert not review.view.revealed
     # Window close is refused.
     window.close()
@@ -123,7 +122,7 @@ def test_break_lock_cannot_be_bypassed_and_a_lead_override_is_audited(
     # Held items go back before their lease would run out during the break.
     clock.advance(560)
     guard.refresh()
-    qtbot.waitUntil(lambda: store.item_status(first.item.id) == "pending", timeout=5_000)
+    qtbot.waitUntil(lambda: store.items.item_status(first.item.id) == "pending", timeout=5_000)
     assert review.current_claim is None and review.prefetched_claim is None
     [release] = store.audit_events(item_id=first.item.id, kind="release")
     assert release.detail["why"] == "break"
@@ -195,7 +194,7 @@ def _enqueue_hinted(store: Store, media: MediaStore, hints: list[Severity | None
             suspected_category=hint,
         )
         report = IngestReport()
-        ingest_bytes(store, media, entry, synthetic.make_jpeg(0.2, seed=n), report)
+        ingest_bytes(store.items, media, entry, synthetic.make_jpeg(0.2, seed=n), report)
         ids += report.item_ids
     return ids
 
@@ -262,7 +261,7 @@ def test_cap_is_a_hard_stop(
     guard.refresh()
     assert guard.screen is guard.closed
     assert "limit" in guard.closed.message.text()
-    qtbot.waitUntil(lambda: store.queue_summaries()[0].claimed == 0, timeout=5_000)
+    qtbot.waitUntil(lambda: store.items.queue_summaries()[0].claimed == 0, timeout=5_000)
     with pytest.raises(ReviewLocked):
         svc.claim_next()
     # Closing is allowed: the day is over.
@@ -296,9 +295,7 @@ def test_support_page_from_every_screen(
     dialog.moods.button(1).setChecked(True)
     dialog.support.setChecked(True)
     dialog.accept()
-    qtbot.waitUntil(
-        lambda: WelfareRepo(store).support_requests(clock.now().date()) == 1, timeout=5_000
-    )
+    qtbot.waitUntil(lambda: store.welfare.support_requests(clock.now().date()) == 1, timeout=5_000)
     assert not [e for e in store.audit_events() if "mood" in str(e.detail).lower()]
 
 
@@ -331,5 +328,5 @@ def test_a_suspected_category_a_item_opens_under_stronger_blur(
         guard.refresh()
     assert review.current_claim is not None and review.current_claim.item.id == unhinted
     assert view.reveal_state.blur_step == 2
-    decided = [e for e in store.exposures(suspected_a)]
+    decided = [e for e in store.items.exposures(suspected_a)]
     assert decided and decided[0]["min_blur_step"] == 3

@@ -21,8 +21,8 @@ TEN_MB = 10_000_000
 def _stored_item(store: Store, report: str, accounts: tuple[str, ...] = ()) -> int:
     """An item written straight to the store, as older versions could write it."""
     sha = hashlib.sha256(report[:100].encode() + str(len(report)).encode()).hexdigest()
-    store.add_media(sha, 100, "JPEG", 10, 10, None)
-    item_id, _ = store.add_item(
+    store.items.add_media(sha, 100, "JPEG", 10, 10, None)
+    item_id, _ = store.items.add_item(
         NewItem(
             queue="General",
             source=Source.USER_REPORT,
@@ -39,7 +39,7 @@ def test_a_10_mb_report_already_stored_shows_a_preview_and_pages_on_demand(
     qtbot: QtBot, store: Store
 ) -> None:
     report = ("abuse report line " * 40 + "\n") * (TEN_MB // 721) + "THE END"
-    item = store.item(_stored_item(store, report))
+    item = store.items.item(_stored_item(store, report))
     assert len(item.report_text) == len(report)
     panel = ContextPanel(FakeClock())
     qtbot.addWidget(panel)
@@ -57,7 +57,7 @@ def test_a_10_mb_report_already_stored_shows_a_preview_and_pages_on_demand(
     assert len(dialog.view.toPlainText()) == 2 * PAGE_CHARS
     assert "more characters" in dialog.more.text()
     # The next item with a short report hides the button again.
-    short = store.item(_stored_item(store, "short report"))
+    short = store.items.item(_stored_item(store, "short report"))
     panel.show_item(short)
     assert panel.fields["Report"].text() == "short report"
     assert panel.show_all["Report"].isHidden()
@@ -67,7 +67,7 @@ def test_a_short_report_is_shown_whole_and_pages_to_its_end(qtbot: QtBot, store:
     report = "x" * (PAGE_CHARS + 5)
     panel = ContextPanel(FakeClock())
     qtbot.addWidget(panel)
-    panel.show_item(store.item(_stored_item(store, report)))
+    panel.show_item(store.items.item(_stored_item(store, report)))
     panel.show_all["Report"].click()
     assert panel.dialog is not None
     panel.dialog.more.click()
@@ -79,7 +79,7 @@ def test_many_accounts_and_unbroken_text_do_not_widen_or_flood_the_panel(
     qtbot: QtBot, store: Store
 ) -> None:
     accounts = tuple(f"user{n}@example.test" for n in range(100_000))
-    item = store.item(_stored_item(store, "y" * 5_000, accounts))
+    item = store.items.item(_stored_item(store, "y" * 5_000, accounts))
     panel = ContextPanel(FakeClock())
     qtbot.addWidget(panel)
     panel.resize(360, 700)
@@ -97,8 +97,8 @@ def test_long_values_wrap_inside_the_column_a_laptop_screen_gives_the_panel(
     qtbot: QtBot, themed: None, store: Store
 ) -> None:
     sha = hashlib.sha256(b"long values").hexdigest()
-    store.add_media(sha, 100, "JPEG", 10, 10, None)
-    item_id, _ = store.add_item(
+    store.items.add_media(sha, 100, "JPEG", 10, 10, None)
+    item_id, _ = store.items.add_item(
         NewItem(
             queue="Child-safety-escalations-from-trusted-flaggers-EMEA",
             source=Source.NGO,
@@ -115,7 +115,7 @@ def test_long_values_wrap_inside_the_column_a_laptop_screen_gives_the_panel(
     # About what the review screen's left column gets at 1366 × 768.
     panel.resize(300, 700)
     panel.show()
-    panel.show_item(store.item(item_id))
+    panel.show_item(store.items.item(item_id))
     qtbot.wait(20)
     assert panel.width() == 300  # nothing widened it
     assert clipped_texts(panel) == []

@@ -26,11 +26,8 @@ from referral_fixtures import add_item, decide
 from sqlalchemy import func, select
 from ui_helpers import clipped_texts, laptop_size
 
-from db.dashboard import DashboardRepo
 from db.media_store import MediaStore
 from db.models import ItemRow
-from db.qa import QaRepo
-from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.accounts import AccessDenied, Role
 from reviewer.agreement import cohen_kappa
@@ -65,7 +62,7 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 def seeded(store: Store, clock: FakeClock) -> dict[str, object]:
     """Two moderators (one over the A/B cap), QA re-grades with a disagreement,
     waiting items of two priorities in two queues, one held item."""
-    qa = QaRepo(store)
+    qa = store.qa
     people = {
         "ana": account(store, "Ana", Role.MODERATOR),
         "ben": account(store, "Ben", Role.MODERATOR),
@@ -111,10 +108,10 @@ def tasks(store: Store) -> Iterator[Tasks]:
 
 
 def _service(store: Store, clock: FakeClock, acc) -> DashboardService:  # type: ignore[no-untyped-def]
-    qa = QaService(QaRepo(store), acc, clock, SEED)
-    deadlines = ReferralService(ReferralRepo(store), wiring.NoMedia(), acc).deadlines
+    qa = QaService(store.qa, acc, clock, SEED)
+    deadlines = ReferralService(store.referrals, wiring.NoMedia(), acc).deadlines
     return DashboardService(
-        DashboardRepo(store), qa, acc, clock, lambda: WELFARE, referral_deadlines=deadlines
+        store.dashboard, qa, acc, clock, lambda: WELFARE, referral_deadlines=deadlines
     )
 
 
@@ -145,7 +142,7 @@ def test_dashboard_figures_match_the_database(
             .where(items.c.status == "pending")
             .group_by(items.c.queue_id, items.c.priority)
         ).all()
-    names = {q.id: q.name for q in store.queue_summaries()}
+    names = {q.id: q.name for q in store.items.queue_summaries()}
     expected = {(names[q], p): n for q, p, n in rows}
     shown = {(r[0], r[1]): int(r[2]) for r in _cells(screen.queue_model) if int(r[2])}
     labels = {"Classifier": 4, "NGO / trusted flagger": 2, "User report": 5}
@@ -153,7 +150,7 @@ def test_dashboard_figures_match_the_database(
     assert sum(shown.values()) == 5  # the first six are decided or held
 
     # Decisions in the last hour and today, per person.
-    decisions = store.decisions()
+    decisions = store.items.decisions()
     hour_ago = clock.now() - timedelta(hours=1)
     by_name = {r[0]: r for r in _cells(screen.people_model)}
     for key in ("ana", "ben"):
@@ -167,7 +164,7 @@ def test_dashboard_figures_match_the_database(
     # (QA reviewers' exposure counts too: their claims carry their re-grade.)
     severity_by_claim = {d["claim_id"]: d["severity"] for d in decisions}
     severity_by_claim |= {g["claim_id"]: g["severity"] for g in _qa_grades(store)}
-    exposures = store.exposures()
+    exposures = store.items.exposures()
 
     def ab_minutes(uid: int) -> float:
         return (
@@ -270,7 +267,7 @@ def test_dashboard_shows_when_the_last_audit_checkpoint_was_taken(
     qtbot: QtBot, store: Store, clock: FakeClock, tasks: Tasks, tmp_path: Path
 ) -> None:
     from db import audit
-    from db.audit_checkpoint import CheckpointRepo, LocalCheckpoint
+    from db.audit_checkpoint import LocalCheckpoint
     from ui import text as ui_text
 
     lead = account(store, "Lee", Role.LEAD)
@@ -282,7 +279,7 @@ def test_dashboard_shows_when_the_last_audit_checkpoint_was_taken(
     assert screen.alerts.property("level") == "warn"
 
     clock.advance(3600)
-    CheckpointRepo(store).take(audit.load_key(), LocalCheckpoint(tmp_path))
+    store.checkpoints.take(audit.load_key(), LocalCheckpoint(tmp_path))
     with store.engine.connect() as conn:  # read independently of the dashboard's query
         taken = [r.at for r in conn.execute(select(audit.events_t)) if r.kind == "audit_checkpoint"]
     assert len(taken) == 1

@@ -14,10 +14,8 @@ from qa_helpers import SEED, account, add_items
 from sqlalchemy import select
 from ui_helpers import press
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.models import GoldItemRow
-from db.qa import QaRepo
 from db.store import Store
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
@@ -50,7 +48,7 @@ def test_an_admin_marks_and_unmarks_a_synthetic_item(
 ) -> None:
     synthetic = add_items(store, 2, tag="synth", synthetic=True)
     [real] = add_items(store, 1, tag="real")
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     accounts.enrol_first_admin("Admin", PASSWORD)
     workstation = wiring.workstation(
         store, media, accounts=accounts, team_for=wiring.team_tools(store, media)
@@ -88,7 +86,7 @@ def test_an_admin_marks_and_unmarks_a_synthetic_item(
     assert marked.args == ["marked", target]
     qtbot.waitUntil(lambda: screen.gold_model.rowCount() == 1, timeout=10_000)
     assert gold_rows(store) == [(target, True, "C", "14-15")]
-    assert store.item_status(target) == "gold"  # out of the ordinary queue
+    assert store.items.item_status(target) == "gold"  # out of the ordinary queue
     shown = screen.gold_model.row(0)
     assert (shown.item_id, shown.active, shown.synthetic) == (target, True, "test synth0")
     assert screen.candidate_model.rowCount() == 1  # gold now: no longer offered
@@ -118,7 +116,7 @@ def test_a_lead_cannot_manage_the_golden_set(
     qtbot: QtBot, store: Store, tasks: Tasks, clock: FakeClock
 ) -> None:
     add_items(store, 1, tag="synth", synthetic=True)
-    lead = QaService(QaRepo(store), account(store, "Lee", Role.LEAD), clock, SEED)
+    lead = QaService(store.qa, account(store, "Lee", Role.LEAD), clock, SEED)
     screen = GoldScreen(lead, tasks)
     qtbot.addWidget(screen)
     screen.refresh()

@@ -101,7 +101,7 @@ def test_a_long_lock_releases_the_held_items_as_idle_lock(
     assert _release_whys(store) == ["idle_lock", "idle_lock"]
     released = {e.item_id for e in store.audit_events(kind="release")}
     assert released == held
-    assert all(store.item_status(i) == "pending" for i in held)
+    assert all(store.items.item_status(i) == "pending" for i in held)
     assert review.current_claim is None and review.prefetched_claim is None
     assert "gone back to the queue" in window.lock_screen.message.text()
     # Still locked: nothing is claimed while nobody can see the screen.

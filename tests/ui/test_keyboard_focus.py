@@ -27,10 +27,8 @@ from pytestqt.qtbot import QtBot
 from sign_in import sign_in
 from ui_helpers import MODERATOR, WindowFactory, press
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Account, Role, SecuritySettings
 from reviewer.clock import FakeClock
 from reviewer.model import User
@@ -169,10 +167,10 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 
 
 def _welfare_service(store: Store, media: MediaStore, clock: FakeClock) -> ReviewService:
-    repo = WelfareRepo(store)
+    repo = store.welfare
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
+        return WelfareSession(repo, user, clock, store.accounts.authenticate)
 
     return sign_in(wiring.workstation(store, media, welfare=welfare), MODERATOR)
 

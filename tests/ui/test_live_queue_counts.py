@@ -23,8 +23,8 @@ def test_queue_counts_follow_other_workstations(
     qtbot.waitUntil(lambda: waiting() == seeded - 2, timeout=10_000)
     # Elsewhere, through its own connection: new items arrive, and someone takes one.
     other = Store(store.engine)
-    generate_demo(other, media, 3, seed=99, max_megapixels=0.3, broken=False)
+    generate_demo(other.items, media, 3, seed=99, max_megapixels=0.3, broken=False)
     qtbot.waitUntil(lambda: waiting() == seeded + 1, timeout=10_000)
-    taker = other.ensure_user("elsewhere")
-    assert other.claim_next(taker.id) is not None
+    taker = other.accounts.ensure_user("elsewhere")
+    assert other.claims.claim_next(taker.id) is not None
     qtbot.waitUntil(lambda: waiting() == seeded, timeout=10_000)

@@ -24,7 +24,6 @@ from ui_helpers import ADMIN_PASSWORD, WindowFactory, pixels, press
 from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.clock import FakeClock
 from reviewer.model import User
 from reviewer.review_service import ReviewService
@@ -47,10 +46,10 @@ def welfare_admin(
     store: Store, media: MediaStore, accounts: AccountsRepo, clock: FakeClock
 ) -> ReviewService:
     """Signed in with a password (the lock needs one), with the welfare guard running."""
-    repo = WelfareRepo(store)
+    repo = store.welfare
 
     def welfare(user: User) -> WelfareSession:
-        return WelfareSession(repo, user, clock, AccountsRepo(store).authenticate)
+        return WelfareSession(repo, user, clock, store.accounts.authenticate)
 
     ws = wiring.workstation(store, media, accounts=accounts, clock=clock, welfare=welfare)
     return ws.enrol_first_admin("Ada Admin", ADMIN_PASSWORD)

@@ -105,7 +105,7 @@ def test_users_screen_adds_and_edits_an_account(
     store: Store,
     accounts: AccountsRepo,
 ) -> None:
-    qid = store.ensure_queue("Livestream — restricted")
+    qid = store.items.ensure_queue("Livestream — restricted")
     window = make_window(review_service=admin_service, start=False)
     assert window.users_action is not None
     window.users_action.trigger()

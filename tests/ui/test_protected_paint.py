@@ -77,7 +77,7 @@ def test_protected_from_the_first_pixel_then_metered_reveal(
     assert_protected(view)
     assert view.exposure().reveal_count == 0  # the new item's own meter
 
-    [exposure] = store.exposures(item_id=claim.item.id)
+    [exposure] = store.items.exposures(item_id=claim.item.id)
     assert exposure["seconds_revealed"] == 2.5
     assert exposure["reveal_count"] == 1
     assert exposure["full_unprotected"]

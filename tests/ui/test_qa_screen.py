@@ -16,7 +16,6 @@ from ui_helpers import press
 from db.media_store import MediaStore
 from db.qa import QaRepo
 from db.store import Store
-from db.video import VideoRepo
 from reviewer import synthetic_video
 from reviewer.accounts import Role
 from reviewer.clock import FakeClock
@@ -36,8 +35,8 @@ MARKER = "FIRST-GRADE-NOTE-c41d"
 @pytest.fixture
 def decided(store: Store, media: MediaStore, clock: FakeClock) -> QaRepo:
     """Two synthetic items decided by a moderator, both sampled for QA."""
-    generate_demo(store, media, 2, seed=3, max_megapixels=1, broken=False)
-    qa = QaRepo(store)
+    generate_demo(store.items, media, 2, seed=3, max_megapixels=1, broken=False)
+    qa = store.qa
     admin = account(store, "Ad", Role.ADMIN)
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
@@ -109,13 +108,13 @@ def test_a_sampled_video_is_regraded_whole_without_segments(
 ) -> None:
     """A QA re-grade grades a video as a whole: the QA session stores no segments, so
     the screen offers no segment marking and the submit goes through."""
-    videos = VideoRepo(store)
+    videos = store.videos
     (tmp_path / "v.mp4").write_bytes(synthetic_video.make_video(duration_s=6.0, seed=5))
     (tmp_path / "m.jsonl").write_text(
         json.dumps({"media": "v.mp4", "source": "livestream", "id": "v"}) + "\n"
     )
-    ingest_manifest(store, media, tmp_path / "m.jsonl", videos=videos)
-    qa = QaRepo(store)
+    ingest_manifest(store.items, media, tmp_path / "m.jsonl", videos=videos)
+    qa = store.qa
     admin = account(store, "Ad", Role.ADMIN)
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)

@@ -13,11 +13,8 @@ from pytestqt.qtbot import QtBot
 from qa_helpers import SEED, graded
 from ui_helpers import press
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
-from db.qa import QaRepo
 from db.store import Store
-from db.welfare import WelfareRepo
 from reviewer.accounts import Role, VettingStatus
 from reviewer.clock import FakeClock
 from reviewer.demo import generate_demo
@@ -61,10 +58,10 @@ def tasks(store: Store) -> Iterator[Tasks]:
 @pytest.fixture
 def quinn(store: Store, media: MediaStore, clock: FakeClock) -> ReviewService:
     """A QA reviewer signed in as the app does it, with three decisions waiting in QA."""
-    generate_demo(store, media, 3, seed=3, max_megapixels=1, broken=False)
-    accounts = AccountsRepo(store)
+    generate_demo(store.items, media, 3, seed=3, max_megapixels=1, broken=False)
+    accounts = store.accounts
     admin = accounts.enrol_first_admin("Admin", PASSWORD)
-    qa = QaRepo(store)
+    qa = store.qa
     QaService(qa, admin, clock, SEED).set_settings(
         QaSettings(SamplingPolicy(1.0, True, 1.0, 0), gold_rate=0.0)
     )
@@ -79,7 +76,7 @@ def quinn(store: Store, media: MediaStore, clock: FakeClock) -> ReviewService:
     )
     while (claim := mod.claim_next()) is not None:
         mod.submit(claim, graded(Severity.B, AgeBand.B11_13), Exposure(), f"t{claim.claim_id}")
-    welfare = WelfareRepo(store)
+    welfare = store.welfare
     workstation = wiring.workstation(
         store,
         media,

@@ -25,7 +25,6 @@ from referral_fixtures import (
 from ui_helpers import clipped_texts, laptop_size
 
 from db.media_store import MediaStore
-from db.referrals import ReferralRepo
 from db.store import Store
 from reviewer.clock import FakeClock
 from reviewer.destinations import Destination, Priority
@@ -51,7 +50,7 @@ def timed_store(db_url: str, clock: FakeClock) -> Iterator[Store]:
 
 
 def _service(store: Store, media: MediaStore) -> tuple[ReferralService, dict[str, int]]:
-    repo = ReferralRepo(store)
+    repo = store.referrals
     repo.update_settings(
         settings_check(store),
         organisation="Example Ltd",

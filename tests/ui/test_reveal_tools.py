@@ -292,5 +292,5 @@ def test_moving_on_reprotects(
         press(qtbot, "N Ctrl+Return")
     assert window.review.current_claim.item.id != item_id
     assert_all_grey(view)
-    [row] = store.exposures(item_id=item_id)
+    [row] = store.items.exposures(item_id=item_id)
     assert row["seconds_revealed"] == 2 and row["least_mode"] == "spotlight"

@@ -58,7 +58,7 @@ def test_three_items_graded_with_the_keyboard_alone(
     assert "Not submitted" in panel.problems.text()
     assert "youngest age band" in panel.problems.text()
     assert not panel.submit_button.isEnabled()
-    assert store.decisions() == []
+    assert store.items.decisions() == []
 
     graded: list[int] = []
     for keys, note, expected in SCRIPT:
@@ -83,7 +83,7 @@ def test_three_items_graded_with_the_keyboard_alone(
         assert review.view.canvas.painted_raster.protected
         graded.append(item_id)
 
-    decisions = store.decisions()
+    decisions = store.items.decisions()
     assert [d["item_id"] for d in decisions] == graded
     for d, (_keys, _note, g) in zip(decisions, SCRIPT, strict=True):
         assert d["user_id"] == service.user.id
@@ -122,4 +122,4 @@ def test_closing_releases_the_item_on_screen_and_the_one_ahead(
         e.item_id for e in store.audit_events(kind="release") if e.detail.get("why") == "closed"
     }
     assert released == held
-    assert all(store.item_status(i) == "pending" for i in held)
+    assert all(store.items.item_status(i) == "pending" for i in held)

@@ -141,7 +141,7 @@ def test_claim_render_ahead_show_submit_next(
     assert presenter.preparing is None
 
     presenter.submit(GRADE)
-    [decision] = store.decisions(first.claim.item.id)
+    [decision] = store.items.decisions(first.claim.item.id)
     assert decision["severity"] == Severity.NOT_ILLEGAL.value
     # The item rendered ahead is the one shown next, and another is claimed ahead.
     assert view.shown == [first.claim.item.id, ahead.claim.item.id]
@@ -167,10 +167,10 @@ def test_submit_failure_keeps_the_grading_and_a_retry_stores_it_once(
     presenter.submit(GRADE)
     assert view.said[-1] == (UNREACHABLE, "error")
     assert presenter.current is slot and not presenter.busy  # still on screen, retryable
-    assert store.decisions(slot.claim.item.id) == []
+    assert store.items.decisions(slot.claim.item.id) == []
 
     presenter.submit(GRADE)
-    assert len(store.decisions(slot.claim.item.id)) == 1
+    assert len(store.items.decisions(slot.claim.item.id)) == 1
     assert flaky.tokens[0] == flaky.tokens[1]  # the retry is the same decision
     assert presenter.current is not slot
 
@@ -184,8 +184,8 @@ def test_skip_hands_the_item_back_and_shows_the_next(
     assert slot is not None
     presenter.skip(SkipReason.WELFARE, "long shift")
     item_id = slot.claim.item.id
-    assert store.item_status(item_id) == "pending"
-    assert store.decisions() == []
+    assert store.items.item_status(item_id) == "pending"
+    assert store.items.decisions() == []
     assert presenter.current is not None and presenter.current.claim.item.id != item_id
     assert any(c.touches(Change.ITEM_SKIPPED) and c.item_id == item_id for c in changes)
 
@@ -246,9 +246,9 @@ def test_close_releases_everything_held(
     reasons = release_reasons(store)
     assert reasons[current.claim.item.id] == "closed"
     assert reasons[ready.claim.item.id] == "closed"
-    assert store.item_status(current.claim.item.id) == "pending"
+    assert store.items.item_status(current.claim.item.id) == "pending"
     # The exposure so far is recorded with the item that was on screen.
-    [exposure] = store.exposures(item_id=current.claim.item.id)
+    [exposure] = store.items.exposures(item_id=current.claim.item.id)
     assert exposure["reveal_count"] == 1
     # Nothing more is claimed or shown afterwards.
     presenter.poll()

@@ -9,7 +9,6 @@ from datetime import date
 import wiring
 from pytestqt.qtbot import QtBot
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role
@@ -27,7 +26,7 @@ def _team_actions(window: MainWindow) -> list[str]:
 def test_roles_given_and_taken_away_reach_the_open_window(
     qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks
 ) -> None:
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     accounts.enrol_first_admin("Admin", PASSWORD)
     admin = accounts.authenticate("Admin", PASSWORD)
     robin = accounts.create_user(admin, "Robin", PASSWORD, {Role.MODERATOR})

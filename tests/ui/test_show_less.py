@@ -7,7 +7,6 @@ import wiring
 from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, press
 
-from db.hashes import HashRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.matching import ShowLess
@@ -18,7 +17,7 @@ from ui.tasks import Tasks
 
 @pytest.fixture
 def workstation(store: Store, media: MediaStore) -> Workstation:
-    repo = HashRepo(store)
+    repo = store.hashes
     return wiring.workstation(
         store, media, show_less_for=lambda user: ShowLess(repo, store, user, media.get)
     )
@@ -32,7 +31,7 @@ def test_known_match_confirmed_unseen_then_group_grid_propagates(
     tasks: Tasks,
 ) -> None:
     # 10 items: 3 known (listed first, so claimed first), 2 near-duplicates, 5 others.
-    demo = generate_matching_demo(store, media, HashRepo(store), n=10, seed=5)
+    demo = generate_matching_demo(store.items, media, store.hashes, n=10, seed=5)
     window = make_window()
     review = window.review
     claim = review.current_claim
@@ -46,9 +45,9 @@ def test_known_match_confirmed_unseen_then_group_grid_propagates(
     # Confirm with the keyboard; the next item appears.
     with qtbot.waitSignal(review.decision_recorded, timeout=10_000):
         press(qtbot, "Ctrl+Return")
-    (decision,) = store.decisions(demo.known[0])
+    (decision,) = store.items.decisions(demo.known[0])
     assert "Confirmed known match" in decision["note"]
-    (exposure,) = store.exposures(demo.known[0])
+    (exposure,) = store.items.exposures(demo.known[0])
     assert exposure["reveal_count"] == 0 and not exposure["full_unprotected"]
 
     # Reject the second: the normal form comes back, the rejection is audited.
@@ -78,7 +77,9 @@ def test_known_match_confirmed_unseen_then_group_grid_propagates(
     members = grid.ticked()
     assert members and set(members) <= set(demo.near) | set(demo.other)
     grid.apply_button.click()
-    qtbot.waitUntil(lambda: all(store.item_status(i) == "decided" for i in members), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: all(store.items.item_status(i) == "decided" for i in members), timeout=10_000
+    )
     for item_id in members:
-        (e,) = store.exposures(item_id)
+        (e,) = store.items.exposures(item_id)
         assert e["reveal_count"] == 0

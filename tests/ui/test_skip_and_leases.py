@@ -33,9 +33,9 @@ def test_skip_with_a_reason_and_note_using_the_keyboard(
     [event] = store.audit_events(item_id=item_id, kind="skip")
     assert event.detail["reason"] == SkipReason.WELFARE.value
     assert event.detail["note"] == "long shift"
-    assert store.item_status(item_id) == "pending"
+    assert store.items.item_status(item_id) == "pending"
     assert review.current_claim.item.id != item_id
-    assert store.decisions() == []
+    assert store.items.decisions() == []
 
 
 def test_leases_are_renewed_only_while_the_moderator_is_active(

@@ -54,12 +54,12 @@ def test_unreachable_database_keeps_the_grading_and_retries_with_the_same_token(
     qtbot.waitUntil(lambda: UNREACHABLE in review.status.text())
     assert review.current_claim.item.id == item_id
     assert review.panel.grading().severity is not None  # still on screen
-    assert store.decisions() == []
+    assert store.items.decisions() == []
 
     with qtbot.waitSignal(review.decision_recorded, timeout=10_000):
         press(qtbot, "Ctrl+Return")
     assert len(flaky.tokens) == 2 and flaky.tokens[0] == flaky.tokens[1]
-    assert [d["item_id"] for d in store.decisions()] == [item_id]
+    assert [d["item_id"] for d in store.items.decisions()] == [item_id]
 
 
 class LostReplyService(ReviewService):
@@ -104,7 +104,7 @@ def test_unknown_outcome_is_not_called_not_stored_and_the_retry_finds_the_decisi
         press(qtbot, "Ctrl+Return")
     first, again = lossy.receipts
     assert recorded.args == [again] and again.decision_id == first.decision_id
-    assert [d["item_id"] for d in store.decisions()] == [item_id]
+    assert [d["item_id"] for d in store.items.decisions()] == [item_id]
 
 
 def test_lost_lease_is_explained_and_the_screen_moves_on(
@@ -116,14 +116,14 @@ def test_lost_lease_is_explained_and_the_screen_moves_on(
     qtbot.waitUntil(lambda: review.prefetched_claim is not None, timeout=15_000)
     next_id = review.prefetched_claim.item.id
     # Someone else's action (here: the hold handed back behind the screen's back).
-    store.release(claim, Exposure(), "test")
+    store.claims.release(claim, Exposure(), "test")
 
     with qtbot.waitSignal(review.item_shown, timeout=10_000) as shown:
         press(qtbot, "D Ctrl+Return")
     assert shown.args == [next_id]
     assert "ran out" in review.status.text()
     assert "Moving on" in review.status.text()
-    assert store.decisions() == []
+    assert store.items.decisions() == []
 
 
 class ThreadRecorder:

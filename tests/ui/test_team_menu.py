@@ -7,7 +7,6 @@ from datetime import date
 import wiring
 from pytestqt.qtbot import QtBot
 
-from db.accounts import AccountsRepo
 from db.media_store import MediaStore
 from db.store import Store
 from reviewer.accounts import Role
@@ -18,7 +17,7 @@ PASSWORD = "a long enough passphrase"
 
 
 def _window(qtbot: QtBot, store: Store, media: MediaStore, tasks: Tasks, roles: set[Role]):
-    accounts = AccountsRepo(store)
+    accounts = store.accounts
     if not accounts.login_accounts_exist():
         accounts.enrol_first_admin("Admin", PASSWORD)
     admin = accounts.authenticate("Admin", PASSWORD)

@@ -19,17 +19,17 @@ def enqueue_broken(store: Store, media: MediaStore) -> list[int]:
     # Passed the ingest probe (as if) but fails to decode when rendered.
     truncated = synthetic.truncated_jpeg(3)
     sha_render = media.put(truncated)
-    store.add_media(sha_render, len(truncated), "JPEG", 640, 480, None)
+    store.items.add_media(sha_render, len(truncated), "JPEG", 640, 480, None)
     # Refused at ingest: the database already knows why.
     empty = synthetic.zero_byte()
     sha_ingest = media.put(empty)
-    store.add_media(sha_ingest, 0, None, None, None, "empty: the file is empty")
+    store.items.add_media(sha_ingest, 0, None, None, None, "empty: the file is empty")
     # Named by the database, absent from the media store.
     sha_missing = hashlib.sha256(b"never stored").hexdigest()
-    store.add_media(sha_missing, 12, "JPEG", 640, 480, None)
+    store.items.add_media(sha_missing, 12, "JPEG", 640, 480, None)
     ids = []
     for i, sha in enumerate((sha_render, sha_ingest, sha_missing)):
-        item_id, _ = store.add_item(NewItem("Test", Source.USER_REPORT, sha, f"broken-{i}"))
+        item_id, _ = store.items.add_item(NewItem("Test", Source.USER_REPORT, sha, f"broken-{i}"))
         ids.append(item_id)
     return ids
 
@@ -52,7 +52,7 @@ def test_unreadable_items_show_a_placeholder_and_grade_not_assessable(
         assert not view.reveal_button.isEnabled()
         with qtbot.waitSignal(review.decision_recorded, timeout=10_000):
             press(qtbot, "U Ctrl+Return")
-    decisions = store.decisions()
+    decisions = store.items.decisions()
     assert [d["item_id"] for d in decisions] == ids
     for d in decisions:
         assert d["severity"] == Severity.NOT_ASSESSABLE.value

@@ -36,7 +36,7 @@ from wellbeing.keyframes import render_keyframe_sheet
 
 @pytest.fixture
 def videos(store: Store) -> VideoRepo:
-    return VideoRepo(store)
+    return store.videos
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def ingest(
         (tmp / name).write_bytes(data)
         lines.append(json.dumps({"media": name, "source": "livestream", "id": name}))
     (tmp / "m.jsonl").write_text("\n".join(lines) + "\n")
-    return ingest_manifest(store, media, tmp / "m.jsonl", videos=videos).item_ids
+    return ingest_manifest(store.items, media, tmp / "m.jsonl", videos=videos).item_ids
 
 
 def open_video(make_window: WindowFactory, service: ReviewService) -> MainWindow:
@@ -243,10 +243,10 @@ def test_segments_roll_up_to_the_grade_in_the_form_and_in_the_database(
     assert not review.panel.submit_button.isEnabled()
     assert "most severe segment" in review.panel.problems.text()
     press(qtbot, "Ctrl+Return")
-    assert store.decisions() == []
+    assert store.items.decisions() == []
     with qtbot.waitSignal(review.decision_recorded, timeout=10_000) as recorded:
         press(qtbot, "A Ctrl+Return")
-    [decision] = store.decisions(item_id)
+    [decision] = store.items.decisions(item_id)
     assert decision["severity"] == "A"
     assert videos.decision_segments(recorded.args[0].decision_id) == [
         Segment(0.0, 1.0, Severity.NOT_ILLEGAL),
@@ -270,8 +270,8 @@ def test_broken_videos_show_a_placeholder_and_grade_not_assessable(
     # ... and one the database believes readable, failing only when rendered.
     corrupt = synthetic_video.BROKEN_KINDS["zero_frames_mkv"](2)
     sha = media.put(corrupt)
-    store.add_media(sha, len(corrupt), "mkv", 320, 240, None)
-    ids.append(store.add_item(NewItem("Test", Source.LIVESTREAM, sha, "render-fails"))[0])
+    store.items.add_media(sha, len(corrupt), "mkv", 320, 240, None)
+    ids.append(store.items.add_item(NewItem("Test", Source.LIVESTREAM, sha, "render-fails"))[0])
     window = make_window(review_service=video_service)
     review, view = window.review, window.review.view
     for expected in ids:
@@ -285,7 +285,7 @@ def test_broken_videos_show_a_placeholder_and_grade_not_assessable(
         assert not view.revealed
         with qtbot.waitSignal(review.decision_recorded, timeout=15_000):
             press(qtbot, "U Ctrl+Return")
-    assert [d["item_id"] for d in store.decisions()] == ids
-    for d in store.decisions():
+    assert [d["item_id"] for d in store.items.decisions()] == ids
+    for d in store.items.decisions():
         assert d["severity"] == Severity.NOT_ASSESSABLE.value
         assert d["not_assessable_reason"] == NotAssessableReason.UNREADABLE.value

@@ -172,7 +172,7 @@ def test_a_shift_on_a_real_x_server_from_first_start_to_quit(
     assert audit_key is not None
     store = Store.open(f"sqlite:///{reviewer_data_dir / 'reviewer.db'}", audit_key=audit_key)
     try:
-        assert len(store.decisions()) == 3
+        assert len(store.items.decisions()) == 3
         kinds = [e.kind for e in store.audit_events()]
         assert kinds.index("screen_locked") < kinds.index("unlock_ok")
     finally:
