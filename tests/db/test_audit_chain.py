@@ -527,11 +527,11 @@ def test_wrong_key_fails_at_the_first_event(log: Log) -> None:
     assert (r.ok, r.problem, r.first_bad_seq) == (False, "mac", 1)
 
 
-# -- through the Store (active once the lead wires Store._audit to db.audit) ------------
+# -- through the Store (its unit of work writes every event through db.audit) -----------
 
 
 @pytest.mark.skipif(
-    not hasattr(Store, "verify_audit"), reason="Store._audit not yet writing through db.audit"
+    not hasattr(Store, "verify_audit"), reason="the Store does not write through db.audit"
 )
 def test_store_transactions_write_one_intact_chain(store: Store, enqueue, clock: Any) -> None:
     from reviewer.grading import Grading

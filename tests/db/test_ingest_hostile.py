@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from qa_helpers import SEED, account, add_items, moderator_session
 from sqlalchemy import text
 
+from db.items import ItemsRepo
 from db.media_store import MediaStore
 from db.migrate import alembic_config
 from db.store import Store
@@ -155,21 +156,21 @@ def test_an_internal_error_stops_the_run_with_exit_3_saying_what_got_in(
     inbox = layout["inbox"]
     lines = [_line("ok.jpg", id=f"s{n}") for n in range(4)]
     path = _manifest(inbox, lines)
-    real_add_item = Store.add_item
+    real_add_item = ItemsRepo.add_item
     calls = {"n": 0}
 
-    def failing_add_item(self: Store, new: NewItem, *a: object) -> tuple[int, bool]:
+    def failing_add_item(self: ItemsRepo, new: NewItem, *a: object) -> tuple[int, bool]:
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError("disk on fire")
         return real_add_item(self, new, *a)
 
-    monkeypatch.setattr(Store, "add_item", failing_add_item)
+    monkeypatch.setattr(ItemsRepo, "add_item", failing_add_item)
     assert main(["ingest", str(path), "--db", db_url, "--workers", "0"]) == 3
     out = capsys.readouterr().out
     assert "added 2 item(s)" in out
     assert "STOPPED before the end: stopped at line 3: OSError: disk on fire" in out
-    monkeypatch.setattr(Store, "add_item", real_add_item)
+    monkeypatch.setattr(ItemsRepo, "add_item", real_add_item)
     # Running it again once the cause is gone adds the rest and nothing twice.
     assert main(["ingest", str(path), "--db", db_url, "--workers", "0"]) == 0
     assert "added 2 item(s), 2 already present" in capsys.readouterr().out

@@ -19,6 +19,7 @@ from qa_helpers import add_items, graded
 from team_server import Person, TeamDb
 
 from reviewer.accounts import Role
+from reviewer.errors import NotFound
 from reviewer.model import Exposure
 from reviewer.vocabulary import Severity
 
@@ -212,6 +213,23 @@ def test_a_moderator_reads_report_context_and_media_only_of_what_it_holds_or_dec
             assert _rows(conn, "SELECT report_text FROM items WHERE id = %s", pending) != []
             assert _rows(conn, context, pending) != []
             assert _rows(conn, "SELECT sha256 FROM media WHERE id = %s", pending_media) != []
+
+
+def test_the_one_item_reader_serves_every_login_role_as_the_server_allows(scene: Scene) -> None:
+    # store.items.item (db.items.ItemViews, also QA's and referrals' reader) goes through
+    # reviewer_item_context: a moderator's own login role reads what it holds and what
+    # it decided, with the report context, where a plain read of items is refused.
+    decided = _owner_rows(scene, "SELECT item_id FROM decisions WHERE id = %s", scene.mo_decision)
+    mo = scene.team.store(scene.mo)
+    held = mo.items.item(scene.mo_held_item)
+    assert held.report_text == "report g1" and held.media.sha256
+    assert mo.items.item(decided[0][0]).report_text == "report g0"
+    # Another moderator's hold is not theirs to read: not found, nothing shown.
+    with pytest.raises(NotFound):
+        scene.team.store(scene.max).items.item(scene.mo_held_item)
+    # QA, a lead and the owner read it through the same statement.
+    for store in (scene.team.store(scene.quinn), scene.team.store(scene.lee), scene.team.owner):
+        assert store.items.item(scene.mo_held_item).report_text == "report g1"
 
 
 def test_a_moderator_cannot_drop_its_own_decision_from_the_sampling_outbox(scene: Scene) -> None:

@@ -1,11 +1,8 @@
 """The retention executor against a real store, with a fake clock.
 
-The audit chain: on this branch Store._audit still writes unchained rows, so the
-`chained_audit` fixture routes Store._audit through db.audit.append (the
-tamper-evident chain) with a test key. Every event of these tests is then chained and
-`db.audit.verify` must pass after disposals, which proves a disposal never edits or
-deletes an audit row. Once the lead wires the chain into Store, the patch is a
-no-op in effect (the same function does the same thing).
+The audit chain: every event of these tests is chained by the Store's unit of work
+with the test's key, and `db.audit.verify` must pass after disposals, which proves a
+disposal never edits or deletes an audit row.
 """
 
 from __future__ import annotations
