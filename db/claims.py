@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Interval,
     Select,
     String,
+    Table,
     all_,
     bindparam,
     exists,
@@ -40,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import UpdateBase
 
 from db.items import (
     HIDDEN_COLS,
@@ -51,7 +54,15 @@ from db.items import (
     to_view,
     view_columns,
 )
-from db.models import ClaimRow, DecisionRow, ExposureRow, QueueAccessRow, SkipRow, UTCDateTime
+from db.models import (
+    ClaimRow,
+    DecisionRow,
+    ExposureRow,
+    QaSampleRow,
+    QueueAccessRow,
+    SkipRow,
+    UTCDateTime,
+)
 from db.prepared import Prepared, Result, run_steps
 from db.repo import Repo
 from db.unit_of_work import Event, UnitOfWork, translate_errors
@@ -66,6 +77,7 @@ claims = ClaimRow.__table__
 decisions = DecisionRow.__table__
 exposures = ExposureRow.__table__
 skips = SkipRow.__table__
+samples = QaSampleRow.__table__
 
 # Leases last minutes, so sweeping expired ones once a second per repository is plenty;
 # doing it on every claim cost a statement per claim. An empty pick sweeps at once.
@@ -113,6 +125,24 @@ class _Taken(NamedTuple):
 NONE, EXCLUDING, GATED = "none", "excluding", "gated"
 # (from one queue, restriction, avoiding suspected Category A): a pick's variant.
 Pick = tuple[bool, str, bool]
+
+
+@dataclass(frozen=True)
+class Leased:
+    """What a claim leases: a row with status ('pending' / 'claimed'), claimed_by,
+    claim_id and lease_expires_at, about one item. Review and gold lease the items row
+    itself; a QA re-grade leases its qa_samples row (the item stays as it was decided).
+    The claims row, its exposure record and its audit events are the same for all."""
+
+    table: Table
+    item_col: str  # the row's item: "id" (items) or "item_id" (qa_samples)
+    noun: str  # what the person is told they held
+    queue: str  # where it went back to
+    detail_key: str | None  # the row's id in audit details (None: the row is the item)
+
+
+ITEM = Leased(items, "id", "item", "the queue", None)
+QA_SAMPLE = Leased(samples, "item_id", "sample", "the QA queue", "sample_id")
 
 
 class ClaimStatements:
@@ -255,18 +285,18 @@ class ClaimStatements:
             dialect,
         )
 
-        # -- lease expiry
-        self.stale = (
-            select(items.c.id, items.c.claim_id, items.c.claimed_by)
-            .where(items.c.status == _CLAIMED, items.c.lease_expires_at < now)
-            .order_by(items.c.id)
-            .with_for_update(skip_locked=True)
-        )
-        self.requeue = (
-            update(items)
-            .where(items.c.id.in_(bindparam("p_items", expanding=True)))
-            .values(status="pending", claimed_by=None, lease_expires_at=None, claim_id=None)
-        )
+        # -- lease expiry: for each kind of row a claim leases (see Leased)
+        self.expiry: dict[str, tuple[Select[Any], UpdateBase]] = {}
+        for t in (ITEM.table, QA_SAMPLE.table):
+            self.expiry[t.name] = (
+                select(t.c.id, t.c.claim_id, t.c.claimed_by)
+                .where(t.c.status == _CLAIMED, t.c.lease_expires_at < now)
+                .order_by(t.c.id)
+                .with_for_update(skip_locked=True),
+                update(t)
+                .where(t.c.id.in_(bindparam("p_rows", expanding=True)))
+                .values(status="pending", claimed_by=None, lease_expires_at=None, claim_id=None),
+            )
         self.expire_claims = (
             update(claims)
             .where(
@@ -394,22 +424,126 @@ class ClaimsRepo(Repo):
 
     # -- the queue ----------------------------------------------------------------------
 
-    def expire_in(self, conn: Connection, stamp: dict[str, Any]) -> tuple[int, list[Event]]:
-        """Requeue items whose lease ran out and close their claims; returns how many
-        items, and the lease_expired events for the caller to write last."""
-        stale = conn.execute(self._sql.stale, stamp).all()
+    def expire_in(
+        self, conn: Connection, stamp: dict[str, Any], leased: Leased = ITEM
+    ) -> tuple[int, list[Event]]:
+        """Put `leased` rows whose lease ran out back (pending, nobody's) and close
+        their claims as expired, in the caller's transaction; returns how many rows,
+        and the lease_expired events for the caller to write last."""
+        find, requeue = self._sql.expiry[leased.table.name]
+        stale = conn.execute(find, stamp).all()
         if not stale:
             return 0, []
-        conn.execute(self._sql.requeue, {"p_items": [r.id for r in stale]})
+        conn.execute(requeue, {"p_rows": [r.id for r in stale]})
         closed = conn.execute(
             self._sql.expire_claims,
             {"p_claims": [r.claim_id for r in stale if r.claim_id is not None], **stamp},
         ).all()
+        row_of = {r.claim_id: r.id for r in stale}
         events = [
-            Event(user_id, "lease_expired", item_id, {"claim_id": claim_id})
+            Event(user_id, "lease_expired", item_id, _detail(leased, row_of[claim_id], claim_id))
             for claim_id, item_id, user_id in sorted(closed, key=lambda r: (r.item_id, r.id))
         ]
         return len(stale), events
+
+    # -- the lifecycle for what else a claim leases (QA samples, gold servings) --------
+
+    def open_claim(
+        self,
+        conn: Connection,
+        leased: Leased,
+        row_id: int,
+        item_id: int,
+        user_id: int,
+        lease_seconds: float,
+    ) -> tuple[int, datetime]:
+        """Open a claims row for `user_id` on `item_id` and lease the `leased` row
+        `row_id` to it, in the caller's transaction: (claim id, lease expiry). The
+        review path does the same in its one pipelined statement (ClaimStatements)."""
+        claim_id, expires_at = conn.execute(
+            insert(claims)
+            .values(
+                item_id=item_id,
+                user_id=user_id,
+                claimed_at=self.store.now(),
+                expires_at=self.store.now(lease_seconds),
+            )
+            .returning(claims.c.id, claims.c.expires_at)
+        ).one()
+        t = leased.table
+        conn.execute(
+            update(t)
+            .where(t.c.id == row_id)
+            .values(
+                status="claimed",
+                claimed_by=user_id,
+                claim_id=claim_id,
+                lease_expires_at=expires_at,
+            )
+        )
+        return int(claim_id), expires_at
+
+    def renew_claim(
+        self, conn: Connection, leased: Leased, claim: Claim, lease_seconds: float
+    ) -> Claim:
+        """Extend the lease of the `leased` row `claim` holds, and its claims row;
+        LeaseLost if the claim no longer holds it."""
+        t = leased.table
+        row = conn.execute(
+            update(t)
+            .where(
+                t.c[leased.item_col] == claim.item.id,
+                t.c.claim_id == claim.claim_id,
+                t.c.status == "claimed",
+            )
+            .values(lease_expires_at=self.store.now(lease_seconds))
+            .returning(t.c.lease_expires_at)
+        ).first()
+        if row is None:
+            raise LeaseLost(f"item {claim.item.id} is no longer held by this workstation")
+        conn.execute(update(claims).where(claims.c.id == claim.claim_id).values(expires_at=row[0]))
+        return Claim(claim.claim_id, claim.item, claim.user_id, row[0])
+
+    def close_claim(
+        self,
+        conn: Connection,
+        leased: Leased,
+        claim: Claim,
+        exposure: Exposure,
+        outcome: str,
+        status: str,
+        *,
+        keep_claim_id: bool = False,
+    ) -> int | None:
+        """Close `claim`: its `leased` row moves to `status` and is nobody's, the claims
+        row is closed with `outcome`, and what was seen goes into the exposure ledger
+        (every field, by the one writer); returns the row's id. None, with nothing
+        written, if the claim no longer holds the row (the caller reports lease_lost).
+        `keep_claim_id`: the row keeps naming the claim that finished it (a graded
+        sample)."""
+        t = leased.table
+        done: dict[str, Any] = {"status": status, "claimed_by": None, "lease_expires_at": None}
+        if not keep_claim_id:
+            done["claim_id"] = None
+        row = conn.execute(
+            update(t)
+            .where(
+                t.c.claim_id == claim.claim_id,
+                t.c.claimed_by == claim.user_id,
+                t.c.status == "claimed",
+            )
+            .values(**done)
+            .returning(t.c.id)
+        ).first()
+        if row is None:
+            return None
+        conn.execute(
+            update(claims)
+            .where(claims.c.id == claim.claim_id, claims.c.closed_at.is_(None))
+            .values(closed_at=self.store.now(), outcome=outcome)
+        )
+        self.record_exposure(conn, claim, exposure)
+        return int(row[0])
 
     @translate_errors
     def expire_leases(self) -> int:
@@ -544,22 +678,7 @@ class ClaimsRepo(Repo):
     ) -> Claim:
         with self.store.write() as conn:
             self.store.enforce(conn, check)
-            row = conn.execute(
-                update(items)
-                .where(
-                    items.c.id == claim.item.id,
-                    items.c.claim_id == claim.claim_id,
-                    items.c.status == "claimed",
-                )
-                .values(lease_expires_at=self.store.now(lease_seconds))
-                .returning(items.c.lease_expires_at)
-            ).first()
-            if row is None:
-                raise LeaseLost(f"item {claim.item.id} is no longer held by this workstation")
-            conn.execute(
-                update(claims).where(claims.c.id == claim.claim_id).values(expires_at=row[0])
-            )
-            return Claim(claim.claim_id, claim.item, claim.user_id, row[0])
+            return self.renew_claim(conn, ITEM, claim, lease_seconds)
 
     @staticmethod
     def closing_params(claim: Claim, exposure: Exposure, stamp: dict[str, Any]) -> dict[str, Any]:
@@ -631,7 +750,11 @@ class ClaimsRepo(Repo):
             ).scalar()
         return found == outcome
 
-    def _lease_lost(self, claim: Claim, exposure: Exposure, attempted: str) -> LeaseLost:
+    def lease_lost(
+        self, claim: Claim, exposure: Exposure, attempted: str, leased: Leased = ITEM
+    ) -> LeaseLost:
+        """Record, in a transaction of its own, what was seen under a claim that lost
+        its hold, and a lease_lost event; returns the LeaseLost to raise."""
         # Record what was seen even though the grading cannot be stored: a reveal is
         # evidence, and exposure counts against the moderator whatever happened next.
         with self.store.write() as conn:
@@ -646,7 +769,7 @@ class ClaimsRepo(Repo):
                 ),
             )
         return LeaseLost(
-            "Your hold on this item ran out and it went back to the queue; "
+            f"Your hold on this {leased.noun} ran out and it went back to {leased.queue}; "
             f"the {attempted} was not stored."
         )
 
@@ -694,7 +817,7 @@ class ClaimsRepo(Repo):
             if prior is not None:
                 return DecisionReceipt(*prior)
             conn.rollback()
-        raise self._lease_lost(claim, exposure, "decision")
+        raise self.lease_lost(claim, exposure, "decision")
 
     @translate_errors
     def skip(
@@ -740,7 +863,7 @@ class ClaimsRepo(Repo):
             conn.rollback()
         if self._closed_as(claim, "skipped"):
             return  # a retry after OutcomeUnknown: the first attempt did go through
-        raise self._lease_lost(claim, exposure, "skip")
+        raise self.lease_lost(claim, exposure, "skip")
 
     @translate_errors
     def release(
@@ -773,7 +896,7 @@ class ClaimsRepo(Repo):
             conn.rollback()
         if self._closed_as(claim, "released"):
             return  # a retry after OutcomeUnknown: the first attempt did go through
-        raise self._lease_lost(claim, exposure, "release")
+        raise self.lease_lost(claim, exposure, "release")
 
 
 def exposure_record(e: Exposure) -> dict[str, Any]:
@@ -789,3 +912,9 @@ def exposure_record(e: Exposure) -> dict[str, Any]:
         "least_mode": e.least_mode,
         "stylised_seconds": e.stylised_seconds,
     }
+
+
+def _detail(leased: Leased, row_id: int, claim_id: int) -> dict[str, Any]:
+    if leased.detail_key is None:
+        return {"claim_id": claim_id}
+    return {"claim_id": claim_id, leased.detail_key: row_id}

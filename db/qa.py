@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
-from db.claims import ClaimsRepo, exposure_record
+from db.claims import ITEM, QA_SAMPLE, ClaimsRepo, exposure_record
 from db.gate import Granted
 from db.items import ItemViews
 from db.models import (
@@ -54,7 +54,7 @@ from db.models import (
     UserRow,
 )
 from db.repo import Repo, translate_errors
-from db.unit_of_work import UnitOfWork
+from db.unit_of_work import Event, UnitOfWork
 from reviewer.agreement import GradePair
 from reviewer.errors import LeaseLost, NotFound
 from reviewer.grading import Grading
@@ -141,12 +141,9 @@ def _is_gold_item(item_id: Any) -> Any:
 class QaRepo(Repo):
     def __init__(self, uow: UnitOfWork, claims: ClaimsRepo) -> None:
         super().__init__(uow)
-        # A re-grade is a claim: its exposure goes into the one ledger, by its writer.
+        # A re-grade and a gold serve are claims: one lifecycle (db.claims) for all.
         self._claims = claims
         self._views = ItemViews(uow.dialect)
-
-    def record_exposure(self, conn: Connection, claim: Claim, exposure: Exposure) -> None:
-        self._claims.record_exposure(conn, claim, exposure)
 
     @translate_errors
     def record_event(
@@ -312,27 +309,6 @@ class QaRepo(Repo):
 
     # -- the QA reviewer's queue --------------------------------------------------------
 
-    def _expire_qa_leases(self, conn: Connection) -> None:
-        stale = conn.execute(
-            select(samples.c.id, samples.c.claim_id, samples.c.claimed_by, samples.c.item_id)
-            .where(samples.c.status == "claimed", samples.c.lease_expires_at < self.now())
-            .with_for_update(skip_locked=True)
-        ).all()
-        for sid, claim_id, user_id, item_id in stale:
-            conn.execute(
-                update(samples)
-                .where(samples.c.id == sid)
-                .values(status="pending", claimed_by=None, claim_id=None, lease_expires_at=None)
-            )
-            conn.execute(
-                update(claims)
-                .where(claims.c.id == claim_id, claims.c.closed_at.is_(None))
-                .values(closed_at=self.now(), outcome="expired")
-            )
-            self.audit(
-                conn, user_id, "lease_expired", item_id, {"claim_id": claim_id, "sample_id": sid}
-            )
-
     def _claimable(self, qa_user_id: int, blocked: frozenset[int]) -> Any:
         # Never one's own decision; never an item this reviewer skipped; never an item
         # of a restricted queue the reviewer has no access to (`blocked`, from the gate).
@@ -378,7 +354,8 @@ class QaRepo(Repo):
         the first grade."""
         with self.write() as conn:
             blocked = self.store.gate.enforce(conn, check).blocked_queues
-            self._expire_qa_leases(conn)
+            # Samples whose lease ran out go back first (their events are written last).
+            _n, events = self._claims.expire_in(conn, self.store.stamp(), QA_SAMPLE)
             on_demand_first = case((samples.c.reason == SampleReason.ON_DEMAND.value, 0), else_=1)
             pick = conn.execute(
                 select(samples.c.id, samples.c.item_id)
@@ -388,29 +365,14 @@ class QaRepo(Repo):
                 .with_for_update(skip_locked=True)
             ).first()
             if pick is None:
+                self.store.audit(conn, *events)
                 return None
             sid, item_id = pick
-            expires = self.now(lease_seconds)
-            claim_id, lease_expires_at = conn.execute(
-                insert(claims)
-                .values(
-                    item_id=item_id, user_id=qa_user_id, claimed_at=self.now(), expires_at=expires
-                )
-                .returning(claims.c.id, claims.c.expires_at)
-            ).one()
-            conn.execute(
-                update(samples)
-                .where(samples.c.id == sid)
-                .values(
-                    status="claimed",
-                    claimed_by=qa_user_id,
-                    claim_id=claim_id,
-                    lease_expires_at=lease_expires_at,
-                )
+            claim_id, lease_expires_at = self._claims.open_claim(
+                conn, QA_SAMPLE, sid, item_id, qa_user_id, lease_seconds
             )
-            self.audit(
-                conn, qa_user_id, "qa_claim", item_id, {"claim_id": claim_id, "sample_id": sid}
-            )
+            detail = {"claim_id": claim_id, "sample_id": sid}
+            self.store.audit(conn, *events, Event(qa_user_id, "qa_claim", item_id, detail))
             # The one item reader: the same ItemView a moderator gets, no decision in it.
             view = self._views.read(conn, item_id)
             return Claim(claim_id, view, qa_user_id, lease_expires_at)
@@ -428,34 +390,10 @@ class QaRepo(Repo):
     def renew_sample(self, claim: Claim, lease_seconds: float, *, check: Check) -> Claim:
         with self.write() as conn:
             self.store.gate.enforce(conn, check)
-            row = conn.execute(
-                update(samples)
-                .where(samples.c.claim_id == claim.claim_id, samples.c.status == "claimed")
-                .values(lease_expires_at=self.now(lease_seconds))
-                .returning(samples.c.lease_expires_at)
-            ).first()
-            if row is None:
-                raise LeaseLost(f"item {claim.item.id} is no longer held by this workstation")
-            conn.execute(
-                update(claims).where(claims.c.id == claim.claim_id).values(expires_at=row[0])
-            )
-            return Claim(claim.claim_id, claim.item, claim.user_id, row[0])
+            return self._claims.renew_claim(conn, QA_SAMPLE, claim, lease_seconds)
 
     def _lost(self, claim: Claim, exposure: Exposure, attempted: str) -> LeaseLost:
-        # As in Store: what was seen counts, even when the re-grade cannot be stored.
-        with self.write() as conn:
-            self.record_exposure(conn, claim, exposure)
-            self.audit(
-                conn,
-                claim.user_id,
-                "lease_lost",
-                claim.item.id,
-                {"claim_id": claim.claim_id, "attempted": attempted},
-            )
-        return LeaseLost(
-            "Your hold on this sample ran out and it went back to the QA queue; "
-            f"the {attempted} was not stored."
-        )
+        return self._claims.lease_lost(claim, exposure, attempted, QA_SAMPLE)
 
     @translate_errors
     def submit_qa_grade(
@@ -506,17 +444,11 @@ class QaRepo(Repo):
                 decisions,
             )
             status = "disputed" if differences(first, grading) else "agreed"
-            conn.execute(
-                update(samples)
-                .where(samples.c.id == sid)
-                .values(status=status, claimed_by=None, lease_expires_at=None)
+            # The graded sample keeps naming the claim that graded it.
+            closed = self._claims.close_claim(
+                conn, QA_SAMPLE, claim, exposure, "qa_graded", status, keep_claim_id=True
             )
-            conn.execute(
-                update(claims)
-                .where(claims.c.id == claim.claim_id)
-                .values(closed_at=self.now(), outcome="qa_graded")
-            )
-            self.record_exposure(conn, claim, exposure)
+            assert closed == sid  # held in this transaction (_held above)
             self.audit(
                 conn,
                 claim.user_id,
@@ -551,18 +483,9 @@ class QaRepo(Repo):
             if sid is None:
                 conn.rollback()
                 raise self._lost(claim, exposure, "skip" if skip_reason else "release")
-            conn.execute(
-                update(samples)
-                .where(samples.c.id == sid)
-                .values(status="pending", claimed_by=None, claim_id=None, lease_expires_at=None)
-            )
             outcome = "skipped" if skip_reason else "released"
-            conn.execute(
-                update(claims)
-                .where(claims.c.id == claim.claim_id)
-                .values(closed_at=self.now(), outcome=outcome)
-            )
-            self.record_exposure(conn, claim, exposure)
+            closed = self._claims.close_claim(conn, QA_SAMPLE, claim, exposure, outcome, "pending")
+            assert closed == sid  # held in this transaction (_held above)
             detail: dict[str, Any] = {
                 "claim_id": claim.claim_id,
                 "sample_id": sid,
@@ -952,12 +875,11 @@ class QaRepo(Repo):
                 if picked is None:
                     return None
                 gold_id, item_id = picked
-            claim_id, lease_expires_at = conn.execute(
-                insert(claims)
-                .values(item_id=item_id, user_id=user_id, claimed_at=self.now(), expires_at=expires)
-                .returning(claims.c.id, claims.c.expires_at)
-            ).one()
-            conn.execute(update(items).where(items.c.id == item_id).values(claim_id=claim_id))
+            # The serving copy was made leased to this moderator (as the server does on
+            # PostgreSQL); the claim is opened on it as on any item.
+            claim_id, lease_expires_at = self._claims.open_claim(
+                conn, ITEM, item_id, item_id, user_id, lease_seconds
+            )
             self.audit(
                 conn,
                 None,
