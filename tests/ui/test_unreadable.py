@@ -9,8 +9,9 @@ from pytestqt.qtbot import QtBot
 from ui_helpers import WindowFactory, pixels, press
 
 from db.media_store import MediaStore
-from db.store import NewItem, Store
+from db.store import Store
 from reviewer import synthetic
+from reviewer.model import NewItem
 from reviewer.vocabulary import NotAssessableReason, Severity, Source
 
 
