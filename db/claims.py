@@ -742,7 +742,7 @@ class ClaimsRepo(Repo):
     def _closed_as(self, claim: Claim, outcome: str) -> bool:
         """Whether `claim` was already closed with `outcome`: so that resending a skip or
         release whose answer was lost is not reported as a lost hold."""
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             found = conn.execute(
                 select(claims.c.outcome).where(
                     claims.c.id == claim.claim_id, claims.c.user_id == claim.user_id

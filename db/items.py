@@ -216,7 +216,7 @@ class ItemsRepo(Repo):
 
     @translate_errors
     def queue_summaries(self) -> list[QueueSummary]:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             counts = open_counts(conn, by_priority=False)
             rows = conn.execute(
                 select(queues_t.c.id, queues_t.c.name, queues_t.c.target_minutes).order_by(
@@ -235,7 +235,7 @@ class ItemsRepo(Repo):
 
     @translate_errors
     def item_count(self) -> int:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return int(conn.execute(select(func.count()).select_from(items_t)).scalar_one())
 
     # -- ingest -------------------------------------------------------------------------
@@ -386,12 +386,12 @@ class ItemsRepo(Repo):
 
     @translate_errors
     def item(self, item_id: int) -> ItemView:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return self.views.read(conn, item_id)
 
     @translate_errors
     def item_status(self, item_id: int) -> str:
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             status = conn.execute(select(items_t.c.status).where(items_t.c.id == item_id)).scalar()
             if status is None:
                 raise NotFound(f"item {item_id}")
@@ -402,7 +402,7 @@ class ItemsRepo(Repo):
         q = select(decisions_t).order_by(decisions_t.c.id)
         if item_id is not None:
             q = q.where(decisions_t.c.item_id == item_id)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     @translate_errors
@@ -410,5 +410,5 @@ class ItemsRepo(Repo):
         q = select(exposures_t).order_by(exposures_t.c.id)
         if item_id is not None:
             q = q.where(exposures_t.c.item_id == item_id)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]

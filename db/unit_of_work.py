@@ -256,9 +256,16 @@ class UnitOfWork:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction; a gate refusal in it is audited like one in write()."""
+        """A read transaction; a gate refusal in it is audited like one in write().
+
+        It ends in COMMIT, not in a ROLLBACK: psycopg forgets every prepared statement
+        of a connection on ROLLBACK, so one read between a claim and its decision
+        (opening the item's media asks the gate) made the next statements parse and
+        plan again, and under row-level security planning the policies is most of a
+        statement's cost (docs/BENCHMARKS.md, session 8: server CPU per claim, open,
+        decide 11.7-14.9 ms against 2.7-2.9 ms)."""
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, conn.begin():
                 yield conn
         except Refused as refused:
             raise self.refusal(refused) from None
@@ -299,7 +306,8 @@ class UnitOfWork:
         person refused; on the embedded database, by the person refused."""
         with self.engine.connect() as conn:
             try:
-                return self.gate.enforce(conn, check)
+                with conn.begin():  # ends in COMMIT, as read() does, for the same reason
+                    return self.gate.enforce(conn, check)
             except Refused as exc:
                 refused = exc
             desk = self._desk_person(conn) if at_desk else None
@@ -382,7 +390,7 @@ class UnitOfWork:
             q = q.where(audit_t.c.item_id == item_id)
         if kind is not None:
             q = q.where(audit_t.c.kind == kind)
-        with self.engine.connect() as conn:
+        with self.read() as conn:
             return [
                 AuditEvent(r.id, r.at, r.user_id, r.kind, r.item_id, dict(r.detail or {}))
                 for r in conn.execute(q)
