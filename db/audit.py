@@ -254,7 +254,7 @@ def event_hash(payload_text: str) -> str:
 
 
 def event_mac(key: bytes, hash_hex: str) -> str:
-    return hmac.digest(key, bytes.fromhex(hash_hex), "sha256").hex()
+    return hmac.new(key, bytes.fromhex(hash_hex), hashlib.sha256).hexdigest()
 
 
 def sig_message(chain_id: int, seq: int, hash_hex: str) -> bytes:
