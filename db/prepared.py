@@ -183,7 +183,7 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
         """Execute in `conn`'s transaction; returns (processed rows, rowcount)."""
-        rows, count = execute_driver_sql(conn, self.sql, self._params(params))
+        rows, count = execute_driver_sql(conn, self.sql, self._params(params), prepare=True)
         return self.processed(rows), count
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -195,17 +195,30 @@ class Prepared:
 
 
 def execute_driver_sql(
-    conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    conn: Connection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] = (),
+    *,
+    prepare: bool = False,
 ) -> tuple[list[tuple[Any, ...]], int]:
     """Run `sql` on `conn`'s DBAPI connection; returns (rows as the driver gave them,
-    rowcount). Driver errors come out as Connection.execute raises them."""
+    rowcount). Driver errors come out as Connection.execute raises them.
+
+    `prepare` (PostgreSQL): a server-side prepared statement from the first execution,
+    where psycopg by default parses and plans a statement afresh until its fifth, and
+    again after anything empties its cache (every ROLLBACK does). Under row-level
+    security planning a claim statement costs more than running it (docs/BENCHMARKS.md,
+    session 8): a workstation's first claims were planned throughout."""
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     # The driver's own connection and cursor: untyped in SQLAlchemy's stubs.
     raw: Any = conn.connection.driver_connection
     cur = raw.cursor()
     try:
-        cur.execute(sql, params)
+        if prepare and dialect.name == "postgresql":
+            cur.execute(sql, params, prepare=True)
+        else:
+            cur.execute(sql, params)
         rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
         return rows, cur.rowcount
     except dbapi_error as exc:
@@ -247,7 +260,7 @@ def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DB
             for stmt, params in steps:
                 cur = raw.cursor()
                 cursors.append(cur)
-                cur.execute(stmt.sql, stmt.bind(params))
+                cur.execute(stmt.sql, stmt.bind(params), prepare=True)
     except dbapi_error as exc:
         failure = exc
     results: list[Result] = []

@@ -41,7 +41,7 @@ from db.audit import _WriterSql
 from db.engine import make_engine
 from db.gate import Gate
 from db.models import UTCDateTime
-from db.prepared import Prepared
+from db.prepared import Prepared, run_steps
 from db.store import _Sql
 
 meta = MetaData()
@@ -280,3 +280,20 @@ def test_the_hot_statements_stored_text_is_the_same_as_cores(engine: Engine) -> 
     fast = [tuple(r)[1:] for r in rows if r[0].startswith("fast")]
     assert fast == core
     assert core[0][0] != core[1][0]  # the text does show the fraction
+
+
+@pytest.mark.postgres_only
+def test_a_hot_statement_is_prepared_on_the_server_from_its_first_run(engine: Engine) -> None:
+    """Under row-level security planning a claim statement costs more than running it;
+    the driver's default (prepare from the fifth run) planned every statement of a
+    workstation's first claims, and of every claim after anything emptied its cache."""
+    add = Prepared(ADD, engine.dialect)
+    step = Prepared(select(things.c.id).where(things.c.name == bindparam("p_name")), engine.dialect)
+    params = {"p_name": "a", "p_flag": True, "p_at": AT, "p_extra": {}}
+    with engine.begin() as conn:
+        add.run(conn, params)
+        run_steps(conn, [(step, {"p_name": "a"})])
+        prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars()
+        texts = " ".join(prepared)
+    assert "INSERT INTO prepared_things" in texts
+    assert "SELECT prepared_things.id" in texts
