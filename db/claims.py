@@ -682,7 +682,7 @@ class ClaimsRepo(Repo):
 
     @staticmethod
     def closing_params(claim: Claim, exposure: Exposure, stamp: dict[str, Any]) -> dict[str, Any]:
-        """Parameters naming the claim and what was seen of it, for `_Sql` statements."""
+        """Parameters naming the claim and what was seen of it, for the compiled statements."""
         return {
             "p_item": claim.item.id,
             "p_claim": claim.claim_id,

@@ -126,7 +126,7 @@ def account_from_row(
     return Account(
         id=row.id,
         name=row.name,
-        # Users from before migration 0005 (or made by Store.ensure_user) have only
+        # Users from before migration 0005 (or made by AccountsRepo.ensure_user) have only
         # their primary role.
         roles=roles_from(row.roles or [row.role]),
         disabled=bool(row.disabled),

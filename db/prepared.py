@@ -17,15 +17,71 @@ server is the same on either path.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
+
+from db.models import UTCDateTime
 
 Processor = Callable[[Any], Any] | None
 _REQUIRED = object()  # a bind with no default that the caller must give
+
+# SQLite's text form of a datetime (sqlalchemy.dialects.sqlite.DATETIME's default
+# storage format), which UTCDateTime stores naive in UTC.
+_SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
+def _utc_to_sqlite_text(value: datetime | None) -> str | None:
+    """UTCDateTime's bind processor on SQLite, in one call: what its generic processor
+    chain (UTCDateTime.process_bind_param, then DATETIME's formatting) returns, without
+    the conversion when the value already is in UTC (tests/db/test_prepared.py)."""
+    if value is None:
+        return None
+    tz = value.tzinfo
+    if tz is not UTC:
+        if tz is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+    return _SQLITE_DATETIME % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )
+
+
+def _sqlite_text_to_utc(value: str | None) -> datetime | None:
+    """UTCDateTime's result processor on SQLite, in one call (the generic chain is
+    datetime.fromisoformat, then UTCDateTime.process_result_value)."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """The function that turns a Python value into what the driver takes for a column
+    of `type_`: the type's own (SQLAlchemy's generic chain), or an equivalent one-call
+    converter for the hot path's types where one is known to give the same value."""
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        return _utc_to_sqlite_text
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    """As `bind_processor`, for values coming back from the driver."""
+    if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
+        return _sqlite_text_to_utc
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
 class Prepared:
@@ -45,33 +101,69 @@ class Prepared:
         binds = {name: bp for bp, name in compiled.bind_names.items()}
         self._positional = compiled.positiontup is not None
         order = compiled.positiontup if compiled.positiontup is not None else list(binds)
-        self._plan: list[tuple[str, Any, Processor]] = []
-        for name in order:
+        # Most binds of a hot statement are its literals (a claim's has dozens): each
+        # is processed here, once, into `_template`; a call copies the template and
+        # processes only the values it was given. A name may fill several places
+        # (positional drivers repeat it).
+        self._names: tuple[str, ...] = tuple(order)
+        self._template: list[Any] = []
+        slots: dict[str, tuple[tuple[int, ...], Processor]] = {}
+        # Defaults taken per call, as before: a callable's, or one its processor refuses
+        # (which then fails only if the statement is run without a value for it).
+        self._late: dict[str, BindParameter[Any]] = {}
+        required = []
+        for i, name in enumerate(order):
             bp = binds[name]
-            default = _REQUIRED if bp.required else bp.effective_value
-            proc = bp.type.dialect_impl(dialect).bind_processor(dialect)
-            self._plan.append((name, default, proc))
+            proc = bind_processor(bp.type, dialect)
+            slots[name] = ((*slots.get(name, ((), None))[0], i), proc)
+            value = None
+            if bp.required:
+                required.append(name)
+            elif bp.callable is not None:
+                self._late[name] = bp
+            else:
+                try:
+                    value = bp.effective_value if proc is None else proc(bp.effective_value)
+                except Exception:
+                    self._late[name] = bp
+            self._template.append(value)
+        self._required = frozenset(required)
+        # Names bound in one place, and those a positional driver takes more than once.
+        self._single = [(n, p[0], f) for n, (p, f) in slots.items() if len(p) == 1]
+        self._multi = [(n, pf) for n, pf in slots.items() if len(pf[0]) > 1]
         described = (
             stmt.column_descriptions
             if isinstance(stmt, Select)
             else stmt.returning_column_descriptions
         )
         self.keys: tuple[str, ...] = tuple(d["name"] for d in described)
-        procs = [d["type"].dialect_impl(dialect).result_processor(dialect, None) for d in described]
+        procs = [result_processor(d["type"], dialect) for d in described]
         self._results: list[tuple[int, Callable[[Any], Any]]] = [
             (i, p) for i, p in enumerate(procs) if p is not None
         ]
 
     def _params(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
-        values = []
-        for name, default, proc in self._plan:
-            value = params.get(name, default)
-            if value is _REQUIRED:
-                raise KeyError(f"statement needs parameter {name!r}")
-            values.append(value if proc is None else proc(value))
+        if not self._required.issubset(params):
+            name = next(n for n in self._names if n in self._required and n not in params)
+            raise KeyError(f"statement needs parameter {name!r}")
+        values = self._template.copy()
+        if self._late:
+            params = {**{n: bp.effective_value for n, bp in self._late.items()}, **params}
+        get = params.get
+        for name, i, proc in self._single:
+            value = get(name, _REQUIRED)
+            if value is not _REQUIRED:  # else the template holds its default, processed
+                values[i] = value if proc is None else proc(value)
+        for name, (places, proc) in self._multi:
+            value = get(name, _REQUIRED)
+            if value is not _REQUIRED:
+                if proc is not None:
+                    value = proc(value)
+                for i in places:
+                    values[i] = value
         if self._positional:
             return values
-        return {name: v for (name, _d, _p), v in zip(self._plan, values, strict=True)}
+        return dict(zip(self._names, values, strict=True))
 
     def bind(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
         """`params` as the driver takes them for this statement."""
@@ -91,7 +183,7 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
         """Execute in `conn`'s transaction; returns (processed rows, rowcount)."""
-        rows, count = execute_driver_sql(conn, self.sql, self._params(params))
+        rows, count = execute_driver_sql(conn, self.sql, self._params(params), prepare=True)
         return self.processed(rows), count
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -103,17 +195,30 @@ class Prepared:
 
 
 def execute_driver_sql(
-    conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    conn: Connection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] = (),
+    *,
+    prepare: bool = False,
 ) -> tuple[list[tuple[Any, ...]], int]:
     """Run `sql` on `conn`'s DBAPI connection; returns (rows as the driver gave them,
-    rowcount). Driver errors come out as Connection.execute raises them."""
+    rowcount). Driver errors come out as Connection.execute raises them.
+
+    `prepare` (PostgreSQL): a server-side prepared statement from the first execution,
+    where psycopg by default parses and plans a statement afresh until its fifth, and
+    again after anything empties its cache (every ROLLBACK does). Under row-level
+    security planning a claim statement costs more than running it (docs/BENCHMARKS.md,
+    session 8): a workstation's first claims were planned throughout."""
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     # The driver's own connection and cursor: untyped in SQLAlchemy's stubs.
     raw: Any = conn.connection.driver_connection
     cur = raw.cursor()
     try:
-        cur.execute(sql, params)
+        if prepare and dialect.name == "postgresql":
+            cur.execute(sql, params, prepare=True)
+        else:
+            cur.execute(sql, params)
         rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
         return rows, cur.rowcount
     except dbapi_error as exc:
@@ -155,7 +260,7 @@ def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DB
             for stmt, params in steps:
                 cur = raw.cursor()
                 cursors.append(cur)
-                cur.execute(stmt.sql, stmt.bind(params))
+                cur.execute(stmt.sql, stmt.bind(params), prepare=True)
     except dbapi_error as exc:
         failure = exc
     results: list[Result] = []

@@ -22,7 +22,11 @@ offers 200 claims/s in all (the latency goal). After each backend, the raw-drive
 floor on our own migrated schema (bench_claims_floor.py, the `our schema` variants:
 hand-written SQL, raw psycopg / sqlite3, the same workstations and processes) runs in
 the same run, and the ratio ours/floor is printed: `sqlite_vs_floor`, `pg_vs_floor`
-and `pg_p99_ms_at_200` in the BENCH line.
+and `pg_p99_ms_at_200` in the BENCH line. On PostgreSQL (unless --one-db-user) the
+same raw statements run once more with each workstation signed in as its own login
+role, so the policies apply (bench_claims_floor.run_pg_rls): `pg_rls_floor` (cycles/s),
+`pg_vs_rls_floor` (ours / that floor) and `pg_rls_floor_vs_floor` (what row-level
+security alone costs a raw driver).
 
 Printed: claims/s, p50/p99 latency of claim_next, decisions/s, the CPU split between
 clients, server and anything else on the machine, and double claims, counted from
@@ -551,17 +555,18 @@ def run_backend(
 
 
 def login_seats(
-    store: Store, workstations: int, sign_in: Callable[[str, str], str]
+    store: Store, workstations: int, sign_in: Callable[[str, str], str], prefix: str = "ws"
 ) -> list[tuple[str, int]]:
     """One moderator account per workstation, made by an admin as in team mode: each a
-    PostgreSQL login role signing in with its own password."""
+    PostgreSQL login role signing in with its own password. Login roles belong to the
+    whole server: another database of the same server needs another `prefix`."""
     accounts = store.accounts
-    admin = accounts.enrol_first_admin("Bench admin", "bench admin's password")
+    admin = accounts.enrol_first_admin(f"{prefix} admin", "bench admin's password")
     seats = []
     for i in range(workstations):
-        password = f"ws{i:02d}'s own password"
-        acc = accounts.create_user(admin, f"ws{i:02d}", password, [Role.MODERATOR])
-        seats.append((sign_in(f"ws{i:02d}", password), acc.id))
+        name, password = f"{prefix}{i:02d}", f"{prefix}{i:02d}'s own password"
+        acc = accounts.create_user(admin, name, password, [Role.MODERATOR])
+        seats.append((sign_in(name, password), acc.id))
     return seats
 
 
@@ -690,6 +695,19 @@ def main() -> int:
                     ),
                     args.seconds,
                 )
+                if not args.one_db_user:
+                    floors["postgresql_rls"] = floor.summarise(
+                        f"floor: {floor.PG_RLS_LABEL}",
+                        floor.run_pg_rls(
+                            pg,
+                            "bench_rls_floor",
+                            procs,
+                            args.workstations // procs,
+                            args.seconds,
+                            args.pg_items,
+                        ),
+                        args.seconds,
+                    )
             finally:
                 pg.stop()
         if args.skip != "sqlite":
@@ -727,6 +745,18 @@ def main() -> int:
             )
             ratio = ratios[key]
             goals[key] = ratio is not None and ratio >= GOAL_VS_FLOOR
+    if "postgresql" in results and "postgresql_rls" in floors:
+        ours_rate = results["postgresql"]["claims_per_s"]
+        rls_rate = floors["postgresql_rls"]["cycles_per_s"]
+        owner_rate = floors["postgresql"]["cycles_per_s"]
+        ratios["pg_rls_floor"] = rls_rate
+        ratios["pg_vs_rls_floor"] = round(ours_rate / rls_rate, 2) if rls_rate else None
+        ratios["pg_rls_floor_vs_floor"] = round(rls_rate / owner_rate, 2) if owner_rate else None
+        print(
+            f"postgresql: the same raw statements as own login roles (row-level security) "
+            f"{rls_rate:.0f}/s = {ratios['pg_rls_floor_vs_floor']}x the owner's floor; "
+            f"ours vs that floor: {ratios['pg_vs_rls_floor']}x"
+        )
     p99_at_goal = None
     if "postgresql" in results and results["postgresql"]["paced_at_goal"]:
         p99_at_goal = results["postgresql"]["paced_at_goal"]["claim_p99_ms"]
@@ -750,6 +780,9 @@ def main() -> int:
         "floors": floors,
         "sqlite_vs_floor": ratios.get("sqlite_vs_floor"),
         "pg_vs_floor": ratios.get("pg_vs_floor"),
+        "pg_rls_floor": ratios.get("pg_rls_floor"),
+        "pg_vs_rls_floor": ratios.get("pg_vs_rls_floor"),
+        "pg_rls_floor_vs_floor": ratios.get("pg_rls_floor_vs_floor"),
         "pg_p99_ms_at_200": p99_at_goal,
         "goals": goals,
     }

@@ -19,9 +19,17 @@ SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Vari
   one cycle every 25 ms): the claim latency a design with no audit at all gets at the
   goal's rate.
 * PostgreSQL `audited, our schema`: the statements Store sends (one round trip per
-  step, as db.claims.ClaimStatements), by hand on raw psycopg, on a database made by this
+  step, as db.claims.ClaimStatements), by hand on raw psycopg, prepared on the server from their
+  first run as db.prepared does, on a database made by this
   repository's migrations and seeded through the Store, audit append and COMMIT
   pipelined: the ceiling for this schema.
+* PostgreSQL `audited, our schema, own login roles`: the same, but each workstation
+  signs in as its own PostgreSQL login role (a vetted moderator account made by an
+  admin, as bench_claims does), so every statement passes migration 0018's grants and
+  the row-level-security policies of 0023/0024: what the policies alone cost a raw
+  driver. Two adaptations, both what Store's claim does under row-level security: the
+  claim returns the item's columns a moderator may read (not `items.*`), and reads the
+  report context and media through `reviewer_item_context()` instead of joining media.
 * SQLite `audited`, 1 and 2 processes: the same transactions with a one-chain audit
   (SQLite serialises writers anyway).
 * SQLite `audited, our schema`: the same hand-written transactions on a database made
@@ -36,6 +44,7 @@ Not a pytest module: nothing is collected.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import hmac
 import json
@@ -62,6 +71,7 @@ from pgserver import PgServer  # noqa: E402
 
 KEY = bytes(range(32))
 PG_OURS_LABEL = "audited, our schema (pipelined)"
+PG_RLS_LABEL = "audited, our schema, own login roles (RLS)"
 SQLITE_OURS_LABEL = "audited, our schema, {procs} process(es)"
 GENESIS = "0" * 64
 
@@ -419,6 +429,31 @@ select leased.*, media.sha256, media.size_bytes, media.format, media.width, medi
 from leased join media on media.id = leased.media_id
   join queues on queues.id = leased.queue_id
 """
+# Under row-level security (the login role's grants and policies): the columns of items
+# a moderator may read, the report context and media through reviewer_item_context
+# (migration 0024), as db.claims.ClaimStatements' claim does.
+PG_RLS_CLAIM = """
+with picked as (select id from items where status = 'pending' and not exists
+                  (select 1 from skips where skips.item_id = items.id
+                   and skips.user_id = %(u)s)
+                order by priority, received_at, id limit 1 for update skip locked),
+opened as (insert into claims(item_id, user_id, claimed_at, expires_at)
+           select id, %(u)s, now(), now() + interval '10 min' from picked
+           returning id, item_id, expires_at),
+leased as (update items set status = 'claimed', claimed_by = %(u)s,
+             lease_expires_at = opened.expires_at, claim_id = opened.id
+           from opened where items.id = opened.item_id
+           returning items.id, items.queue_id, items.media_id, items.source, items.priority,
+             items.imminent_risk, items.received_at, items.status, items.claimed_by,
+             items.claim_id, items.lease_expires_at, items.reported_at,
+             items.erasure_requested_at, items.media_disposed_at,
+             items.personal_data_disposed_at, items.suspected_category)
+select leased.id, leased.claim_id, now(), leased.queue_id, queues.name, leased.source,
+  leased.priority, leased.received_at, leased.suspected_category, context.*
+from leased left join lateral reviewer_item_context(leased.id) as context on true
+  join queues on queues.id = leased.queue_id
+"""
+RLS_SHA256 = 14  # context.sha256's place in PG_RLS_CLAIM's row: never NULL when readable
 PG_OURS_DECIDE = """
 with closed as (update items set status = 'decided', claimed_by = null,
                   lease_expires_at = null, claim_id = null
@@ -451,7 +486,13 @@ from h
 
 
 def pg_ours_workstation(
-    dsn: str, uid: int, chain_id: int, seconds: float, out: list[Any], interval: float
+    dsn: str,
+    uid: int,
+    chain_id: int,
+    seconds: float,
+    out: list[Any],
+    interval: float,
+    claim_sql: str = PG_OURS_CLAIM,
 ) -> None:
     conn = psycopg.connect(dsn, autocommit=True)
     chain = Chain(chain_id)
@@ -465,27 +506,36 @@ def pg_ours_workstation(
         t0 = time.perf_counter()
         with conn.pipeline():
             conn.execute("BEGIN")
-            cur = conn.execute(PG_OURS_CLAIM, {"u": uid})
+            cur = conn.execute(claim_sql, {"u": uid}, prepare=True)
         r = cur.fetchone()
         if r is None:
             break
-        assert cur.description is not None  # the claim statement returns rows
-        item, claim, at = r[0], r[[c.name for c in cur.description].index("claim_id")], r[-1]
+        if claim_sql is PG_OURS_CLAIM:
+            assert cur.description is not None  # the claim statement returns rows
+            item, claim, at = r[0], r[[c.name for c in cur.description].index("claim_id")], r[-1]
+        else:
+            item, claim, at = r[0], r[1], r[2]
+            if r[RLS_SHA256] is None:  # the media's hash, from reviewer_item_context
+                raise RuntimeError("the claimed item's context was not readable")
         with conn.pipeline():
             row = chain.row("claim", item, {"claim_id": claim}, at)
-            conn.execute(PG_OURS_AUDIT, {**row, "u": uid})
+            conn.execute(PG_OURS_AUDIT, {**row, "u": uid}, prepare=True)
             conn.execute("COMMIT")
         t1 = time.perf_counter()
         with conn.pipeline():
             conn.execute("BEGIN")
             cur = conn.execute(
-                PG_OURS_DECIDE, {"i": item, "c": claim, "u": uid, "t": str(uuid.uuid4())}
+                PG_OURS_DECIDE,
+                {"i": item, "c": claim, "u": uid, "t": str(uuid.uuid4())},
+                prepare=True,
             )
         d = cur.fetchone()
         assert d is not None
         detail = {"claim_id": claim, "decision_id": d[0], "grading": GRADING}
         with conn.pipeline():
-            conn.execute(PG_OURS_AUDIT, {**chain.row("decision", item, detail, d[1]), "u": uid})
+            conn.execute(
+                PG_OURS_AUDIT, {**chain.row("decision", item, detail, d[1]), "u": uid}, prepare=True
+            )
             conn.execute("COMMIT")
         lat.append(t1 - t0)
         n += 1
@@ -494,12 +544,19 @@ def pg_ours_workstation(
 
 
 def pg_ours_process(
-    dsn: str, pairs: list[tuple[int, int]], seconds: float, q: Any, interval: float
+    seats: list[tuple[str, int, int]],
+    seconds: float,
+    q: Any,
+    interval: float,
+    claim_sql: str = PG_OURS_CLAIM,
 ) -> None:
+    """`seats`: (DSN to sign in with, user id, audit chain id), one thread each."""
     out: list[Any] = []
     threads = [
-        threading.Thread(target=pg_ours_workstation, args=(dsn, u, ch, seconds, out, interval))
-        for u, ch in pairs
+        threading.Thread(
+            target=pg_ours_workstation, args=(dsn, u, ch, seconds, out, interval, claim_sql)
+        )
+        for dsn, u, ch in seats
     ]
     for t in threads:
         t.start()
@@ -529,12 +586,62 @@ def run_pg_ours(
         for ch in chains:
             c.execute("insert into audit_chains(id, seq, hash) values (%s, 0, %s)", (ch, GENESIS))
         c.execute("vacuum analyze")
-    pairs = list(zip(users, chains, strict=True))
+    seats = [(dsn, u, ch) for u, ch in zip(users, chains, strict=True)]
     interval = procs * per / offered if offered else 0.0
     q: Any = mp.Queue()
     workers = [
         mp.Process(
-            target=pg_ours_process, args=(dsn, pairs[p * per : p * per + per], seconds, q, interval)
+            target=pg_ours_process, args=(seats[p * per : p * per + per], seconds, q, interval)
+        )
+        for p in range(procs)
+    ]
+    return gather(workers, q)
+
+
+def run_pg_rls(
+    pg: PgServer, dbname: str, procs: int, per: int, seconds: float, n_items: int
+) -> list[Any]:
+    """The `our schema` floor with each workstation signed in as its own login role (a
+    vetted moderator, made by an admin as in team mode), under row-level security.
+    `dbname`: a database not yet made; the owner role migrates and seeds it. Login
+    roles belong to the whole server, hence names of their own (rls00, ...)."""
+    from bench_claims import BENCH_AUDIT_KEY, login_seats, seed, vet
+
+    from db.store import Store
+
+    pg.create_database(dbname, owner=pg.owner)
+    owner = pg.owner_url(dbname)
+    store = Store.open(owner, audit_key=BENCH_AUDIT_KEY)
+    try:
+        seed(store, n_items, "pg-rls-floor")
+        signed_in = login_seats(store, procs * per, functools.partial(pg.url, dbname), prefix="rls")
+        vet(store, [uid for _url, uid in signed_in])
+    finally:
+        store.close()
+    seats = [
+        (url.replace("postgresql+psycopg://", "postgresql://"), uid, 10_000 + uid)
+        for url, uid in signed_in
+    ]
+    with psycopg.connect(seats[0][0]) as c:  # the policies apply: no bypass, no owner
+        row = c.execute(
+            "select rolbypassrls, has_column_privilege('items', 'report_text', 'SELECT')"
+            " from pg_roles where rolname = current_user"
+        ).fetchone()
+        if row != (False, False):
+            raise RuntimeError(f"a login role of the RLS floor is not bound by policies: {row}")
+    with psycopg.connect(owner.replace("postgresql+psycopg://", "postgresql://")) as c:
+        for _url, uid in signed_in:
+            c.execute(
+                "insert into audit_chains(id, seq, hash) values (%s, 0, %s)",
+                (10_000 + uid, GENESIS),
+            )
+        c.commit()
+        c.execute("analyze")
+    q: Any = mp.Queue()
+    workers = [
+        mp.Process(
+            target=pg_ours_process,
+            args=(seats[p * per : p * per + per], seconds, q, 0.0, PG_RLS_CLAIM),
         )
         for p in range(procs)
     ]
@@ -643,6 +750,9 @@ def main() -> int:
             PG_OURS_LABEL,
             run_pg_ours(pg.create_database("floor_ours"), 2, 25, s, int(3_000 * s)),
             s,
+        )
+        bench["pg_rls"] = summarise(
+            PG_RLS_LABEL, run_pg_rls(pg, "floor_rls", 2, 25, s, int(3_000 * s)), s
         )
     print("== SQLite")
     for procs in (1, 2):

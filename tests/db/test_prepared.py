@@ -3,30 +3,46 @@ Connection.execute gives, and fail the way it fails."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.types.json import Json
 from sqlalchemy import (
     JSON,
     Boolean,
     Column,
     Engine,
+    Float,
     Integer,
+    Interval,
     MetaData,
     String,
     Table,
     bindparam,
+    cast,
     insert,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from db import prepared
+from db.audit import _WriterSql
+from db.claims import ClaimStatements
 from db.engine import make_engine
+from db.gate import Gate
 from db.models import UTCDateTime
-from db.prepared import Prepared
+from db.prepared import Prepared, run_steps
 
 meta = MetaData()
 things = Table(
@@ -137,3 +153,147 @@ def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(engine: Engine) -> 
     # The pool hands out a fresh connection: the next transaction just works.
     with engine.begin() as conn:
         assert add.first(conn, {**params, "p_at": AT + timedelta(seconds=1)}) is not None
+
+
+# -- the precomputed converters give what SQLAlchemy's generic processors give ---------
+
+aware_times = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()
+) | st.datetimes(timezones=st.just(UTC))
+
+
+def _generic(type_: UTCDateTime, dialect: Dialect) -> tuple[Any, Any]:
+    impl = type_.dialect_impl(dialect)
+    return impl.bind_processor(dialect), impl.result_processor(dialect, None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.none() | aware_times)
+def test_utc_bind_and_result_on_sqlite_equal_the_generic_chain(value: datetime | None) -> None:
+    dialect = sqlite.dialect()
+    bind, result = _generic(UTCDateTime(), dialect)
+    text_form = bind(value)
+    assert prepared.bind_processor(UTCDateTime(), dialect)(value) == text_form  # type: ignore[misc]
+    fast_result = prepared.result_processor(UTCDateTime(), dialect)
+    assert fast_result is not None
+    back = fast_result(text_form)
+    assert back == result(text_form)
+    assert back is None or back.tzinfo is UTC
+    # What SQLite itself writes (CURRENT_TIMESTAMP defaults): no fraction, reads the same.
+    if text_form is not None:
+        assert fast_result(text_form[:19]) == result(text_form[:19])
+
+
+def test_a_naive_time_is_refused_alike() -> None:
+    dialect = sqlite.dialect()
+    bind, _result = _generic(UTCDateTime(), dialect)
+    fast = prepared.bind_processor(UTCDateTime(), dialect)
+    assert fast is not None
+    naive = datetime(2026, 1, 1, 12)
+    for proc in (bind, fast):
+        with pytest.raises(ValueError, match="naive datetime"):
+            proc(naive)
+
+
+@functools.cache
+def _hot_statements(name: str) -> list[tuple[Any, Prepared]]:
+    """(Core statement compiled, Prepared) for every statement the claim path prepares:
+    the Store's, the gate's, the audit writer's."""
+    dialect = sqlite.dialect() if name == "sqlite" else psycopg_dialect()
+    made: list[tuple[Any, Prepared]] = []
+    original = Prepared.__init__
+
+    def keep(self: Prepared, stmt: Any, d: Dialect) -> None:
+        original(self, stmt, d)
+        made.append((stmt.compile(dialect=d), self))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Prepared, "__init__", keep)
+        ClaimStatements(dialect, server_time=dialect.name == "postgresql")
+        ClaimStatements(dialect, server_time=False)
+        Gate(False, lambda: AT, dialect=dialect)
+        _WriterSql(dialect)
+    return made
+
+
+def _value_for(type_: Any, draw: Any) -> Any:
+    """A value of the kind a caller binds to a parameter of `type_` (or None)."""
+    if isinstance(type_, UTCDateTime):
+        return draw(st.none() | aware_times)
+    if isinstance(type_, Boolean):
+        return draw(st.none() | st.booleans())
+    if isinstance(type_, Integer):
+        return draw(st.none() | st.integers(-(2**62), 2**62))
+    if isinstance(type_, Float):
+        return draw(st.none() | st.floats(allow_nan=False, allow_infinity=False))
+    if isinstance(type_, JSON):
+        return draw(st.none() | st.lists(st.text(max_size=5), max_size=3))
+    if isinstance(type_, Interval):
+        return timedelta(seconds=draw(st.integers(0, 10**6)))
+    return draw(st.none() | st.text(max_size=10))
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hot_statements_bind_what_sqlalchemy_would(name: str, data: st.DataObject) -> None:
+    """Every parameter of every hot statement, given or left to the statement's own
+    value, reaches the driver as SQLAlchemy's own execution would send it."""
+    for compiled, prep in _hot_statements(name):
+        params: dict[str, Any] = {"not_a_parameter_of_it": 1}
+        for bp, bname in compiled.bind_names.items():
+            if bp.required or data.draw(st.booleans()):
+                params[bname] = _value_for(bp.type, data.draw)
+        raw = compiled.construct_params(params)
+        procs = compiled._bind_processors
+        want = {k: procs[k](v) if k in procs else v for k, v in raw.items()}
+        if compiled.positiontup is not None:
+            assert prep.bind(params) == [want[k] for k in compiled.positiontup], prep.sql
+        else:
+            got = prep.bind(params)
+            assert isinstance(got, dict)
+            assert _comparable(got) == _comparable(want), prep.sql
+
+
+def _comparable(bound: dict[str, Any]) -> dict[str, Any]:
+    # psycopg's JSON wrapper has no equality of its own: compare what it wraps.
+    return {k: (Json, v.obj) if isinstance(v, Json) else v for k, v in bound.items()}
+
+
+def test_the_hot_statements_stored_text_is_the_same_as_cores(engine: Engine) -> None:
+    """Written through Prepared and through Connection.execute, the same values are
+    stored alike, compared as the database's own text."""
+    add = Prepared(ADD, engine.dialect)
+    shown = select(
+        things.c.name, cast(things.c.at, String()), cast(things.c.extra, String()), things.c.flag
+    ).order_by(things.c.name)
+    paris = datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=ZoneInfo("Europe/Paris"))
+    values = [AT, AT.replace(microsecond=0), paris, None]
+    with engine.begin() as conn:
+        for i, at in enumerate(values):
+            params = {"p_flag": i % 2 == 0, "p_at": at, "p_extra": {"n": i, "l": [None]}}
+            add.run(conn, {**params, "p_name": f"fast{i}"})
+            conn.execute(ADD, {**params, "p_name": f"core{i}"})
+    with engine.connect() as conn:
+        rows = conn.execute(shown).all()
+    core = [tuple(r)[1:] for r in rows if r[0].startswith("core")]
+    fast = [tuple(r)[1:] for r in rows if r[0].startswith("fast")]
+    assert fast == core
+    assert core[0][0] != core[1][0]  # the text does show the fraction
+
+
+@pytest.mark.postgres_only
+def test_a_hot_statement_is_prepared_on_the_server_from_its_first_run(engine: Engine) -> None:
+    """Under row-level security planning a claim statement costs more than running it;
+    the driver's default (prepare from the fifth run) planned every statement of a
+    workstation's first claims, and of every claim after anything emptied its cache."""
+    add = Prepared(ADD, engine.dialect)
+    step = Prepared(select(things.c.id).where(things.c.name == bindparam("p_name")), engine.dialect)
+    params = {"p_name": "a", "p_flag": True, "p_at": AT, "p_extra": {}}
+    with engine.begin() as conn:
+        add.run(conn, params)
+        run_steps(conn, [(step, {"p_name": "a"})])
+        prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars()
+        texts = " ".join(prepared)
+    assert "INSERT INTO prepared_things" in texts
+    assert "SELECT prepared_things.id" in texts
