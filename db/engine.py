@@ -28,6 +28,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 IDLE_PING_S = 10.0
 
 
+# Settings of every application connection to PostgreSQL (libpq `options`).
+# No JIT: a workstation runs short statements, and under a login role's row-level
+# security the planner's cost estimates pass jit_above_cost, so one sign-in's welfare
+# query spent about 4 s compiling itself (and every later run as long again).
+# Generic plans from a prepared statement's first execution: PostgreSQL otherwise plans
+# a prepared statement afresh on each of its first five runs, and planning a statement
+# under the policies' sub-selects costs a login role about 1 ms; a claim's statements
+# run a few times per connection, so the custom plans were most of the claim's server
+# CPU. Measured in docs/BENCHMARKS.md, "Session 9 (speed2)" (bench_claims, and
+# tests/bench/bench_plan_cache.py for the lead's, QA's and queue reads).
+PG_OPTIONS = "-c jit=off -c plan_cache_mode=force_generic_plan"
+
+
 def strict_json(value: Any) -> str:
     """JSON columns hold strict JSON: NaN and Infinity are refused (ValueError) rather
     than stored, since the databases' JSON functions reject a document holding them and
@@ -49,10 +62,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_size", 5)
-    # No JIT: a workstation runs short statements, and under a login role's row-level
-    # security the planner's cost estimates pass jit_above_cost, so one sign-in's
-    # welfare query spent about 4 s compiling itself (and every later run as long again).
-    kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+    kwargs.setdefault("connect_args", {"options": PG_OPTIONS})
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from pgserver import PgServer
 from qa_helpers import SEED, add_items, graded
 from team_server import Person, Seat, TeamDb
@@ -181,6 +182,33 @@ def test_a_workstations_connection_runs_without_jit(team: TeamDb, media: MediaSt
     workstation's engine turns JIT off."""
     mo = seat(team, media, "Mo", Role.MODERATOR)
     assert mo.setting("jit") == "off"
+
+
+def test_a_workstations_prepared_statements_are_planned_generically_from_the_first_run(
+    team: TeamDb, media: MediaStore
+) -> None:
+    """Planning a statement under the policies' sub-selects is most of a login role's
+    server time for a claim; PostgreSQL's default plans a prepared statement afresh on
+    each of its first five runs. The workstation's connections take the generic plan
+    from the first: every statement its claim and decision prepared has no custom plan."""
+    admin = admin_seat(team, media)
+    add_items(admin.store, 2)
+    mo = seat(team, media, "Mo", Role.MODERATOR)
+    assert mo.setting("plan_cache_mode") == "force_generic_plan"
+    with mo.store.engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    for token in ("t-1", "t-2"):
+        claim = mo.svc.claim_next()
+        assert claim is not None
+        mo.svc.submit(claim, graded(Severity.NOT_ILLEGAL), Exposure(), token)
+    with mo.store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == pid
+        plans = conn.execute(
+            sa.text("SELECT generic_plans, custom_plans FROM pg_prepared_statements")
+        ).all()
+    assert plans, "the claim and decision prepared no statement on the server"
+    assert sum(custom for _generic, custom in plans) == 0
+    assert sum(generic for generic, _custom in plans) > 0
 
 
 # --------------------------------------------------------------------------- QA and gold
