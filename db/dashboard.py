@@ -20,7 +20,7 @@ from db.models import (
     QueueRow,
     UserRow,
 )
-from db.open_items import open_counts
+from db.open_items import CLAIMED, open_counts
 from db.repo import Repo, translate_errors
 from reviewer.dashboard_service import (
     BREAK_OVERRIDDEN_KINDS,
@@ -113,7 +113,7 @@ class DashboardRepo(Repo):
         )
         held = (
             select(items.c.claimed_by, func.count().label("n"))
-            .where(items.c.status == "claimed")
+            .where(items.c.status == CLAIMED)
             .group_by(items.c.claimed_by)
         )
         brk = (

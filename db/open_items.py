@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, null, select, union_all
+from sqlalchemy import Connection, func, literal, literal_column, null, select, union_all
 
 from db.models import ItemRow
 
 items = ItemRow.__table__
+# The statuses as SQL literals, not bound parameters: a partial index (WHERE status =
+# 'pending') serves only a query naming that constant, and a generic plan (every
+# prepared statement on PostgreSQL, db/engine.py) does not know a parameter's value.
+PENDING = literal_column("'pending'")
+CLAIMED = literal_column("'claimed'")
 
 
 def _aware(value: Any) -> datetime | None:
@@ -44,12 +49,12 @@ def open_counts(conn: Connection, by_priority: bool) -> dict[tuple[int, ...], Op
     # pending to claimed meanwhile is counted once), each part on its partial index.
     pending = (
         select(*keys, literal("pending"), func.count(), func.min(items.c.received_at))
-        .where(items.c.status == "pending")
+        .where(items.c.status == PENDING)
         .group_by(*keys)
     )
     claimed = (
         select(*keys, literal("claimed"), func.count(), null())
-        .where(items.c.status == "claimed")
+        .where(items.c.status == CLAIMED)
         .group_by(*keys)
     )
     out: defaultdict[tuple[int, ...], OpenCounts] = defaultdict(OpenCounts)

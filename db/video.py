@@ -26,6 +26,7 @@ from db.models import (
     VideoKeyframeRow,
     VideoSegmentRow,
 )
+from db.open_items import PENDING
 from db.repo import Repo, translate_errors
 from reviewer.errors import NotFound
 from reviewer.model import Claim
@@ -184,7 +185,7 @@ class VideoRepo(Repo):
         with self.read() as conn:
             rows = conn.execute(
                 select(items_t.c.queue_id, func.count())
-                .where(items_t.c.status == "pending", items_t.c.source == Source.LIVESTREAM.value)
+                .where(items_t.c.status == PENDING, items_t.c.source == Source.LIVESTREAM.value)
                 .group_by(items_t.c.queue_id)
             ).all()
         return {int(q): int(n) for q, n in rows}

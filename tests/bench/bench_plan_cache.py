@@ -117,6 +117,32 @@ def seed(team: TeamDb, media: MediaStore, n_items: int, cycles: int) -> None:
         qa.svc.team.qa_session.submit(sample, graded(Severity.C), Exposure(), f"qa-{i}")
 
 
+def history(team: TeamDb, n: int) -> None:
+    """`n` more items, already decided: only the items table's share of a long history
+    (what the statements on its partial indexes of open items have to skip)."""
+    shas = [hashlib.sha256(f"media-{i}".encode()).hexdigest() for i in range(500)]
+    batch = [
+        NewItem(
+            queue="General",
+            source=SOURCES[i % len(SOURCES)],
+            media_sha256=shas[i % len(shas)],
+            dedupe_key=hashlib.sha256(f"old-item-{i}".encode()).hexdigest(),
+            imminent_risk=False,
+            report_text="reported by the benchmark",
+        )
+        for i in range(n)
+    ]
+    for i in range(0, n, 20_000):
+        team.owner.items.enqueue_many(batch[i : i + 20_000])
+    with team.owner.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE items SET status = 'decided' WHERE status = 'pending'"
+            " AND dedupe_key IN (SELECT dedupe_key FROM items ORDER BY id DESC LIMIT %(n)s)",
+            {"n": n},
+        )
+        conn.exec_driver_sql("ANALYZE items")
+
+
 def reads(lead: Seat, qa: Seat) -> dict[str, Callable[[], object]]:
     assert lead.svc.team is not None and lead.svc.team.dashboard is not None
     assert qa.svc.team is not None and qa.svc.team.qa_session is not None
@@ -144,6 +170,12 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="items more, marked decided by the owner (a database with months behind it)",
+    )
+    ap.add_argument(
         "--exists-policies",
         action="store_true",
         help="experiment: the policies of 0023 as one EXISTS each (profile_claims_pg.py)",
@@ -155,6 +187,8 @@ def main() -> int:
             media = MediaStore(Path(tmp) / "media", os.urandom(32))
             t0 = time.perf_counter()
             seed(team, media, args.items, args.cycles)
+            if args.history:
+                history(team, args.history)
             if args.exists_policies:
                 with team.owner.engine.begin() as conn:
                     for sql in exists_policies():
@@ -184,7 +218,13 @@ def main() -> int:
         result[name] = {"generic_ms": round(g, 2), "auto_ms": round(a, 2), "ratio": round(g / a, 2)}
         print(f"  {name:28s} generic {g:8.2f} ms  auto {a:8.2f} ms  generic/auto {g / a:.2f}")
     policies = "one EXISTS each (experiment)" if args.exists_policies else "as migrated"
-    bench = {"bench": "plan_cache", "items": args.items, "policies": policies, "reads": result}
+    bench = {
+        "bench": "plan_cache",
+        "items": args.items,
+        "decided_history": args.history,
+        "policies": policies,
+        "reads": result,
+    }
     print("BENCH " + json.dumps(bench))
     return 0
 

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect
 
@@ -106,3 +107,30 @@ def test_items_indexes_match_the_models_and_migration_0013_goes_both_ways(
     assert claim is not None
     store.claims.submit_decision(claim, GRADE, Exposure(), "after-round-trip")
     assert [q.pending for q in store.items.queue_summaries()] == [1]
+
+
+@pytest.mark.postgres_only
+def test_queue_counts_reach_the_partial_indexes_under_a_generic_plan(
+    store: Store, enqueue: Callable[..., list[int]]
+) -> None:
+    """Application connections to PostgreSQL plan every prepared statement generically
+    (db/engine.py), and psycopg prepares a statement on its fifth run. A generic plan
+    knows no parameter's value, so the counts reach the partial indexes (WHERE status =
+    'pending' / 'claimed') only if the statuses are literals in the statement."""
+    enqueue(store, 3, queue="Alpha")
+    with store.engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    for _ in range(6):
+        store.items.queue_summaries()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
+        name, types = conn.exec_driver_sql(
+            "SELECT name, parameter_types FROM pg_prepared_statements"
+            " WHERE statement LIKE '%%UNION ALL%%'"
+        ).one()
+        conn.exec_driver_sql("SET enable_seqscan = off")  # ended with the transaction
+        args = f"({', '.join('NULL' for _ in types)})" if types else ""
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}{args}"))
+    assert "ix_items_pending" in plan or "ix_items_queue_pending" in plan, plan
+    assert "ix_items_lease" in plan, plan
