@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, literal_column, null, select, union_all
+from sqlalchemy.sql.elements import ColumnClause
 
 from db.models import ItemRow
 
@@ -21,8 +22,8 @@ items = ItemRow.__table__
 # The statuses as SQL literals, not bound parameters: a partial index (WHERE status =
 # 'pending') serves only a query naming that constant, and a generic plan (every
 # prepared statement on PostgreSQL, db/engine.py) does not know a parameter's value.
-PENDING = literal_column("'pending'")
-CLAIMED = literal_column("'claimed'")
+PENDING: ColumnClause[str] = literal_column("'pending'")
+CLAIMED: ColumnClause[str] = literal_column("'claimed'")
 
 
 def _aware(value: Any) -> datetime | None:
