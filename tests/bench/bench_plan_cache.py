@@ -11,13 +11,15 @@ reads (queue depths, people's load) and the queue summaries, and as a QA reviewe
 QA queue; once with the application's options and once with PostgreSQL's default
 (`plan_cache_mode=auto`), alternating, each on its own signed-in Store. Every read runs
 `--repeats` times per round (a Store's statements are prepared on the server from their
-first run, so the later runs are what a person sees over a shift).
+first run, so the later runs are what a person sees over a shift). `--history N` adds
+N items already decided (a table with months behind it: what the partial indexes of
+open items are for).
 
 Prints, per read, the median wall time per call each way and the ratio
 generic / auto (above 1: the setting makes that read slower); the last line is
 `BENCH {json}`.
 
-    .venv/bin/python tests/bench/bench_plan_cache.py
+    .venv/bin/python tests/bench/bench_plan_cache.py [--history 200000] [--exists-policies]
 """
 
 from __future__ import annotations
