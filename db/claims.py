@@ -63,6 +63,7 @@ from db.models import (
     SkipRow,
     UTCDateTime,
 )
+from db.open_items import CLAIMED, PENDING
 from db.prepared import Prepared, Result, run_steps
 from db.repo import Repo
 from db.unit_of_work import Event, UnitOfWork, translate_errors
@@ -82,10 +83,6 @@ samples = QaSampleRow.__table__
 # Leases last minutes, so sweeping expired ones once a second per repository is plenty;
 # doing it on every claim cost a statement per claim. An empty pick sweeps at once.
 SWEEP_INTERVAL_S = 1.0
-# Status literals, not bound parameters: the planners only use the partial indexes
-# (WHERE status = 'pending' / 'claimed') when the query names the same constant.
-_PENDING: ColumnClause[str] = literal_column("'pending'")
-_CLAIMED: ColumnClause[str] = literal_column("'claimed'")
 _CATEGORY_A: ColumnClause[str] = literal_column(f"'{Severity.A.value}'")
 _IMMINENT = literal_column(str(PRIORITY_IMMINENT_RISK), Integer())
 EXPOSURE_COLS = (
@@ -181,7 +178,7 @@ class ClaimStatements:
         # welfare cap on consecutive A items, its own variant likewise.
         def pick(by_queue: bool, restriction: str, avoiding_a: bool) -> Select[Any]:
             q = select(items.c.id).where(
-                items.c.status == _PENDING,
+                items.c.status == PENDING,
                 ~exists().where(skips.c.item_id == items.c.id, skips.c.user_id == user),
             )
             if by_queue:
@@ -290,7 +287,7 @@ class ClaimStatements:
         for t in (ITEM.table, QA_SAMPLE.table):
             self.expiry[t.name] = (
                 select(t.c.id, t.c.claim_id, t.c.claimed_by)
-                .where(t.c.status == _CLAIMED, t.c.lease_expires_at < now)
+                .where(t.c.status == CLAIMED, t.c.lease_expires_at < now)
                 .order_by(t.c.id)
                 .with_for_update(skip_locked=True),
                 update(t)
@@ -315,7 +312,7 @@ class ClaimStatements:
             .where(
                 items.c.id == item,
                 items.c.claim_id == claim,
-                items.c.status == _CLAIMED,
+                items.c.status == CLAIMED,
                 ~exists().where(decisions.c.client_token == token),
             )
             .values(
