@@ -1,9 +1,9 @@
 """The claim path as it was before the queue's hot path was made fast: the baseline
-that bench_claims.py measures the current `Store.claim_next` against, in the same run.
+that bench_claims.py measures the current `store.claims.claim_next` against, in the same run.
 
-It lives with the benchmark, not in db/: the application never calls it. It reaches
-into the Store's private parts (its transaction, lease sweep, clock and audit writer)
-because that is what the old path was made of.
+It lives with the benchmark, not in db/: the application never calls it. It is built
+from the unit of work's door (its transaction, clock and audit writer) and the claims
+repository's lease sweep, because that is what the old path was made of.
 
 Not a pytest module: nothing is collected.
 """
