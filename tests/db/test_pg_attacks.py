@@ -454,3 +454,12 @@ def test_a_disabled_account_can_neither_sign_in_nor_act_on_an_open_session(
         open_session.close()
     with pytest.raises(psycopg.OperationalError):
         team.raw(scene.mo)
+
+
+def test_a_session_opened_any_way_runs_without_jit(scene: Scene) -> None:
+    # Not a rule but a cost: under the policies a person's statements are large plans,
+    # and JIT compiling one took seconds (migration 0026). A bare connection, as psql
+    # opens it, gets the database's default.
+    for person in [*scene.people().values(), scene.max]:
+        with scene.team.raw(person) as conn:
+            assert _rows(conn, "SHOW jit") == [("off",)], person.role
