@@ -7,12 +7,17 @@
   PostgreSQL, so every database test runs on both. ``--backend sqlite|postgresql|all``
   restricts that. Tests marked ``postgres_only`` get only the PostgreSQL variant; a
   test can pin one with ``@pytest.mark.parametrize("db_backend", [...], indirect=True)``.
+- ``migrated_db_url`` (what the ``store`` fixtures open) makes that database a copy of
+  one already migrated, and ``team_db`` copies a team database migrated by its owner.
+- Under pytest-xdist (scripts/test runs one worker per CPU) session fixtures are per
+  worker: each worker starts its own PostgreSQL server on a free port.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -32,9 +37,11 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from pgserver import PgNotAvailableError, PgServer  # noqa: E402
-from team_server import TeamDb  # noqa: E402
+from team_server import TeamDb, migrated_template  # noqa: E402
 
+from db.engine import make_engine  # noqa: E402
 from db.keys import accept_in_memory_backend  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
 
 BACKENDS = ("sqlite", "postgresql")
 _BACKEND_IDS = {"sqlite": "sqlite", "postgresql": "pg"}
@@ -158,7 +165,8 @@ def _pg_required() -> bool:
 
 @pytest.fixture(scope="session")
 def pg_server(request: pytest.FixtureRequest) -> Iterator[PgServer]:
-    """One throwaway PostgreSQL server for the whole run, started on first use.
+    """One throwaway PostgreSQL server for the whole run (for each xdist worker: a
+    session is per worker), started on first use, in RAM where there is room.
 
     Skips when PostgreSQL is not installed, except under CI or REVIEWER_REQUIRE_PG=1,
     where that fails the tests instead.
@@ -166,7 +174,7 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[PgServer]:
     if "postgresql" not in _selected_backends(request.config):
         pytest.skip("--backend=sqlite")
     try:
-        server = PgServer()
+        server = PgServer(in_memory=True)
         server.start()
     except PgNotAvailableError as e:
         if _pg_required():
@@ -185,17 +193,60 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 
 _db_counter = itertools.count()
+# What db_url made for a test: whether its database is a migrated copy (migrated_db_url).
+_MIGRATED = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session")
+def pg_head_template(pg_server: PgServer) -> str:
+    """A frozen database on this session's server at the head revision, migrated by the
+    superuser as Store.open(db_url) would: what migrated_db_url copies."""
+    return migrated_template(pg_server, owner=None)
+
+
+@pytest.fixture(scope="session")
+def pg_team_template(pg_server: PgServer) -> str:
+    """A frozen database owned and migrated by the owner role: what TeamDb copies."""
+    return migrated_template(pg_server, owner=pg_server.owner)
+
+
+@pytest.fixture(scope="session")
+def sqlite_head_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the head revision, made as Store.open makes one (make_engine,
+    then upgrade) and closed: what migrated_db_url copies."""
+    path = tmp_path_factory.mktemp("head-template") / "reviewer.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    # The last connection's close checkpoints the WAL into the file: a copy of the file
+    # alone is then the whole database.
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    if leftovers:
+        raise RuntimeError(f"the SQLite template left {leftovers} beside it")
+    return path
 
 
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> Iterator[str]:
-    """SQLAlchemy URL of a fresh, empty database for this test, on ``db_backend``."""
+    """SQLAlchemy URL of a fresh database for this test, on ``db_backend``: empty,
+    unless the test also uses ``migrated_db_url`` (directly or through a ``store``
+    fixture), which makes it a copy of a database already at the head revision."""
+    migrated = "migrated_db_url" in request.fixturenames
+    request.node.stash[_MIGRATED] = migrated
     if db_backend == "sqlite":
-        yield f"sqlite:///{tmp_path}/reviewer.db"
+        path = tmp_path / "reviewer.db"
+        if migrated:
+            template: Path = request.getfixturevalue("sqlite_head_template")
+            shutil.copyfile(template, path)
+            shutil.copymode(template, path)
+        yield f"sqlite:///{path}"
         return
     server: PgServer = request.getfixturevalue("pg_server")
     name = f"t{next(_db_counter)}_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name)
+    source = request.getfixturevalue("pg_head_template") if migrated else None
+    url = server.create_database(name, template=source)
     try:
         yield url
     finally:
@@ -203,11 +254,23 @@ def db_url(request: pytest.FixtureRequest, db_backend: str, tmp_path: Path) -> I
 
 
 @pytest.fixture
-def team_db(pg_server: PgServer) -> Iterator[TeamDb]:
+def migrated_db_url(request: pytest.FixtureRequest, db_url: str) -> str:
+    """``db_url``, its database already at the head revision: a copy of a template this
+    session migrated once, the same as the empty database Store.open would have migrated
+    (tests/db/test_pgserver.py compares the two). Store fixtures open it: migrating
+    every test's database from empty was most of their set-up time."""
+    if not request.node.stash.get(_MIGRATED, False):
+        # Asked for after db_url was made (request.getfixturevalue): it is empty.
+        raise RuntimeError("migrated_db_url must be a parameter of the test or its fixtures")
+    return db_url
+
+
+@pytest.fixture
+def team_db(pg_server: PgServer, pg_team_template: str) -> Iterator[TeamDb]:
     """A PostgreSQL database set up as a team's server: owned and migrated by the owner
-    role, with a first admin; `team_db.person(...)` adds people, each signing in as
-    their own login role (tests/team_server.py)."""
-    team = TeamDb(pg_server)
+    role (a copy of pg_team_template), with a first admin; `team_db.person(...)` adds
+    people, each signing in as their own login role (tests/team_server.py)."""
+    team = TeamDb(pg_server, template=pg_team_template)
     try:
         yield team
     finally:

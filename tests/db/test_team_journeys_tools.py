@@ -60,8 +60,8 @@ DAY = 86_400.0
 
 
 @pytest.fixture
-def team(pg_server: PgServer) -> Iterator[TeamDb]:
-    t = TeamDb(pg_server, clock=FakeClock())
+def team(pg_server: PgServer, pg_team_template: str) -> Iterator[TeamDb]:
+    t = TeamDb(pg_server, clock=FakeClock(), template=pg_team_template)
     try:
         yield t
     finally:

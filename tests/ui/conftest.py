@@ -1,4 +1,4 @@
-"""Fixtures for the review screen on a real store (SQLite and PostgreSQL, via db_url)."""
+"""Fixtures for the review screen on a real store (SQLite and PostgreSQL, via migrated_db_url)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from ui.theme import apply_theme
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(migrated_db_url: str) -> Iterator[Store]:
+    s = Store.open(migrated_db_url)
     yield s
     s.close()
 

@@ -35,9 +35,9 @@ LEAD_PASSWORD = "a lead password for tests"
 
 
 @pytest.fixture
-def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
+def store(migrated_db_url: str, clock: FakeClock) -> Iterator[Store]:
     # Leases on the same fake clock as the policy, so a break can outlast one.
-    s = Store.open(db_url, clock=clock)
+    s = Store.open(migrated_db_url, clock=clock)
     yield s
     s.close()
 

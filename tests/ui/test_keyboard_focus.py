@@ -160,8 +160,8 @@ def test_a_segment_starts_with_no_severity(qtbot: QtBot) -> None:
 
 
 @pytest.fixture
-def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock)
+def store(migrated_db_url: str, clock: FakeClock) -> Iterator[Store]:
+    s = Store.open(migrated_db_url, clock=clock)
     yield s
     s.close()
 

@@ -35,8 +35,8 @@ LOCK = LockTimings(lock_after_s=300, release_after_s=3_600, check_ms=10)
 
 
 @pytest.fixture
-def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock)
+def store(migrated_db_url: str, clock: FakeClock) -> Iterator[Store]:
+    s = Store.open(migrated_db_url, clock=clock)
     yield s
     s.close()
 

@@ -41,9 +41,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
+def store(migrated_db_url: str, clock: FakeClock) -> Iterator[Store]:
     # Leases on the policy's clock, so a break can outlast one.
-    s = Store.open(db_url, clock=clock)
+    s = Store.open(migrated_db_url, clock=clock)
     yield s
     s.close()
 

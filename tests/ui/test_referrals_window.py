@@ -43,8 +43,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def timed_store(db_url: str, clock: FakeClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock)
+def timed_store(migrated_db_url: str, clock: FakeClock) -> Iterator[Store]:
+    s = Store.open(migrated_db_url, clock=clock)
     yield s
     s.close()
 
