@@ -282,13 +282,16 @@ class ClaimStatements:
             dialect,
         )
 
-        # -- lease expiry: for each kind of row a claim leases (see Leased)
+        # -- lease expiry: for each kind of row a claim leases (see Leased). In no
+        # particular order (expire_in sorts the events): ordered by id, SQLite walked
+        # the whole items table in id order instead of the claimed rows' lease index,
+        # every sweep, under the write lock (about 15 % of a claim's time at 30,000
+        # items, growing with every item ever received).
         self.expiry: dict[str, tuple[Select[Any], UpdateBase]] = {}
         for t in (ITEM.table, QA_SAMPLE.table):
             self.expiry[t.name] = (
                 select(t.c.id, t.c.claim_id, t.c.claimed_by)
                 .where(t.c.status == CLAIMED, t.c.lease_expires_at < now)
-                .order_by(t.c.id)
                 .with_for_update(skip_locked=True),
                 update(t)
                 .where(t.c.id.in_(bindparam("p_rows", expanding=True)))

@@ -485,6 +485,12 @@ from h
 """
 
 
+# Cycles each floor workstation runs before its window: the first executions of a
+# statement on a connection plan it (about 1 ms each as a login role under the
+# policies), which bench_claims' own workstations also do before theirs.
+PG_WARM_CYCLES = 3
+
+
 def pg_ours_workstation(
     dsn: str,
     uid: int,
@@ -493,23 +499,22 @@ def pg_ours_workstation(
     out: list[Any],
     interval: float,
     claim_sql: str = PG_OURS_CLAIM,
+    warmed: threading.Barrier | None = None,
 ) -> None:
+    """Claim and decide until `seconds` have passed; with `warmed`, first a few cycles
+    and then wait there for the process's other workstations."""
     conn = psycopg.connect(dsn, autocommit=True)
     chain = Chain(chain_id)
-    n, lat = 0, []
-    end = time.monotonic() + seconds
-    next_at = time.monotonic() + random.uniform(0, interval)
-    while time.monotonic() < end:
-        if interval:
-            time.sleep(max(0.0, next_at - time.monotonic()))
-            next_at = max(next_at + interval, time.monotonic())
+
+    def cycle() -> float | None:
+        """One claim + decision; the claim's latency, or None when the queue ran dry."""
         t0 = time.perf_counter()
         with conn.pipeline():
             conn.execute("BEGIN")
             cur = conn.execute(claim_sql, {"u": uid}, prepare=True)
         r = cur.fetchone()
         if r is None:
-            break
+            return None
         if claim_sql is PG_OURS_CLAIM:
             assert cur.description is not None  # the claim statement returns rows
             item, claim, at = r[0], r[[c.name for c in cur.description].index("claim_id")], r[-1]
@@ -537,7 +542,23 @@ def pg_ours_workstation(
                 PG_OURS_AUDIT, {**chain.row("decision", item, detail, d[1]), "u": uid}, prepare=True
             )
             conn.execute("COMMIT")
-        lat.append(t1 - t0)
+        return t1 - t0
+
+    if warmed is not None:
+        for _ in range(PG_WARM_CYCLES):
+            cycle()
+        warmed.wait()
+    n, lat = 0, []
+    end = time.monotonic() + seconds
+    next_at = time.monotonic() + random.uniform(0, interval)
+    while time.monotonic() < end:
+        if interval:
+            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at = max(next_at + interval, time.monotonic())
+        took = cycle()
+        if took is None:
+            break
+        lat.append(took)
         n += 1
     out.append((n, lat))
     conn.close()
@@ -552,9 +573,11 @@ def pg_ours_process(
 ) -> None:
     """`seats`: (DSN to sign in with, user id, audit chain id), one thread each."""
     out: list[Any] = []
+    warmed = threading.Barrier(len(seats))
     threads = [
         threading.Thread(
-            target=pg_ours_workstation, args=(dsn, u, ch, seconds, out, interval, claim_sql)
+            target=pg_ours_workstation,
+            args=(dsn, u, ch, seconds, out, interval, claim_sql, warmed),
         )
         for dsn, u, ch in seats
     ]
@@ -599,12 +622,21 @@ def run_pg_ours(
 
 
 def run_pg_rls(
-    pg: PgServer, dbname: str, procs: int, per: int, seconds: float, n_items: int
+    pg: PgServer,
+    dbname: str,
+    procs: int,
+    per: int,
+    seconds: float,
+    n_items: int,
+    offered: float = 0.0,
+    prefix: str = "rls",
 ) -> list[Any]:
     """The `our schema` floor with each workstation signed in as its own login role (a
     vetted moderator, made by an admin as in team mode), under row-level security.
     `dbname`: a database not yet made; the owner role migrates and seeds it. Login
-    roles belong to the whole server, hence names of their own (rls00, ...)."""
+    roles belong to the whole server, hence names of their own (`prefix`00, ...): a
+    second run on the same server needs another prefix. `offered` > 0: cycles/s
+    offered in all, spread evenly over the workstations (as run_pg_ours)."""
     from bench_claims import BENCH_AUDIT_KEY, login_seats, seed, vet
 
     from db.store import Store
@@ -614,7 +646,9 @@ def run_pg_rls(
     store = Store.open(owner, audit_key=BENCH_AUDIT_KEY)
     try:
         seed(store, n_items, "pg-rls-floor")
-        signed_in = login_seats(store, procs * per, functools.partial(pg.url, dbname), prefix="rls")
+        signed_in = login_seats(
+            store, procs * per, functools.partial(pg.url, dbname), prefix=prefix
+        )
         vet(store, [uid for _url, uid in signed_in])
     finally:
         store.close()
@@ -637,11 +671,12 @@ def run_pg_rls(
             )
         c.commit()
         c.execute("analyze")
+    interval = procs * per / offered if offered else 0.0
     q: Any = mp.Queue()
     workers = [
         mp.Process(
             target=pg_ours_process,
-            args=(seats[p * per : p * per + per], seconds, q, 0.0, PG_RLS_CLAIM),
+            args=(seats[p * per : p * per + per], seconds, q, interval, PG_RLS_CLAIM),
         )
         for p in range(procs)
     ]

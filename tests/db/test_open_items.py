@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from db.migrate import alembic_config, upgrade
 from db.models import ItemRow
@@ -133,4 +134,35 @@ def test_queue_counts_reach_the_partial_indexes_under_a_generic_plan(
         args = f"({', '.join('NULL' for _ in types)})" if types else ""
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}{args}"))
     assert "ix_items_pending" in plan or "ix_items_queue_pending" in plan, plan
+    assert "ix_items_lease" in plan, plan
+
+
+def test_the_lease_sweep_reads_the_claimed_items_index_not_every_item(
+    store: Store, enqueue: Callable[..., list[int]]
+) -> None:
+    """The sweep for expired leases runs under the write lock once a second: it must
+    reach the claimed items through their lease index (ix_items_lease), not walk every
+    item ever received. Asked of the database for the very statement the sweep sends."""
+    enqueue(store, 5)
+    sent: list[tuple[str, Any]] = []
+
+    def grab(_c: Any, _cur: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "lease_expires_at <" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", grab)
+    try:
+        store.claims.expire_leases()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", grab)
+    [(statement, parameters)] = [s for s in sent if "FROM items" in s[0]]
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = "\n".join(str(r[3]) for r in rows)
+            assert "SCAN items" not in plan, plan
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            plan = "\n".join(str(r[0]) for r in rows)
     assert "ix_items_lease" in plan, plan

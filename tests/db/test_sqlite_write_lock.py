@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import multiprocessing
 import threading
 import time
 from pathlib import Path
@@ -71,3 +74,42 @@ def test_a_writer_gives_up_after_the_busy_timeout(
         conn.execute(text("insert into t values (3)"))
         assert conn.execute(text("pragma busy_timeout")).scalar_one() == 200
     mine.dispose()
+
+
+def _write_back_to_back(path: str, seconds: float) -> None:
+    """A process writing one small transaction after another, as a busy workstation."""
+    e = make_engine(f"sqlite:///{path}")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with e.execution_options(**{WRITE: True}).begin() as conn:
+            conn.execute(text("insert into t values (randomblob(3000))"))
+    e.dispose()
+
+
+def test_two_processes_writing_without_a_pause_keep_the_log_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two writers back to back the log never starts over by itself (each always
+    reads from it while the other commits): SQLite's own checkpoints then let it grow
+    by the whole write rate. The engine's empty it once it is past its limit."""
+    monkeypatch.setattr(db_engine, "CHECKPOINT_EVERY_S", 0.05)
+    monkeypatch.setattr(db_engine, "WAL_RESTART_FRAMES", 200)
+    path = tmp_path / "two.db"
+    _engine(path).dispose()
+    wal = Path(f"{path}-wal")
+    ctx = multiprocessing.get_context("fork")  # the limits above go with the fork
+    writers = [ctx.Process(target=_write_back_to_back, args=(str(path), 3.0)) for _ in range(2)]
+    for w in writers:
+        w.start()
+    sizes = []
+    while any(w.is_alive() for w in writers):
+        with contextlib.suppress(OSError):
+            sizes.append(wal.stat().st_size)
+        time.sleep(0.005)
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    # Emptied while both were writing: the file shrank (only a truncating checkpoint
+    # shrinks it), and it never grew far past the limit.
+    assert any(b < a for a, b in itertools.pairwise(sizes)), max(sizes)
+    assert max(sizes) < 16 * 1024 * 1024, max(sizes)
