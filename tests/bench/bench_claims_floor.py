@@ -57,6 +57,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -144,14 +145,12 @@ class Chain:
         return row
 
 
-def pg_workstation(
-    dsn: str, uid: int, seconds: float, mode: str, out: list[Any], interval: float
-) -> None:
-    """Cycles back to back, or (interval > 0) one every `interval` seconds from a
-    random phase, as bench_claims.work_loop paces."""
-    conn = psycopg.connect(dsn, autocommit=True)
-    conn.execute("insert into heads values (%s, 0, %s) on conflict do nothing", (uid, GENESIS))
-    chain = Chain(uid)
+def paced(
+    seconds: float, interval: float, cycle: Callable[[int], float | None]
+) -> tuple[int, list[float]]:
+    """Run `cycle(n)` back to back, or (interval > 0) one every `interval` seconds from a
+    random phase, as bench_claims.work_loop paces, until `seconds` have passed or it
+    returns None (the queue ran dry). Returns (cycles run, each one's claim latency)."""
     n, lat = 0, []
     end = time.monotonic() + seconds
     next_at = time.monotonic() + random.uniform(0, interval)
@@ -159,36 +158,52 @@ def pg_workstation(
         if interval:
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at = max(next_at + interval, time.monotonic())
+        took = cycle(n)
+        if took is None:
+            break
+        lat.append(took)
+        n += 1
+    return n, lat
+
+
+def pg_workstation(
+    dsn: str, uid: int, seconds: float, mode: str, out: list[Any], interval: float
+) -> None:
+    conn = psycopg.connect(dsn, autocommit=True)
+    conn.execute("insert into heads values (%s, 0, %s) on conflict do nothing", (uid, GENESIS))
+    chain = Chain(uid)
+
+    def cycle(n: int) -> float | None:
         t0 = time.perf_counter()
         if mode == "bare":
             r = conn.execute(PG_CLAIM, {"u": uid}).fetchone()
             t1 = time.perf_counter()
             if r is None:
-                break
+                return None
             conn.execute(PG_DECIDE, {"i": r[0], "c": r[1], "u": uid, "t": f"{uid}-{n}"})
-        else:
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                cur = conn.execute(PG_CLAIM, {"u": uid})
-            r = cur.fetchone()
-            if r is None:
-                break
-            with conn.pipeline():
-                conn.execute(PG_AUDIT, chain.row("claim", r[0], {"claim_id": r[1]}, r[2]))
-                conn.execute("COMMIT")
-            t1 = time.perf_counter()
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                cur = conn.execute(PG_DECIDE, {"i": r[0], "c": r[1], "u": uid, "t": f"{uid}-{n}"})
-            d = cur.fetchone()
-            assert d is not None
-            detail = {"claim_id": r[1], "decision_id": d[0], "grading": GRADING}
-            with conn.pipeline():
-                conn.execute(PG_AUDIT, chain.row("decision", r[0], detail, d[1]))
-                conn.execute("COMMIT")
-        lat.append(t1 - t0)
-        n += 1
-    out.append((n, lat))
+            return t1 - t0
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            cur = conn.execute(PG_CLAIM, {"u": uid})
+        r = cur.fetchone()
+        if r is None:
+            return None
+        with conn.pipeline():
+            conn.execute(PG_AUDIT, chain.row("claim", r[0], {"claim_id": r[1]}, r[2]))
+            conn.execute("COMMIT")
+        t1 = time.perf_counter()
+        with conn.pipeline():
+            conn.execute("BEGIN")
+            cur = conn.execute(PG_DECIDE, {"i": r[0], "c": r[1], "u": uid, "t": f"{uid}-{n}"})
+        d = cur.fetchone()
+        assert d is not None
+        detail = {"claim_id": r[1], "decision_id": d[0], "grading": GRADING}
+        with conn.pipeline():
+            conn.execute(PG_AUDIT, chain.row("decision", r[0], detail, d[1]))
+            conn.execute("COMMIT")
+        return t1 - t0
+
+    out.append(paced(seconds, interval, cycle))
     conn.close()
 
 
@@ -506,7 +521,7 @@ def pg_ours_workstation(
     conn = psycopg.connect(dsn, autocommit=True)
     chain = Chain(chain_id)
 
-    def cycle() -> float | None:
+    def cycle(_n: int = 0) -> float | None:
         """One claim + decision; the claim's latency, or None when the queue ran dry."""
         t0 = time.perf_counter()
         with conn.pipeline():
@@ -548,19 +563,7 @@ def pg_ours_workstation(
         for _ in range(PG_WARM_CYCLES):
             cycle()
         warmed.wait()
-    n, lat = 0, []
-    end = time.monotonic() + seconds
-    next_at = time.monotonic() + random.uniform(0, interval)
-    while time.monotonic() < end:
-        if interval:
-            time.sleep(max(0.0, next_at - time.monotonic()))
-            next_at = max(next_at + interval, time.monotonic())
-        took = cycle()
-        if took is None:
-            break
-        lat.append(took)
-        n += 1
-    out.append((n, lat))
+    out.append(paced(seconds, interval, cycle))
     conn.close()
 
 
