@@ -428,7 +428,8 @@ def ours_sqlite_workstation(path: str, uid: int, chain: int, seconds: float, q: 
 
 # The same on PostgreSQL: the statements Store sends (db.claims.ClaimStatements), one round trip per
 # step, on a database made by our migrations; audit append and COMMIT pipelined.
-PG_OURS_CLAIM = """
+# Both claims pick, open and lease alike; they differ in what they return.
+_PG_PICK_OPEN_LEASE = """
 with picked as (select id from items where status = 'pending' and not exists
                   (select 1 from skips where skips.item_id = items.id
                    and skips.user_id = %(u)s)
@@ -438,26 +439,22 @@ opened as (insert into claims(item_id, user_id, claimed_at, expires_at)
            returning id, item_id, expires_at),
 leased as (update items set status = 'claimed', claimed_by = %(u)s,
              lease_expires_at = opened.expires_at, claim_id = opened.id
-           from opened where items.id = opened.item_id returning items.*)
+           from opened where items.id = opened.item_id"""
+PG_OURS_CLAIM = (
+    _PG_PICK_OPEN_LEASE
+    + """ returning items.*)
 select leased.*, media.sha256, media.size_bytes, media.format, media.width, media.height,
   media.unreadable_reason, queues.name, now()
 from leased join media on media.id = leased.media_id
   join queues on queues.id = leased.queue_id
 """
+)
 # Under row-level security (the login role's grants and policies): the columns of items
 # a moderator may read, the report context and media through reviewer_item_context
 # (migration 0024), as db.claims.ClaimStatements' claim does.
-PG_RLS_CLAIM = """
-with picked as (select id from items where status = 'pending' and not exists
-                  (select 1 from skips where skips.item_id = items.id
-                   and skips.user_id = %(u)s)
-                order by priority, received_at, id limit 1 for update skip locked),
-opened as (insert into claims(item_id, user_id, claimed_at, expires_at)
-           select id, %(u)s, now(), now() + interval '10 min' from picked
-           returning id, item_id, expires_at),
-leased as (update items set status = 'claimed', claimed_by = %(u)s,
-             lease_expires_at = opened.expires_at, claim_id = opened.id
-           from opened where items.id = opened.item_id
+PG_RLS_CLAIM = (
+    _PG_PICK_OPEN_LEASE
+    + """
            returning items.id, items.queue_id, items.media_id, items.source, items.priority,
              items.imminent_risk, items.received_at, items.status, items.claimed_by,
              items.claim_id, items.lease_expires_at, items.reported_at,
@@ -468,6 +465,7 @@ select leased.id, leased.claim_id, now(), leased.queue_id, queues.name, leased.s
 from leased left join lateral reviewer_item_context(leased.id) as context on true
   join queues on queues.id = leased.queue_id
 """
+)
 RLS_SHA256 = 14  # context.sha256's place in PG_RLS_CLAIM's row: never NULL when readable
 PG_OURS_DECIDE = """
 with closed as (update items set status = 'decided', claimed_by = null,
