@@ -24,6 +24,9 @@ WRITE = "reviewer_write"
 
 # How long a SQLite writer waits for another's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Set in a pooled connection's info while SQLite's busy handler is off on it (a writer
+# has it checked out); the pool's checkin turns the handler back on.
+_BUSY_HANDLER_OFF = "reviewer_busy_handler_off"
 
 # A pooled PostgreSQL connection idle this long is pinged before reuse (see below).
 IDLE_PING_S = 10.0
@@ -149,6 +152,16 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        # A writer turned SQLite's busy handler off (_begin_immediate): on again before
+        # anyone else gets the connection. A connection being discarded has none.
+        if dbapi_conn is not None and record.info.pop(_BUSY_HANDLER_OFF, False):
+            try:
+                dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            except sqlite3.Error as exc:
+                record.invalidate(exc)  # never hand out a connection that would not wait
+
     # When this engine last checkpointed, and whether the log was left too long (then
     # every transaction tries again until it is emptied).
     checkpointed, too_long = [0.0], [False]
@@ -192,6 +205,9 @@ def _checkpoint(conn: Connection, empty: bool) -> bool:
             _busy, frames, _done = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if frames <= WAL_RESTART_FRAMES:
                 return False
+        if conn.connection.info.get(_BUSY_HANDLER_OFF):  # a writer's: off already
+            busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return bool(busy)
         raw.execute("PRAGMA busy_timeout=0")
         try:
             busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -207,28 +223,34 @@ def _begin_immediate(conn: Connection) -> None:
     SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so a writer
     waiting behind another process's sub-millisecond transactions mostly sleeps through
     the moments the lock is free and can lose to it for over a second (bench_claims:
-    claim_next max 1.4 s with two processes). Here the handler is off for this one
-    statement (two PRAGMAs, about 3 µs) and the tries come 0.1 to 2 ms apart, up to the
-    same overall timeout."""
+    claim_next max 1.4 s with two processes). Here the handler is off and the tries
+    come 0.1 to 2 ms apart, up to the same overall timeout.
+
+    The handler stays off while a writer has the connection checked out, and the pool's
+    checkin turns it back on (_configure_sqlite), rather than two PRAGMAs around every
+    BEGIN: a claim and its decision sent four, under the write lock half of them. A
+    writer's statements never wait for a lock after BEGIN IMMEDIATE (it holds the write
+    lock, and in WAL mode reads never wait); its checkpoints run without the handler
+    anyway (_checkpoint)."""
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)  # only SQLite engines come here
-    execute_driver_sql(conn, "PRAGMA busy_timeout=0")
-    try:
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        nap = 1e-4
-        while time.monotonic() < deadline:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    break
-            time.sleep(nap * random.uniform(0.5, 1.5))
-            nap = min(nap * 2, 2e-3)
-        # Out of time, or not a busy lock: once more, failing as Connection.execute would.
-        execute_driver_sql(conn, "BEGIN IMMEDIATE")
-    finally:
-        execute_driver_sql(conn, f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    info = conn.connection.info
+    if not info.get(_BUSY_HANDLER_OFF):
+        raw.execute("PRAGMA busy_timeout=0")
+        info[_BUSY_HANDLER_OFF] = True
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    nap = 1e-4
+    while time.monotonic() < deadline:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                break
+        time.sleep(nap * random.uniform(0.5, 1.5))
+        nap = min(nap * 2, 2e-3)
+    # Out of time, or not a busy lock: once more, failing as Connection.execute would.
+    execute_driver_sql(conn, "BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:

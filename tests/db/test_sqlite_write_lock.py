@@ -72,7 +72,29 @@ def test_a_writer_gives_up_after_the_busy_timeout(
     holder.join()
     with mine.execution_options(**{WRITE: True}).begin() as conn:
         conn.execute(text("insert into t values (3)"))
+    with mine.connect() as conn:
         assert conn.execute(text("pragma busy_timeout")).scalar_one() == 200
+    mine.dispose()
+
+
+def test_a_writers_connection_waits_again_once_back_in_the_pool(tmp_path: Path) -> None:
+    """A writer turns SQLite's busy handler off for as long as it has the connection
+    (its own naps wait instead); whoever gets the connection next waits as SQLite does,
+    and a reader never finds the handler off."""
+    mine = _engine(tmp_path / "pool.db")
+    writer = mine.execution_options(**{WRITE: True})
+    with writer.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        for n in range(3):  # one checkout, several transactions
+            with conn.begin():
+                conn.execute(text("insert into t values (:n)"), {"n": n})
+                assert conn.execute(text("pragma busy_timeout")).scalar_one() == 0
+    with mine.connect() as conn:
+        assert conn.connection.dbapi_connection is raw  # the pool's one connection
+        assert conn.execute(text("pragma busy_timeout")).scalar_one() == (
+            db_engine.SQLITE_BUSY_TIMEOUT_MS
+        )
+        assert conn.execute(text("select count(*) from t")).scalar_one() == 3
     mine.dispose()
 
 
