@@ -22,7 +22,10 @@ SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Vari
   step, as db.claims.ClaimStatements), by hand on raw psycopg, prepared on the server from their
   first run as db.prepared does, on a database made by this
   repository's migrations and seeded through the Store, audit append and COMMIT
-  pipelined: the ceiling for this schema.
+  pipelined: the ceiling for this schema. Its connections start with the options
+  every application connection does (db.engine.PG_OPTIONS: no JIT, a prepared
+  statement's generic plan from its first run), so the floor runs under the server
+  settings ours runs under, not psycopg's defaults.
 * PostgreSQL `audited, our schema, own login roles`: the same, but each workstation
   signs in as its own PostgreSQL login role (a vetted moderator account made by an
   admin, as bench_claims does), so every statement passes migration 0018's grants and
@@ -69,6 +72,8 @@ sys.path.insert(0, str(REPO / "tests" / "bench"))
 
 import psycopg  # noqa: E402
 from pgserver import PgServer  # noqa: E402
+
+from db.engine import PG_OPTIONS  # noqa: E402
 
 KEY = bytes(range(32))
 PG_OURS_LABEL = "audited, our schema (pipelined)"
@@ -516,7 +521,10 @@ def pg_ours_workstation(
 ) -> None:
     """Claim and decide until `seconds` have passed; with `warmed`, first a few cycles
     and then wait there for the process's other workstations."""
-    conn = psycopg.connect(dsn, autocommit=True)
+    # The application's connection options: under the policies, psycopg's defaults
+    # (a custom plan for each of a statement's first five runs, then whichever the
+    # server's cost estimate prefers) re-plan statements the application plans once.
+    conn = psycopg.connect(dsn, autocommit=True, options=PG_OPTIONS)
     chain = Chain(chain_id)
 
     def cycle(_n: int = 0) -> float | None:
