@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 
 from db.prepared import execute_driver_sql
@@ -119,13 +119,23 @@ def _ping_after_idle(engine: Engine) -> None:
         idle_since = record.info.get("idle_since")
         if idle_since is None:
             return  # a fresh connection
-        if time.monotonic() - idle_since < IDLE_PING_S and not _readable(dbapi_conn):
-            return
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except engine.dialect.loaded_dbapi.Error as exc:
+        error = idle_connection_error(engine.dialect, dbapi_conn, idle_since)
+        if error is not None:
             # The pool discards this connection and checks out a fresh one.
-            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+            raise DisconnectionError(f"stale pooled connection: {error}") from error
+
+
+def idle_connection_error(dialect: Dialect, dbapi_conn: Any, idle_since: float) -> Exception | None:
+    """Why a PostgreSQL connection idle since `idle_since` (time.monotonic) can no longer
+    be used, or None: the check the pool makes on checkout (_ping_after_idle), also
+    made by whoever keeps a connection between transactions (db.unit_of_work)."""
+    if time.monotonic() - idle_since < IDLE_PING_S and not _readable(dbapi_conn):
+        return None
+    try:
+        dialect.do_ping(dbapi_conn)
+    except dialect.loaded_dbapi.Error as exc:
+        return exc
+    return None
 
 
 def _readable(dbapi_conn: Any) -> bool:
@@ -133,7 +143,7 @@ def _readable(dbapi_conn: Any) -> bool:
     or said why it will), without waiting."""
     try:
         ready, _w, _x = select.select([dbapi_conn.fileno()], [], [], 0)
-    except (OSError, ValueError):
+    except Exception:  # also the driver's own error for a socket it lost
         return True  # no usable socket: let the ping say what is wrong
     return bool(ready)
 

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
 from db import audit as audit_chain
-from db.engine import WRITE, make_engine
+from db.engine import WRITE, idle_connection_error, make_engine
 from db.gate import Gate, Granted, Refused
 from db.migrate import upgrade
 from db.models import AuditRow, UserRow, UTCDateTime
@@ -117,8 +117,10 @@ class UnitOfWork:
         # PostgreSQL without an injected clock: times are the server's now().
         self.server_time = self.pg and clock is None
         self._chain = audit_chain.ChainWriter(self._key)
-        # SQLite: this unit of work's one write connection, opened on first use.
+        # This unit of work's own write connection, opened on first use, and since when
+        # it has been idle (time.monotonic).
         self._writer: Connection | None = None
+        self._writer_idle_since = 0.0
         self._writer_lock = threading.Lock()
         # Every service call's permission check, on the action's own connection.
         self.gate = Gate(self.server_time, self.clock_now, dialect=engine.dialect)
@@ -195,25 +197,36 @@ class UnitOfWork:
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
-        """Where a write transaction runs. On SQLite, one connection kept open for this
-        unit of work's writes (SQLite lets one writer in at a time anyway): a claim or
-        a decision then skips the pool checkout and the Connection set-up, about a
-        sixth of its CPU (docs/BENCHMARKS.md). A second thread writing meanwhile, or a
-        nested write, gets a pooled connection as before. On PostgreSQL, writers run in
-        parallel: always a pooled connection."""
-        if self.pg or not self._writer_lock.acquire(blocking=False):
+        """Where a write transaction runs: one connection kept open for this unit of
+        work's writes, so that a claim or a decision skips the pool's checkout and
+        checkin and the Connection set-up (on SQLite about a sixth of its CPU; on
+        PostgreSQL a sixth of the workstation's, measured in docs/BENCHMARKS.md). A
+        second thread writing meanwhile, or a nested write, gets a pooled connection.
+
+        On PostgreSQL the kept connection is checked before reuse as the pool checks
+        one on checkout (db.engine.idle_connection_error), so the first write after a
+        server restart runs on a fresh connection instead of failing on a dead one."""
+        if not self._writer_lock.acquire(blocking=False):
             with self._write.connect() as conn:
                 yield conn
             return
         try:
-            if self._writer is None or self._writer.invalidated or self._writer.closed:
-                self._writer = self._write.connect()
-            yield self._writer
+            writer = self._writer
+            if writer is not None and self.pg and not (writer.invalidated or writer.closed):
+                error = idle_connection_error(
+                    writer.dialect, writer.connection.dbapi_connection, self._writer_idle_since
+                )
+                if error is not None:
+                    writer.invalidate(error)
+            if writer is None or writer.invalidated or writer.closed:
+                self._writer = writer = self._write.connect()
+            yield writer
         finally:
             if self._writer is not None and self._writer.in_transaction():
                 # A rollback that failed: start afresh rather than reuse it.
                 self._writer.invalidate()
                 self._writer = None
+            self._writer_idle_since = time.monotonic()
             self._writer_lock.release()
 
     @contextmanager

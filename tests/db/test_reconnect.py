@@ -6,11 +6,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from netcut import CuttableProxy
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from db import engine as db_engine
 from db.store import Store
 from reviewer.errors import OutcomeUnknown, StoreUnavailable
 from reviewer.grading import Grading
@@ -149,3 +151,42 @@ def test_stale_pooled_connections_are_not_used_after_an_outage(proxied, enqueue)
     assert claim is not None
     ws.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
     assert ws.items.queue_summaries()[0].pending == 1
+
+
+@pytest.mark.postgres_only
+def test_the_kept_write_connection_is_checked_as_a_pooled_one(
+    proxied, enqueue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workstation keeps one connection for its writes between transactions. Before
+    each reuse it is checked as the pool checks a pooled one (db.engine): used a moment
+    ago and nothing to read, it goes without a round trip; idle for IDLE_PING_S (a line
+    dropped silently leaves nothing to read) it is pinged; one whose ping fails is
+    replaced, and the write goes through on a fresh connection."""
+    ws, _link, direct = proxied
+    enqueue(direct, 3)
+    user = ws.accounts.ensure_user("mod")
+    dialect = ws.engine.dialect
+    real_ping = dialect.do_ping
+    pinged: list[object] = []
+    dead: list[object] = []
+
+    def ping(dbapi_conn: object) -> bool:
+        pinged.append(dbapi_conn)
+        if dbapi_conn in dead:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return real_ping(dbapi_conn)
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
+    claim = ws.claims.claim_next(user.id)
+    assert claim is not None
+    assert pinged == []
+    monkeypatch.setattr(db_engine, "IDLE_PING_S", 0.0)
+    ws.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
+    [kept] = pinged
+    dead.append(kept)
+    claim = ws.claims.claim_next(user.id)
+    assert claim is not None
+    assert pinged[1] is kept  # its ping failed, so it was not used
+    ws.claims.submit_decision(claim, GRADE, Exposure(), str(uuid.uuid4()))
+    assert pinged[-1] is not kept
+    assert len(direct.audit_events(kind="decision")) == 2

@@ -195,13 +195,14 @@ def test_a_workstations_prepared_statements_are_planned_generically_from_the_fir
     add_items(admin.store, 2)
     mo = seat(team, media, "Mo", Role.MODERATOR)
     assert mo.setting("plan_cache_mode") == "force_generic_plan"
-    with mo.store.engine.connect() as conn:
+    # The connection the workstation's writes run on (kept between them).
+    with mo.store.write() as conn:
         pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
     for token in ("t-1", "t-2"):
         claim = mo.svc.claim_next()
         assert claim is not None
         mo.svc.submit(claim, graded(Severity.NOT_ILLEGAL), Exposure(), token)
-    with mo.store.engine.connect() as conn:
+    with mo.store.write() as conn:
         assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == pid
         plans = conn.execute(
             sa.text("SELECT generic_plans, custom_plans FROM pg_prepared_statements")
