@@ -68,7 +68,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TextIO, overload
@@ -103,7 +103,7 @@ from sqlalchemy.engine import Dialect
 from db.engine import make_engine
 from db.keys import AUDIT_KEY, KeyringSecrets, SecretSource
 from db.models import UTCDateTime
-from db.prepared import Prepared
+from db.prepared import Prepared, utc_text
 
 GENESIS = "0" * 64
 ROOT = 0  # the root chain's chain_id; its head is audit_head
@@ -189,20 +189,9 @@ _CANONICAL_AT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def canonical_at(at: datetime) -> str:
-    tz = at.tzinfo
-    if tz is None:
+    if at.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    if tz is not UTC:
-        at = at.astimezone(UTC)
-    return _CANONICAL_AT % (
-        at.year,
-        at.month,
-        at.day,
-        at.hour,
-        at.minute,
-        at.second,
-        at.microsecond,
-    )
+    return utc_text(at, _CANONICAL_AT)
 
 
 def canonical_detail(detail: Any) -> str:

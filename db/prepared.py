@@ -38,18 +38,12 @@ _REQUIRED = object()  # a bind with no default that the caller must give
 _SQLITE_DATETIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
-def _utc_to_sqlite_text(value: datetime | None) -> str | None:
-    """UTCDateTime's bind processor on SQLite, in one call: what its generic processor
-    chain (UTCDateTime.process_bind_param, then DATETIME's formatting) returns, without
-    the conversion when the value already is in UTC (tests/db/test_prepared.py)."""
-    if value is None:
-        return None
-    tz = value.tzinfo
-    if tz is not UTC:
-        if tz is None:
-            raise ValueError("naive datetime given to the database; use UTC-aware times")
+def utc_text(value: datetime, template: str) -> str:
+    """`template` filled with an aware `value`'s year, month, day, hour, minute, second
+    and microsecond in UTC, in one step (no conversion when it already is in UTC)."""
+    if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return _SQLITE_DATETIME % (
+    return template % (
         value.year,
         value.month,
         value.day,
@@ -58,6 +52,17 @@ def _utc_to_sqlite_text(value: datetime | None) -> str | None:
         value.second,
         value.microsecond,
     )
+
+
+def _utc_to_sqlite_text(value: datetime | None) -> str | None:
+    """UTCDateTime's bind processor on SQLite, in one call: what its generic processor
+    chain (UTCDateTime.process_bind_param, then DATETIME's formatting) returns
+    (tests/db/test_prepared.py)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; use UTC-aware times")
+    return utc_text(value, _SQLITE_DATETIME)
 
 
 def _sqlite_text_to_utc(value: str | None) -> datetime | None:
