@@ -200,8 +200,8 @@ class UnitOfWork:
         """Where a write transaction runs: one connection kept open for this unit of
         work's writes, so that a claim or a decision skips the pool's checkout and
         checkin and the Connection set-up (on SQLite about a sixth of its CPU; on
-        PostgreSQL a sixth of the workstation's, measured in docs/BENCHMARKS.md). A
-        second thread writing meanwhile, or a nested write, gets a pooled connection.
+        PostgreSQL 4-11 % of the workstation's, docs/BENCHMARKS.md). A second thread
+        writing meanwhile, or a nested write, gets a pooled connection.
 
         On PostgreSQL the kept connection is checked before reuse as the pool checks
         one on checkout (db.engine.idle_connection_error), so the first write after a
