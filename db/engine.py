@@ -215,14 +215,14 @@ def _checkpoint(conn: Connection, empty: bool) -> bool:
             _busy, frames, _done = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if frames <= WAL_RESTART_FRAMES:
                 return False
-        if conn.connection.info.get(_BUSY_HANDLER_OFF):  # a writer's: off already
-            busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            return bool(busy)
-        raw.execute("PRAGMA busy_timeout=0")
+        handler_on = not conn.connection.info.get(_BUSY_HANDLER_OFF)  # a writer's is off
+        if handler_on:
+            raw.execute("PRAGMA busy_timeout=0")
         try:
             busy, _frames, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
-            raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if handler_on:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         return bool(busy)
     return False  # it failed: tried again after CHECKPOINT_EVERY_S
 
