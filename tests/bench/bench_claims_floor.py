@@ -39,6 +39,11 @@ SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Vari
   by this repository's migrations and seeded through the Store, so with every column,
   constraint, index, trigger and foreign key the application has (each workstation on
   a chain of its own, as db.audit.ChainWriter): the ceiling for this schema.
+* SQLite `audited, our schema, Store's statements`: the same, sending every statement
+  Store sends in its order, also those the workload itself does not need (the
+  permission gate's read of the account in each transaction, the decision's read of
+  its claim, the queue restriction and client-token guards): what this design's SQL
+  costs with no Python of ours around it.
 
 Prints cycles/s and claim p50/p99 per variant; last line `BENCH {json}`.
 Not a pytest module: nothing is collected.
@@ -79,6 +84,7 @@ KEY = bytes(range(32))
 PG_OURS_LABEL = "audited, our schema (pipelined)"
 PG_RLS_LABEL = "audited, our schema, own login roles (RLS)"
 SQLITE_OURS_LABEL = "audited, our schema, {procs} process(es)"
+SQLITE_STORE_LABEL = "audited, our schema, Store's statements, {procs} process(es)"
 GENESIS = "0" * 64
 
 PG_SCHEMA = """
@@ -393,7 +399,60 @@ def ours_audit(
     head[1:] = [seq + 1, h]
 
 
-def ours_sqlite_workstation(path: str, uid: int, chain: int, seconds: float, q: Any) -> None:
+# What Store sends besides, by hand: the permission gate's read of the account at the
+# start of each transaction (db.gate), the pick's queue restriction, the decision's read
+# of its claim, its client-token guard, and the decision's full exposure record.
+STORE_GATE = (
+    "select users.id, users.name, users.role, users.created_at, users.password_hash,"
+    " users.roles, users.disabled, users.vetting_status, users.vetted_on, users.training,"
+    " users.db_role, ? as gate_now, (select group_concat(cast(queue_access.queue_id as"
+    " varchar), ',') from queue_access where queue_access.user_id = users.id),"
+    " (select group_concat(cast(queues.id as varchar), ',') from queues"
+    " where queues.restricted is 1) from users where users.id = ?"
+)
+STORE_CLAIM = (
+    "insert into claims(item_id, user_id, claimed_at, expires_at)"
+    " select id, ?, ?, ? from items where status = 'pending'"
+    " and not exists (select 1 from skips where skips.item_id = items.id and skips.user_id = ?)"
+    " and items.queue_id not in (select queues.id from queues where queues.restricted is 1"
+    " and not exists (select 1 from queue_access where queue_access.queue_id = queues.id"
+    " and queue_access.user_id = ?))"
+    " order by priority, received_at, id limit 1 returning id, item_id"
+)
+STORE_CLAIM_READ = (
+    "select claims.user_id, items.queue_id, queues.restricted from claims"
+    " join items on items.id = claims.item_id join queues on queues.id = items.queue_id"
+    " where claims.id = ?"
+)
+STORE_CLOSE_ITEM = OURS_CLOSE_ITEM + (
+    " and not exists (select 1 from decisions where decisions.client_token = ?)"
+)
+STORE_EXPOSURE = (
+    "insert into exposures(item_id, user_id, claim_id, recorded_at, seconds_revealed,"
+    " reveal_count, max_area_fraction, full_unprotected, area_seconds, min_blur_step,"
+    " colour_shown, least_mode, stylised_seconds) values (?, ?, ?, ?, 1.5, 1, 0.4, 0, 0.0,"
+    " null, 0, 'protected', 0.0) on conflict (claim_id) do nothing"
+)
+
+# The exposure record as the decision's audit event carries it.
+STORE_EXPOSURE_DETAIL = {
+    "area_seconds": 0.0,
+    "colour_shown": False,
+    "full_unprotected": False,
+    "least_mode": "protected",
+    "max_area_fraction": 0.4,
+    "min_blur_step": None,
+    "reveal_count": 1,
+    "seconds_revealed": 1.5,
+    "stylised_seconds": 0.0,
+}
+
+
+def ours_sqlite_workstation(
+    path: str, uid: int, chain: int, seconds: float, q: Any, store_statements: bool = False
+) -> None:
+    """One workstation's claims and decisions. `store_statements`: every statement Store
+    sends, in its order (the gate's reads included), not only those the workload needs."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     for pragma in ("journal_mode=wal", "synchronous=normal", "foreign_keys=on"):
         conn.execute(f"pragma {pragma}")
@@ -405,7 +464,11 @@ def ours_sqlite_workstation(path: str, uid: int, chain: int, seconds: float, q: 
         t0 = time.perf_counter()
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         cur.execute("begin immediate")
-        r = cur.execute(OURS_CLAIM, (uid, now, now, uid)).fetchone()
+        if store_statements:
+            cur.execute(STORE_GATE, (now, uid)).fetchone()
+            r = cur.execute(STORE_CLAIM, (uid, now, now, uid, uid)).fetchone()
+        else:
+            r = cur.execute(OURS_CLAIM, (uid, now, now, uid)).fetchone()
         if r is None:
             cur.execute("rollback")
             break
@@ -416,13 +479,23 @@ def ours_sqlite_workstation(path: str, uid: int, chain: int, seconds: float, q: 
         cur.execute("commit")
         t1 = time.perf_counter()
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        token = f"{uid}-{n}"
         cur.execute("begin immediate")
-        if cur.execute(OURS_CLOSE_ITEM, (item, claim)).rowcount != 1:
+        if store_statements:
+            cur.execute(STORE_GATE, (now, uid)).fetchone()
+            cur.execute(STORE_CLAIM_READ, (claim,)).fetchone()
+            closed = cur.execute(STORE_CLOSE_ITEM, (item, claim, token)).rowcount
+            cur.execute(STORE_EXPOSURE, (item, uid, claim, now))
+        else:
+            closed = cur.execute(OURS_CLOSE_ITEM, (item, claim)).rowcount
+            cur.execute(OURS_EXPOSURE, (item, uid, claim, now))
+        if closed != 1:
             raise RuntimeError("lease lost")
-        cur.execute(OURS_EXPOSURE, (item, uid, claim, now))
         cur.execute(OURS_CLOSE_CLAIM, (now, claim))
-        did = cur.execute(OURS_DECISION, (f"{uid}-{n}", item, uid, claim, now)).fetchone()[0]
+        did = cur.execute(OURS_DECISION, (token, item, uid, claim, now)).fetchone()[0]
         detail = {"claim_id": claim, "decision_id": did, "grading": GRADING}
+        if store_statements:
+            detail["exposure"] = STORE_EXPOSURE_DETAIL
         ours_audit(cur, head, uid, "decision", item, detail, now)
         cur.execute("commit")
         lat.append(t1 - t0)
@@ -692,13 +765,15 @@ def run_pg_rls(
     return gather(workers, q)
 
 
-def run_sqlite_ours(procs: int, seconds: float) -> list[Any]:
+def run_sqlite_ours(procs: int, seconds: float, store_statements: bool = False) -> list[Any]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "ours.db")
         pairs = ours_sqlite_db(path, int(6_000 * seconds), procs)
         q: Any = mp.Queue()
         workers = [
-            mp.Process(target=ours_sqlite_workstation, args=(path, u, ch, seconds, q))
+            mp.Process(
+                target=ours_sqlite_workstation, args=(path, u, ch, seconds, q, store_statements)
+            )
             for u, ch in pairs
         ]
         return gather(workers, q)
@@ -806,6 +881,9 @@ def main() -> int:
     for procs in (1, 2):
         bench[f"sqlite_ours_{procs}p"] = summarise(
             SQLITE_OURS_LABEL.format(procs=procs), run_sqlite_ours(procs, s), s
+        )
+        bench[f"sqlite_store_{procs}p"] = summarise(
+            SQLITE_STORE_LABEL.format(procs=procs), run_sqlite_ours(procs, s, True), s
         )
     print("BENCH " + json.dumps(bench, separators=(",", ":")))
     return 0
