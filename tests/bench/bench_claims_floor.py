@@ -393,9 +393,10 @@ def ours_audit(
     d = json.dumps(detail, sort_keys=True, separators=(",", ":"))
     h = hashlib.sha256(f"{prev}\n{seq + 1}\n{at}\n{uid}\n{item}\n{d}\n{kind}".encode()).hexdigest()
     mac = hmac.new(KEY, bytes.fromhex(h), hashlib.sha256).hexdigest()
-    cur.execute(OURS_AUDIT, (chain, seq + 1, at, uid, kind, item, d, prev, h, mac))
+    # Head first, then the event, in Store's order (db.audit).
     if cur.execute(OURS_HEAD, (seq + 1, h, chain, seq)).rowcount != 1:
         raise RuntimeError(f"audit chain {chain} moved")
+    cur.execute(OURS_AUDIT, (chain, seq + 1, at, uid, kind, item, d, prev, h, mac))
     head[1:] = [seq + 1, h]
 
 
