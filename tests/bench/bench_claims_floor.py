@@ -52,6 +52,7 @@ Not a pytest module: nothing is collected.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import hashlib
 import hmac
@@ -592,9 +593,12 @@ def pg_ours_workstation(
     interval: float,
     claim_sql: str = PG_OURS_CLAIM,
     warmed: threading.Barrier | None = None,
+    done: Any = None,
 ) -> None:
     """Claim and decide until `seconds` have passed; with `warmed`, first a few cycles
-    and then wait there for the process's other workstations."""
+    and then wait there for the process's other workstations; with `done` (a barrier of
+    every workstation), disconnect only once all have stopped, as bench_claims'
+    workstations do (bench_claims.all_stopped)."""
     # The application's connection options: under the policies, psycopg's defaults
     # (a custom plan for each of a statement's first five runs, then whichever the
     # server's cost estimate prefers) re-plan statements the application plans once.
@@ -644,6 +648,9 @@ def pg_ours_workstation(
             cycle()
         warmed.wait()
     out.append(paced(seconds, interval, cycle))
+    if done is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            done.wait(timeout=seconds + 120)
     conn.close()
 
 
@@ -653,14 +660,16 @@ def pg_ours_process(
     q: Any,
     interval: float,
     claim_sql: str = PG_OURS_CLAIM,
+    done: Any = None,
 ) -> None:
-    """`seats`: (DSN to sign in with, user id, audit chain id), one thread each."""
+    """`seats`: (DSN to sign in with, user id, audit chain id), one thread each;
+    `done`: a barrier of every workstation in every process (pg_ours_workstation)."""
     out: list[Any] = []
     warmed = threading.Barrier(len(seats))
     threads = [
         threading.Thread(
             target=pg_ours_workstation,
-            args=(dsn, u, ch, seconds, out, interval, claim_sql, warmed),
+            args=(dsn, u, ch, seconds, out, interval, claim_sql, warmed, done),
         )
         for dsn, u, ch in seats
     ]
@@ -695,9 +704,11 @@ def run_pg_ours(
     seats = [(dsn, u, ch) for u, ch in zip(users, chains, strict=True)]
     interval = procs * per / offered if offered else 0.0
     q: Any = mp.Queue()
+    done = mp.Barrier(procs * per)
     workers = [
         mp.Process(
-            target=pg_ours_process, args=(seats[p * per : p * per + per], seconds, q, interval)
+            target=pg_ours_process,
+            args=(seats[p * per : p * per + per], seconds, q, interval, PG_OURS_CLAIM, done),
         )
         for p in range(procs)
     ]
@@ -756,10 +767,11 @@ def run_pg_rls(
         c.execute("analyze")
     interval = procs * per / offered if offered else 0.0
     q: Any = mp.Queue()
+    done = mp.Barrier(procs * per)
     workers = [
         mp.Process(
             target=pg_ours_process,
-            args=(seats[p * per : p * per + per], seconds, q, interval, PG_RLS_CLAIM),
+            args=(seats[p * per : p * per + per], seconds, q, interval, PG_RLS_CLAIM, done),
         )
         for p in range(procs)
     ]
