@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 
 from db.migrate import alembic_config, upgrade
 from db.models import ItemRow
@@ -144,18 +143,12 @@ def test_the_lease_sweep_reads_the_claimed_items_index_not_every_item(
     reach the claimed items through their lease index (ix_items_lease), not walk every
     item ever received. Asked of the database for the very statement the sweep sends."""
     enqueue(store, 5)
-    sent: list[tuple[str, Any]] = []
-
-    def grab(_c: Any, _cur: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "lease_expires_at <" in statement:
-            sent.append((statement, parameters))
-
-    event.listen(store.engine, "before_cursor_execute", grab)
-    try:
-        store.claims.expire_leases()
-    finally:
-        event.remove(store.engine, "before_cursor_execute", grab)
-    [(statement, parameters)] = [s for s in sent if "FROM items" in s[0]]
+    # The sweep's find, as compiled for this database (db.prepared), with the
+    # parameters a sweep binds.
+    find = store.claims.statements.expiry["items"][0]
+    statement, bound = find.sql, find.bind(store.stamp())
+    parameters = tuple(bound) if isinstance(bound, list) else bound  # sqlite3: positional
+    assert "lease_expires_at <" in statement and "FROM items" in statement
     with store.engine.begin() as conn:
         if store.engine.dialect.name == "sqlite":
             rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
