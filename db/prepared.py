@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import pq
-from sqlalchemy import Connection, Select
+from psycopg.types.numeric import Int2, Int4, Int8
+from sqlalchemy import BigInteger, Connection, Float, Integer, Select, SmallInteger
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
@@ -74,13 +75,55 @@ def _sqlite_text_to_utc(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+# psycopg sends a Python int as the smallest of int2, int4 and int8 that holds it, and
+# keys its prepared statements by the parameters' types as well as the text: the same
+# statement with an item id of 32,767 and one of 32,768 is two server-side statements,
+# each parsed and planned on first use. Under row-level security planning the decision
+# costs milliseconds, and every workstation crossed such a boundary at about the same
+# time (the queue hands out items in the same order), so the claims of all of them
+# stalled together. An integer column's value goes as its column's type instead, and a
+# float column's as a float even when it is a whole number (an int would go as int2).
+_PG_INTS: tuple[tuple[type[TypeEngine[Any]], type[int]], ...] = (
+    (BigInteger, Int8),
+    (SmallInteger, Int2),
+    (Integer, Int4),
+)
+
+
+def _pg_int(wrap: type[int], inner: Processor) -> Callable[[Any], Any]:
+    def bind(value: Any) -> Any:
+        if inner is not None:
+            value = inner(value)
+        return None if value is None else wrap(value)
+
+    return bind
+
+
+def _pg_float(inner: Processor) -> Callable[[Any], Any]:
+    def bind(value: Any) -> Any:
+        if inner is not None:
+            value = inner(value)
+        return float(value) if type(value) is int else value
+
+    return bind
+
+
 def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     """The function that turns a Python value into what the driver takes for a column
     of `type_`: the type's own (SQLAlchemy's generic chain), or an equivalent one-call
-    converter for the hot path's types where one is known to give the same value."""
+    converter for the hot path's types where one is known to give the same value. On
+    PostgreSQL an integer goes as its column's type, whatever its size, and a float as a
+    float (_PG_INTS)."""
     if isinstance(type_, UTCDateTime) and dialect.name == "sqlite":
         return _utc_to_sqlite_text
-    return type_.dialect_impl(dialect).bind_processor(dialect)
+    proc = type_.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name == "postgresql":
+        for sql_type, wrap in _PG_INTS:
+            if isinstance(type_, sql_type):
+                return _pg_int(wrap, proc)
+        if isinstance(type_, Float):
+            return _pg_float(proc)
+    return proc
 
 
 def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:

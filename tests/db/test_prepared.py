@@ -297,3 +297,27 @@ def test_a_hot_statement_is_prepared_on_the_server_from_its_first_run(engine: En
         texts = " ".join(prepared)
     assert "INSERT INTO prepared_things" in texts
     assert "SELECT prepared_things.id" in texts
+
+
+@pytest.mark.postgres_only
+def test_a_hot_statement_is_one_server_statement_whatever_its_numbers_size(
+    engine: Engine,
+) -> None:
+    """psycopg sends an int as the smallest integer type that holds it and keys its
+    prepared statements by the parameters' types: an item id of 40,000 after ones under
+    32,768 was a second statement, planned afresh (under row-level security a plan of
+    the decision costs milliseconds, and every workstation met the boundary at once). An
+    integer goes as its column's type, a whole number for a float column as a float."""
+    by_id = Prepared(
+        select(things.c.id).where(
+            things.c.id == bindparam("p_id", type_=Integer()),
+            cast(things.c.id, Float()) < bindparam("p_cap", type_=Float()),
+        ),
+        engine.dialect,
+    )
+    with engine.begin() as conn:
+        for p_id, p_cap in ((5, 0.5), (40_000, 3), (2**31 - 1, 7.25), (-3, 0)):
+            by_id.run(conn, {"p_id": p_id, "p_cap": p_cap})
+        statements = conn.execute(text("select statement from pg_prepared_statements")).scalars()
+        ours = [t for t in statements if "prepared_things.id AS FLOAT" in t]
+    assert len(ours) == 1, ours
