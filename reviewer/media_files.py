@@ -145,9 +145,7 @@ def _read_regular(fd: int, shown: str, limit_for: Callable[[bytes], int]) -> byt
     while True:
         if total == len(buf):
             if total > limit:
-                raise MediaRefused(
-                    f"media file grew past {limit // 2**20} MiB while read: {shown}"
-                )
+                raise MediaRefused(f"media file grew past {limit // 2**20} MiB while read: {shown}")
             view.release()  # a bytearray with a view on it cannot grow
             buf.extend(bytes(min(_CHUNK, limit + 1 - total)))
             view = memoryview(buf)

@@ -353,4 +353,3 @@ class MainWindow(QMainWindow):
 
 def _ignore(_result: object) -> None:
     """on_done for jobs whose only outcome of interest is an error."""
-
