@@ -83,18 +83,25 @@ def _sqlite_text_to_utc(value: str | None) -> datetime | None:
 # time (the queue hands out items in the same order), so the claims of all of them
 # stalled together. An integer column's value goes as its column's type instead, and a
 # float column's as a float even when it is a whole number (an int would go as int2).
-_PG_INTS: tuple[tuple[type[TypeEngine[Any]], type[int]], ...] = (
-    (BigInteger, Int8),
-    (SmallInteger, Int2),
-    (Integer, Int4),
+# A value outside its type's range goes unwrapped: psycopg's binary dumpers of these
+# types keep only the low bytes (Int4(2**32) would be sent as 0 and match row 0), while
+# a plain int goes as a wider type that the statement's cast then refuses, as before.
+_PG_INTS: tuple[tuple[type[TypeEngine[Any]], type[int], int], ...] = (
+    (BigInteger, Int8, 63),
+    (SmallInteger, Int2, 15),
+    (Integer, Int4, 31),
 )
 
 
-def _pg_int(wrap: type[int], inner: Processor) -> Callable[[Any], Any]:
+def _pg_int(wrap: type[int], bits: int, inner: Processor) -> Callable[[Any], Any]:
+    low, high = -(2**bits), 2**bits - 1
+
     def bind(value: Any) -> Any:
         if inner is not None:
             value = inner(value)
-        return None if value is None else wrap(value)
+        if value is None or not low <= value <= high:
+            return value
+        return wrap(value)
 
     return bind
 
@@ -118,9 +125,9 @@ def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
         return _utc_to_sqlite_text
     proc = type_.dialect_impl(dialect).bind_processor(dialect)
     if dialect.name == "postgresql":
-        for sql_type, wrap in _PG_INTS:
+        for sql_type, wrap, bits in _PG_INTS:
             if isinstance(type_, sql_type):
-                return _pg_int(wrap, proc)
+                return _pg_int(wrap, bits, proc)
         if isinstance(type_, Float):
             return _pg_float(proc)
     return proc

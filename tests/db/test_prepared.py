@@ -321,3 +321,20 @@ def test_a_hot_statement_is_one_server_statement_whatever_its_numbers_size(
         statements = conn.execute(text("select statement from pg_prepared_statements")).scalars()
         ours = [t for t in statements if "prepared_things.id AS FLOAT" in t]
     assert len(ours) == 1, ours
+
+
+@pytest.mark.postgres_only
+def test_an_id_out_of_its_columns_range_is_refused_not_wrapped_around(engine: Engine) -> None:
+    """An integer sent as its column's type must not lose its high bytes on the way
+    (psycopg's binary int4 of 2**32 is 0): the server refuses it, as it did before."""
+    by_id = Prepared(
+        select(things.c.name).where(things.c.id == bindparam("p_id", type_=Integer())),
+        engine.dialect,
+    )
+    with engine.begin() as conn:
+        conn.execute(insert(things).values(id=0, name="row zero", status="s"))
+    for hostile in (2**32, 2**31, -(2**31) - 1, 2**64):
+        with engine.begin() as conn, pytest.raises(DBAPIError, match="out of range"):
+            by_id.run(conn, {"p_id": hostile})
+    with engine.begin() as conn:
+        assert by_id.run(conn, {"p_id": 0})[0] == [("row zero",)]
