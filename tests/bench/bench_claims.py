@@ -231,7 +231,7 @@ def _workstation(
     except Exception as exc:
         out.errors.append(f"open: {exc}")
         ready.put(1)
-        all_stopped(done, seconds)
+        floor.all_stopped(done, seconds)
         return
     try:
         # Connect and run a few cycles before the window: the first executions on a
@@ -245,18 +245,8 @@ def _workstation(
             return
         work_loop(store, user_id, start.value + seconds, ours, out, interval)
     finally:
-        all_stopped(done, seconds)
+        floor.all_stopped(done, seconds)
         store.close()
-
-
-def all_stopped(done: Any, seconds: float) -> None:
-    """Wait at `done` (a barrier of every workstation in every process) until all have
-    stopped claiming. A session's end is work of its own (the signed close of its audit
-    chain, the server's backend exiting); fifty of them ending together would land on the
-    last claims of the others, which no team's steady state does: in one 20 s window at
-    200/s, 6 of the 9 claims over 15 ms finished in the 0.3 s after the window's end."""
-    with contextlib.suppress(threading.BrokenBarrierError):
-        done.wait(timeout=seconds + 120)
 
 
 def _process(
