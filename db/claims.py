@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     Interval,
     Select,
+    Sequence,
     String,
     Table,
     all_,
@@ -311,18 +312,14 @@ class ClaimStatements:
             .returning(claims.c.id, claims.c.item_id, claims.c.user_id)
         )
 
-        # -- closing a claim (decide, skip, release). The token guard makes a retried
-        # submit find its stored decision instead of closing anything; skip and
-        # release pass a NULL token, which matches no row.
+        # -- closing a claim (decide, skip, release). Only the claim that holds the item
+        # closes it, and a claim id is never given out twice: so a retried submit whose
+        # decision was stored (the item left 'claimed' in that same transaction) closes
+        # nothing and finds its decision by the client token (submit_decision).
         token = bindparam("p_token", type_=String())
         close_item = (
             update(items)
-            .where(
-                items.c.id == item,
-                items.c.claim_id == claim,
-                items.c.status == CLAIMED,
-                ~exists().where(decisions.c.client_token == token),
-            )
+            .where(items.c.id == item, items.c.claim_id == claim, items.c.status == CLAIMED)
             .values(
                 status=bindparam("p_status"),
                 claimed_by=None,
@@ -361,7 +358,15 @@ class ClaimStatements:
         self.decide: Prepared | None = None
         if pg:
             # The same four steps as one statement, one round trip (ClaimsRepo._decide).
+            # The decision's id is drawn from its sequence first, not returned by the
+            # INSERT: under row-level security a RETURNING also holds the new row to the
+            # decisions' read policy, whose sub-selects (QA samples and grades, each
+            # with policies of their own) the server plans and sets up on every run,
+            # though the insert's own policy already admits only one's own claim.
             closed = close_item.returning(items.c.id).cte("closed")
+            drawn = select(Sequence(f"{decisions.name}_id_seq").next_value().label("id")).cte(
+                "drawn"
+            )
             ledger = (
                 upsert(exposures)
                 .from_select(
@@ -375,14 +380,18 @@ class ClaimStatements:
             stored = (
                 insert(decisions)
                 .from_select(
-                    ["client_token", "item_id", "user_id", "claim_id", "decided_at", *graded],
-                    select(token, closed.c.id, user, claim, now, *graded.values()),
+                    ["id", "client_token", "item_id", "user_id", "claim_id", "decided_at", *graded],
+                    select(drawn.c.id, token, closed.c.id, user, claim, now, *graded.values()),
                 )
-                .returning(decisions.c.id, decisions.c.decided_at)
                 .cte("stored")
             )
+            # A row exactly when the item was closed, and so the decision stored (or the
+            # statement failed); `now` is the decided_at stored, fixed for the transaction.
             self.decide = Prepared(
-                select(stored.c.id, stored.c.decided_at).add_cte(ledger, ended), dialect
+                select(drawn.c.id, now)
+                .where(exists(select(closed.c.id)))
+                .add_cte(ledger, ended, stored),
+                dialect,
             )
         # Compiled only now: compiling memoises the statement's columns, which the
         # generative .returning() copies above would inherit.
@@ -692,7 +701,6 @@ class ClaimsRepo(Repo):
             "p_item": claim.item.id,
             "p_claim": claim.claim_id,
             "p_user": claim.user_id,
-            "p_token": None,
             "p_seconds_revealed": exposure.seconds_revealed,
             "p_reveal_count": exposure.reveal_count,
             "p_max_area_fraction": exposure.max_area_fraction,
@@ -720,7 +728,7 @@ class ClaimsRepo(Repo):
         check: Check | None,
     ) -> bool:
         """Close the claim, record the exposure and move the item to `status`; False,
-        with nothing written, if the lease was lost (or p_token names a decision).
+        with nothing written, if the lease was lost.
         `check`: the gate's, read with the first statement (_gated)."""
         took = self._gated(conn, check, self._sql.close_item, {**params, "p_status": status})[1]
         if took != 1:

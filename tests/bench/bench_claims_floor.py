@@ -42,7 +42,7 @@ SQL, a minimal schema with only the pending index, no SQLAlchemy, no Store. Vari
 * SQLite `audited, our schema, Store's statements`: the same, sending every statement
   Store sends in its order, also those the workload itself does not need (the
   permission gate's read of the account in each transaction, the decision's read of
-  its claim, the queue restriction and client-token guards): what this design's SQL
+  its claim, the queue restriction): what this design's SQL
   costs with no Python of ours around it.
 
 Prints cycles/s and claim p50/p99 per variant; last line `BENCH {json}`.
@@ -403,7 +403,7 @@ def ours_audit(
 
 # What Store sends besides, by hand: the permission gate's read of the account at the
 # start of each transaction (db.gate), the pick's queue restriction, the decision's read
-# of its claim, its client-token guard, and the decision's full exposure record.
+# of its claim, and the decision's full exposure record.
 STORE_GATE = (
     "select users.id, users.name, users.role, users.created_at, users.password_hash,"
     " users.roles, users.disabled, users.vetting_status, users.vetted_on, users.training,"
@@ -425,9 +425,6 @@ STORE_CLAIM_READ = (
     "select claims.user_id, items.queue_id, queues.restricted from claims"
     " join items on items.id = claims.item_id join queues on queues.id = items.queue_id"
     " where claims.id = ?"
-)
-STORE_CLOSE_ITEM = OURS_CLOSE_ITEM + (
-    " and not exists (select 1 from decisions where decisions.client_token = ?)"
 )
 STORE_EXPOSURE = (
     "insert into exposures(item_id, user_id, claim_id, recorded_at, seconds_revealed,"
@@ -486,11 +483,8 @@ def ours_sqlite_workstation(
         if store_statements:
             cur.execute(STORE_GATE, (now, uid)).fetchone()
             cur.execute(STORE_CLAIM_READ, (claim,)).fetchone()
-            closed = cur.execute(STORE_CLOSE_ITEM, (item, claim, token)).rowcount
-            cur.execute(STORE_EXPOSURE, (item, uid, claim, now))
-        else:
-            closed = cur.execute(OURS_CLOSE_ITEM, (item, claim)).rowcount
-            cur.execute(OURS_EXPOSURE, (item, uid, claim, now))
+        closed = cur.execute(OURS_CLOSE_ITEM, (item, claim)).rowcount
+        cur.execute(STORE_EXPOSURE if store_statements else OURS_EXPOSURE, (item, uid, claim, now))
         if closed != 1:
             raise RuntimeError("lease lost")
         cur.execute(OURS_CLOSE_CLAIM, (now, claim))
@@ -551,7 +545,6 @@ PG_OURS_DECIDE = """
 with closed as (update items set status = 'decided', claimed_by = null,
                   lease_expires_at = null, claim_id = null
                 where id = %(i)s and claim_id = %(c)s and status = 'claimed'
-                  and not exists (select 1 from decisions where client_token = %(t)s)
                 returning id),
 ledger as (insert into exposures(item_id, user_id, claim_id, recorded_at,
              seconds_revealed, reveal_count, max_area_fraction, full_unprotected,
@@ -560,13 +553,13 @@ ledger as (insert into exposures(item_id, user_id, claim_id, recorded_at,
              'protected' from closed on conflict (claim_id) do nothing),
 ended as (update claims set closed_at = now(), outcome = 'decided'
           where id = %(c)s and closed_at is null and exists (select 1 from closed)),
-stored as (insert into decisions(client_token, item_id, user_id, claim_id, decided_at,
+drawn as (select nextval('decisions_id_seq') as id),
+stored as (insert into decisions(id, client_token, item_id, user_id, claim_id, decided_at,
              severity, csea_related, not_assessable_reason, age_band, age_confidence,
              production_context, actions, note)
-           select %(t)s, id, %(u)s, %(c)s, now(), 'not_assessable', false, 'too_small',
-             null, null, null, '[]', '' from closed
-           returning id, decided_at)
-select id, decided_at from stored
+           select drawn.id, %(t)s, closed.id, %(u)s, %(c)s, now(), 'not_assessable', false,
+             'too_small', null, null, null, '[]', '' from drawn, closed)
+select drawn.id, now() from drawn where exists (select 1 from closed)
 """
 PG_OURS_AUDIT = """
 with h as (update audit_chains set seq = %(seq)s, hash = %(hash)s

@@ -219,6 +219,49 @@ def test_retried_submit_is_stored_once(store: Store, enqueue) -> None:
     assert len(store.items.decisions(item)) == 1 and len(store.items.exposures(item)) == 1
 
 
+def test_each_receipt_names_the_decision_row_stored(store: Store, enqueue) -> None:
+    """On PostgreSQL the decision's id is drawn from the column's sequence before the
+    insert, not returned by it: the receipt must still name the row, its time the one
+    stored, and ids drawn so must not collide with ones the column's default gives."""
+    user = store.accounts.ensure_user("mod")
+    items = enqueue(store, 3)
+    receipts = []
+    for _ in items:
+        claim = store.claims.claim_next(user.id)
+        assert claim is not None
+        receipts.append(store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4())))
+    for item, receipt in zip(items, receipts, strict=True):
+        [d] = store.items.decisions(item)
+        assert (d["id"], d["item_id"], d["decided_at"]) == (
+            receipt.decision_id,
+            receipt.item_id,
+            receipt.decided_at,
+        )
+    assert len({r.decision_id for r in receipts}) == 3
+
+
+def test_a_client_token_of_another_decision_stores_nothing(store: Store, enqueue) -> None:
+    """A token names one submission. Sent again with another claim (a client fault), it
+    is refused whole: the second item stays held, nothing of its decision is written,
+    and no receipt of the first decision is passed off as the second's."""
+    user = store.accounts.ensure_user("mod")
+    first_item, second_item = enqueue(store, 2)
+    token = str(uuid.uuid4())
+    first = store.claims.claim_next(user.id)
+    assert first is not None and first.item.id == first_item
+    store.claims.submit_decision(first, CAT_C, SEEN, token)
+    second = store.claims.claim_next(user.id)
+    assert second is not None and second.item.id == second_item
+    audit_before = len(store.audit_events())
+    with pytest.raises(DBAPIError, match=r"(?i)unique"):
+        store.claims.submit_decision(second, CAT_C, SEEN, token)
+    assert store.items.decisions(second_item) == [] and store.items.exposures(second_item) == []
+    assert store.items.item_status(second_item) == "claimed"
+    assert len(store.audit_events()) == audit_before
+    store.claims.submit_decision(second, CAT_C, SEEN, str(uuid.uuid4()))
+    assert store.items.item_status(second_item) == "decided"
+
+
 def test_invalid_grading_stores_nothing(store: Store, enqueue) -> None:
     user = store.accounts.ensure_user("mod")
     [item] = enqueue(store, 1)
