@@ -522,6 +522,14 @@ def run_backend(
     else:
         seats = login_seats(store, workstations, sign_in)
     vet(store, [uid for _url, uid in seats])
+    if postmaster is not None:
+        with store.engine.connect() as conn:
+            # Statistics for what was just loaded, as the floors take theirs after
+            # their set-up: else autovacuum's first visit, a minute on, analyzes users
+            # and media inside a window, and an analyze that changes a table's row
+            # counts makes every workstation's backend plan its statements again, all
+            # at the same moment (docs/BENCHMARKS.md, session 14).
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     store.close()  # no pooled connection may cross fork()
     as_owner = None
     outs: list[WorkerResult] = []
