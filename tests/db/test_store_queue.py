@@ -219,25 +219,32 @@ def test_retried_submit_is_stored_once(store: Store, enqueue) -> None:
     assert len(store.items.decisions(item)) == 1 and len(store.items.exposures(item)) == 1
 
 
-def test_each_receipt_names_the_decision_row_stored(store: Store, enqueue) -> None:
-    """On PostgreSQL the decision's id is drawn from the column's sequence before the
-    insert, not returned by it: the receipt must still name the row, its time the one
-    stored, and ids drawn so must not collide with ones the column's default gives."""
-    user = store.accounts.ensure_user("mod")
-    items = enqueue(store, 3)
-    receipts = []
-    for _ in items:
-        claim = store.claims.claim_next(user.id)
-        assert claim is not None
-        receipts.append(store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4())))
-    for item, receipt in zip(items, receipts, strict=True):
-        [d] = store.items.decisions(item)
-        assert (d["id"], d["item_id"], d["decided_at"]) == (
-            receipt.decision_id,
-            receipt.item_id,
-            receipt.decided_at,
-        )
-    assert len({r.decision_id for r in receipts}) == 3
+@pytest.mark.parametrize("clocked", [True, False], ids=["injected-clock", "server-clock"])
+def test_each_receipt_names_the_decision_row_stored(
+    migrated_db_url: str, clock: FakeClock, enqueue, clocked: bool
+) -> None:
+    """On PostgreSQL the decision's id is drawn from the column's sequence in the
+    statement and its time is the transaction's, not returned by the insert: the receipt
+    must still name the row stored and the time stored with it, whichever clock."""
+    store = Store.open(migrated_db_url, clock=clock if clocked else None)
+    try:
+        user = store.accounts.ensure_user("mod")
+        items = enqueue(store, 3)
+        receipts = []
+        for _ in items:
+            claim = store.claims.claim_next(user.id)
+            assert claim is not None
+            receipts.append(store.claims.submit_decision(claim, CAT_C, SEEN, str(uuid.uuid4())))
+        for item, receipt in zip(items, receipts, strict=True):
+            [d] = store.items.decisions(item)
+            assert (d["id"], d["item_id"], d["decided_at"]) == (
+                receipt.decision_id,
+                receipt.item_id,
+                receipt.decided_at,
+            )
+        assert len({r.decision_id for r in receipts}) == 3
+    finally:
+        store.close()
 
 
 def test_a_client_token_of_another_decision_stores_nothing(store: Store, enqueue) -> None:
