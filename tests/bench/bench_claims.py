@@ -500,13 +500,16 @@ def run_backend(
     offered: float = 0.0,
     sign_in: Callable[[str, str], str] | None = None,
     compare_owner: bool = False,
+    history: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """`offered` > 0: then a phase in which the workstations together offer that many
     claims/s (the latency goal's rate). `url`: the owner's (PostgreSQL) or the file
     (SQLite). With `sign_in(role, password) -> url`, each workstation is an account of
     its own and signs in as its own PostgreSQL login role, bound by the row-level
     security of migration 0018; with `compare_owner` too, the same workstations first
-    run as the owner (no policy applies), on the same data in the same run."""
+    run as the owner (no policy applies), on the same data in the same run. With
+    `history` (the superuser's URL, copies), the database is first given a history
+    (bench_claims_floor.add_history)."""
     print(f"\n== {label}: {workstations} workstations in {procs} processes, {seconds:g} s")
     base_store = Store.open(baseline_url, audit_key=BENCH_AUDIT_KEY)
     seed(base_store, n_baseline_items, f"{label}-baseline")
@@ -522,6 +525,12 @@ def run_backend(
     else:
         seats = login_seats(store, workstations, sign_in)
     vet(store, [uid for _url, uid in seats])
+    if history is not None:
+        superuser, copies = history
+        added = floor.add_history(
+            superuser.replace("postgresql+psycopg://", "postgresql://"), copies
+        )
+        print(f"  history: {added} decided items, each with its claim, decision and exposure")
     if postmaster is not None:
         with store.engine.connect() as conn:
             # Statistics for what was just loaded, as the floors take theirs after
@@ -674,6 +683,14 @@ def main() -> int:
         help="PostgreSQL: each paced phase (and each floor's at 200/s) this long",
     )
     parser.add_argument("--pg-items", type=int, default=50_000)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="PostgreSQL: first give ours and each floor's database this many decided"
+        " items (with claims, decisions, exposures) per queued one, as a team's server"
+        " has; 0: fresh databases",
+    )
     parser.add_argument("--sqlite-items", type=int, default=90_000)
     parser.add_argument("--skip", choices=("postgresql", "sqlite"), help="run one backend only")
     parser.add_argument(
@@ -718,6 +735,7 @@ def main() -> int:
                     offered=GOAL_PG_OFFERED,
                     sign_in=None if args.one_db_user else functools.partial(pg.url, "bench_load"),
                     compare_owner=args.compare_owner,
+                    history=(pg.url("bench_load"), args.history) if args.history else None,
                 )
                 # The floors: saturated, and with --paced-seconds offered the goal's
                 # 200/s as ours was, so its latency goal has the floors' beside it; each
@@ -738,6 +756,7 @@ def main() -> int:
                             secs,
                             args.pg_items,
                             offered=offered,
+                            history=args.history,
                         ),
                         secs,
                     )
@@ -753,6 +772,7 @@ def main() -> int:
                                 args.pg_items,
                                 offered=offered,
                                 prefix=f"rls{suffix}",
+                                history=args.history,
                             ),
                             secs,
                         )
@@ -862,6 +882,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "seconds": args.seconds,
         "busy_before_pct": idle_check,
+        "pg_history_per_item": args.history,
         "results": results,
         "floors": floors,
         "sqlite_vs_floor": ratios.get("sqlite_vs_floor"),

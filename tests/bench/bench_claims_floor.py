@@ -682,11 +682,65 @@ def pg_ours_process(
     q.put(out)
 
 
+def add_history(dsn: str, copies: int) -> int:
+    """Give a seeded database a history, as a team's server has after months of work:
+    `copies` decided items for every pending one, each with its claim, decision and
+    exposure record, then the four tables' statistics. `dsn`: the superuser's (psycopg
+    form), which skips the triggers, so no sampling outbox row and no foreign-key
+    check is made for rows that are history. Returns how many items are history.
+
+    The history keeps autovacuum off the hot statements' tables during a run: tables
+    that start empty cross its thresholds (50 rows + 10 or 20 %) within seconds, and
+    each analyze or vacuum that changes a table's row counts makes every workstation
+    plan its statements again at once (docs/BENCHMARKS.md, session 14)."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("set session_replication_role = replica")
+        added = c.execute(
+            "insert into items (queue_id, media_id, dedupe_key, source, priority,"
+            " imminent_risk, received_at, status, report_text, reported_accounts, extra)"
+            " select i.queue_id, i.media_id, md5(i.dedupe_key || '-history-' || g), i.source,"
+            " i.priority, i.imminent_risk, i.received_at - make_interval(days => g),"
+            " 'decided', i.report_text, i.reported_accounts, i.extra"
+            " from items i, generate_series(1, %s) g where i.status = 'pending'",
+            (copies,),
+        ).rowcount
+        c.execute(
+            "insert into claims (item_id, user_id, claimed_at, expires_at, closed_at, outcome)"
+            " select id, (select min(id) from users), received_at,"
+            " received_at + interval '10 minutes', received_at + interval '1 minute',"
+            " 'decided' from items where status = 'decided'"
+        )
+        c.execute(
+            "insert into decisions (client_token, item_id, user_id, claim_id, decided_at,"
+            " severity, csea_related, not_assessable_reason, actions, note, basis)"
+            " select md5('history-' || c.id), c.item_id, c.user_id, c.id, c.closed_at,"
+            " 'not_assessable', false, 'too_small', '[]', '', 'assessed'"
+            " from claims c where c.outcome = 'decided'"
+        )
+        c.execute(
+            "insert into exposures (item_id, user_id, claim_id, recorded_at,"
+            " seconds_revealed, reveal_count, max_area_fraction, full_unprotected,"
+            " area_seconds, min_blur_step, colour_shown, least_mode, stylised_seconds)"
+            " select c.item_id, c.user_id, c.id, c.closed_at, 1.5, 1, 0.4, false, 0.6, null,"
+            " false, 'protected', 0 from claims c where c.outcome = 'decided'"
+        )
+        c.execute("set session_replication_role = origin")
+        c.execute("vacuum analyze items, claims, decisions, exposures")
+    return added
+
+
 def run_pg_ours(
-    url: str, procs: int, per: int, seconds: float, n_items: int, offered: float = 0.0
+    url: str,
+    procs: int,
+    per: int,
+    seconds: float,
+    n_items: int,
+    offered: float = 0.0,
+    history: int = 0,
 ) -> list[Any]:
-    """The `our schema` floor on PostgreSQL: `url` (SQLAlchemy form) is an empty
-    database, migrated and seeded here through the Store."""
+    """The `our schema` floor on PostgreSQL: `url` (SQLAlchemy form, the superuser's)
+    is an empty database, migrated and seeded here through the Store; with `history`,
+    given one (add_history)."""
     from bench_claims import BENCH_AUDIT_KEY, seed
 
     from db.store import Store
@@ -698,6 +752,8 @@ def run_pg_ours(
     finally:
         store.close()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    if history:
+        add_history(dsn, history)
     chains = [10_000 + u for u in users]
     with psycopg.connect(dsn, autocommit=True) as c:
         for ch in chains:
@@ -726,13 +782,15 @@ def run_pg_rls(
     n_items: int,
     offered: float = 0.0,
     prefix: str = "rls",
+    history: int = 0,
 ) -> list[Any]:
     """The `our schema` floor with each workstation signed in as its own login role (a
     vetted moderator, made by an admin as in team mode), under row-level security.
     `dbname`: a database not yet made; the owner role migrates and seeds it. Login
     roles belong to the whole server, hence names of their own (`prefix`00, ...): a
     second run on the same server needs another prefix. `offered` > 0: cycles/s
-    offered in all, spread evenly over the workstations (as run_pg_ours)."""
+    offered in all, spread evenly over the workstations (as run_pg_ours); `history`:
+    as run_pg_ours."""
     from bench_claims import BENCH_AUDIT_KEY, login_seats, seed, vet
 
     from db.store import Store
@@ -748,6 +806,8 @@ def run_pg_rls(
         vet(store, [uid for _url, uid in signed_in])
     finally:
         store.close()
+    if history:
+        add_history(pg.url(dbname).replace("postgresql+psycopg://", "postgresql://"), history)
     seats = [
         (url.replace("postgresql+psycopg://", "postgresql://"), uid, 10_000 + uid)
         for url, uid in signed_in
