@@ -527,9 +527,7 @@ def run_backend(
     vet(store, [uid for _url, uid in seats])
     if history is not None:
         superuser, copies = history
-        added = floor.add_history(
-            superuser.replace("postgresql+psycopg://", "postgresql://"), copies
-        )
+        added = floor.add_history(superuser, copies)
         print(f"  history: {added} decided items, each with its claim, decision and exposure")
     if postmaster is not None:
         with store.engine.connect() as conn:

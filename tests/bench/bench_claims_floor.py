@@ -682,17 +682,18 @@ def pg_ours_process(
     q.put(out)
 
 
-def add_history(dsn: str, copies: int) -> int:
+def add_history(url: str, copies: int) -> int:
     """Give a seeded database a history, as a team's server has after months of work:
     `copies` decided items for every pending one, each with its claim, decision and
-    exposure record, then the four tables' statistics. `dsn`: the superuser's (psycopg
-    form), which skips the triggers, so no sampling outbox row and no foreign-key
+    exposure record, then the four tables' statistics. `url`: the superuser's
+    (SQLAlchemy form), which skips the triggers, so no sampling outbox row and no foreign-key
     check is made for rows that are history. Returns how many items are history.
 
     The history keeps autovacuum off the hot statements' tables during a run: tables
     that start empty cross its thresholds (50 rows + 10 or 20 %) within seconds, and
     each analyze or vacuum that changes a table's row counts makes every workstation
     plan its statements again at once (docs/BENCHMARKS.md, session 14)."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("set session_replication_role = replica")
         added = c.execute(
@@ -753,7 +754,7 @@ def run_pg_ours(
         store.close()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     if history:
-        add_history(dsn, history)
+        add_history(url, history)
     chains = [10_000 + u for u in users]
     with psycopg.connect(dsn, autocommit=True) as c:
         for ch in chains:
@@ -807,7 +808,7 @@ def run_pg_rls(
     finally:
         store.close()
     if history:
-        add_history(pg.url(dbname).replace("postgresql+psycopg://", "postgresql://"), history)
+        add_history(pg.url(dbname), history)
     seats = [
         (url.replace("postgresql+psycopg://", "postgresql://"), uid, 10_000 + uid)
         for url, uid in signed_in
