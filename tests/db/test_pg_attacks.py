@@ -463,3 +463,78 @@ def test_a_session_opened_any_way_runs_without_jit(scene: Scene) -> None:
     for person in [*scene.people().values(), scene.max]:
         with scene.team.raw(person) as conn:
             assert _rows(conn, "SHOW jit") == [("off",)], person.role
+
+
+# -- the account's facts (migration 0027) --------------------------------------------------
+
+
+def test_a_person_s_search_path_and_temporary_objects_do_not_change_who_they_are(
+    scene: Scene,
+) -> None:
+    # The policies ask reviewer_me_id / _is / _queues, whose bodies are parsed in the
+    # caller's session. Max, a moderator without the restricted queue, puts look-alikes
+    # of what they read first on the search path: a users table naming Max a lead with
+    # every queue, and a view of the account to match.
+    max_ = scene.max
+    with scene.team.raw(max_) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE users AS SELECT %s::integer AS id, session_user::varchar AS"
+            ' db_role, \'["lead", "qa", "admin"]\'::json AS roles, false AS disabled',
+            (max_.id,),
+        )
+        # DDL takes no bound parameters: the id is an int, spelled out.
+        conn.execute(
+            "CREATE TEMP VIEW reviewer_account_now AS SELECT ROW("
+            f"{int(max_.id)}, true, true, true, true,"
+            " ARRAY(SELECT id FROM public.queues))::reviewer_account AS me"
+        )
+        conn.execute("CREATE FUNCTION pg_temp.reviewer_me_id() RETURNS integer AS 'SELECT 0'"
+                     " LANGUAGE sql")  # fmt: skip
+        conn.execute("SET search_path = pg_temp, public")
+        assert _rows(conn, "SELECT count(*) FROM users") == [(1,)]  # the look-alike is read
+        assert _rows(conn, "SELECT public.reviewer_me_id()") == [(max_.id,)]
+        assert _rows(conn, "SELECT public.reviewer_me_is('lead')") == [(False,)]
+        assert scene.restricted not in _rows(conn, "SELECT public.reviewer_me_queues()")[0][0]
+        # What the policies then let through: nothing more than before.
+        items = "SELECT id FROM public.items WHERE queue_id = %s"
+        assert _rows(conn, items, scene.restricted) == []
+        others = "SELECT id FROM public.decisions WHERE user_id <> %s"
+        assert _rows(conn, others, max_.id) == []
+        assert _rows(conn, "SELECT id FROM public.qa_grades") == []
+    # The same reads by someone whose job they are, so the queries themselves are sound.
+    with scene.team.raw(scene.lee) as conn:
+        assert _rows(conn, "SELECT id FROM decisions WHERE user_id <> %s", scene.lee.id) != []
+
+
+@pytest.mark.parametrize("kind", ["moderator", "qa", "lead", "admin"])
+def test_nobody_replaces_what_the_policies_ask_about_the_account(scene: Scene, kind: str) -> None:
+    person = scene.people()[kind]
+    with scene.team.raw(person) as conn:
+        for sql in (
+            "CREATE OR REPLACE FUNCTION public.reviewer_me_is(p_role text) RETURNS boolean"
+            " LANGUAGE sql STABLE AS 'SELECT true'",
+            "ALTER FUNCTION public.reviewer_me_id() RENAME TO gone",
+            "DROP FUNCTION public.reviewer_me_queues()",
+            "CREATE FUNCTION public.reviewer_me_lead() RETURNS boolean AS 'SELECT true'"
+            " LANGUAGE sql",
+        ):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(sql)
+        assert _rows(conn, "SELECT public.reviewer_me_id()") == [(person.id,)]
+
+
+def test_every_policy_reads_the_account_through_the_fact_functions(scene: Scene) -> None:
+    # One place answers who the session is: a policy that read users itself would be a
+    # second copy of that rule (and planned with every statement on its table).
+    rows = _owner_rows(
+        scene,
+        "SELECT tablename, policyname, coalesce(qual, '') || ' ' || coalesce(with_check, '')"
+        " FROM pg_policies WHERE schemaname = 'public'",
+    )
+    assert len(rows) > 40
+    asking = 0
+    for table, name, text in rows:
+        text = str(text)
+        assert "FROM users" not in text and "reviewer_account_now" not in text, (table, name)
+        asking += "reviewer_me_" in text
+    assert asking > 30
