@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -10,6 +12,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def revision_module(filename: str) -> ModuleType:
+    """The migration `filename` (in db/migrations/versions) as a module: where a later
+    migration finds the SQL an earlier one wrote, to restate or rewrite it, so that each
+    text has one place. Loaded afresh on every call: a caller may change what it got."""
+    path = MIGRATIONS / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"reviewer_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

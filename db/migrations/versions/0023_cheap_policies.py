@@ -32,12 +32,10 @@ PostgreSQL only; SQLite has no roles.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import sqlalchemy as sa
 from alembic import op
+
+from db.migrate import revision_module
 
 revision = "0023"
 down_revision = "0018"
@@ -313,20 +311,10 @@ def upgrade() -> None:
         op.execute(sa.text(_policy_sql(*policy)))
 
 
-def _revision_0018() -> ModuleType:
-    """Migration 0018's module: its policies and function text, to go back to."""
-    path = Path(__file__).with_name("0018_pg_login_roles.py")
-    spec = importlib.util.spec_from_file_location("reviewer_migration_0018", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    old = _revision_0018()
+    old = revision_module("0018_pg_login_roles.py")  # its policies and function text
     for table, command, *_ in POLICIES:
         op.execute(sa.text(f"DROP POLICY IF EXISTS {table}_{command.lower()} ON {table}"))
     op.execute(sa.text("ALTER TABLE qa_sampling_due DISABLE ROW LEVEL SECURITY"))

@@ -39,12 +39,10 @@ server refused (PostgreSQL only; SQLite has no roles):
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import sqlalchemy as sa
 from alembic import op
+
+from db.migrate import revision_module
 
 revision = "0025"
 down_revision = "0024"
@@ -54,17 +52,7 @@ depends_on = None
 PERSON = "reviewer_person"
 
 
-def _revision(name: str) -> ModuleType:
-    """An earlier migration's module, for the policy texts it wrote (one place each)."""
-    path = Path(__file__).with_name(name)
-    spec = importlib.util.spec_from_file_location(f"reviewer_migration_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_R24 = _revision("0024_item_context_grants.py")
+_R24 = revision_module("0024_item_context_grants.py")
 _QUEUES: str = _R24._QUEUES
 _UID: str = _R24._UID
 # A member `j` of a group this account holds or decided an item of.
@@ -82,7 +70,7 @@ _GROUP_MEDIA = (
 _MEDIA_POLICY = f"{_R24._MEDIA_POLICY} OR {_GROUP_MEDIA}"
 
 # The rule book of 0023 with the admin's jobs added (see the docstring).
-_R23 = _revision("0023_cheap_policies.py")
+_R23 = revision_module("0023_cheap_policies.py")
 _ADMIN_JOBS = "{admin}"
 _ADMIN_READS = ("decisions", "exposures", "claims", "qa_samples", "qa_grades", "adjudications")
 

@@ -47,12 +47,10 @@ PostgreSQL only; SQLite has no roles.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 import sqlalchemy as sa
 from alembic import op
+
+from db.migrate import revision_module
 
 revision = "0027"
 down_revision = "0026"
@@ -107,23 +105,13 @@ FACTS = {
 }
 
 
-def _revision(name: str) -> ModuleType:
-    """An earlier migration's module, for the policy texts it wrote (one place each)."""
-    path = Path(__file__).with_name(name)
-    spec = importlib.util.spec_from_file_location(f"reviewer_migration_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 Policy = tuple[str, str, str, str | None, str | None]  # name, table, command, using, check
 
 
 def policies_before() -> list[Policy]:
     """Every policy that reads the account, as 0023-0025 left them."""
-    r23 = _revision("0023_cheap_policies.py")
-    r25 = _revision("0025_team_paths.py")
+    r23 = revision_module("0023_cheap_policies.py")
+    r25 = revision_module("0025_team_paths.py")
     out: list[Policy] = []
     for table, command, using, check in r23.POLICIES:
         if (table, command) == ("media", "SELECT"):
@@ -145,7 +133,7 @@ def with_facts(text: str | None, old: dict[str, str], new: dict[str, str]) -> st
 
 
 def _old_facts() -> dict[str, str]:
-    facts: dict[str, str] = _revision("0023_cheap_policies.py")._POLICY_ACCOUNT
+    facts: dict[str, str] = revision_module("0023_cheap_policies.py")._POLICY_ACCOUNT
     return facts
 
 
