@@ -63,6 +63,7 @@ import os
 import select as select_io
 import subprocess
 import sys
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -103,7 +104,7 @@ from sqlalchemy.engine import Dialect
 from db.engine import make_engine
 from db.keys import AUDIT_KEY, KeyringSecrets, SecretSource
 from db.models import UTCDateTime
-from db.prepared import Prepared, utc_text
+from db.prepared import BEFORE_NEXT, Prepared, Step, utc_text
 
 GENESIS = "0" * 64
 ROOT = 0  # the root chain's chain_id; its head is audit_head
@@ -482,11 +483,27 @@ class ChainWriter:
     means someone else appended to its chain, and the writer abandons that chain for a
     new one whose opening event records where its own events ended (verify then
     reports the intruders). Call `committed` or `rolled_back` after each transaction.
+
+    Appends in a transaction of UnitOfWork.write (its connection's info carries
+    IN_WRITE; write calls `end` when it is over) take turns: one such transaction at a
+    time has events of this writer in flight, from its first append to its end, as the
+    guarded UPDATE's row lock made them, and its single event, on PostgreSQL, waits
+    to go with COMMIT (commit_steps), which saves a round trip on every claim and
+    decision (docs/BENCHMARKS.md, "Session 16"). That insert cannot be guarded and
+    hashed again before COMMIT: if the head moved (someone else appended to this chain,
+    or a COMMIT this writer never heard the outcome of had landed) it fails, and the
+    transaction with it (`chain_moved`); the writer is then `unsettle`d and its next
+    append goes the guarded way, which sees what happened.
     """
 
     _REMEMBER = 4096  # own recent heads kept to tell a stale head from a foreign one
 
     def __init__(self, key: Callable[[], bytes]) -> None:
+        # Held by the one write transaction with events in flight, from its first
+        # append to `end`; _held_by is its connection's info.
+        self._holder = threading.Lock()
+        self._held_by: dict[Any, Any] | None = None
+        self._unsettled = False  # the head may not be what this writer thinks
         self._key = key
         self.signer = Signer()
         self._head: _Head | None = None  # committed
@@ -515,6 +532,8 @@ class ChainWriter:
         todo = _checked(events)
         if not todo:
             return
+        flush_held(conn)  # one held back earlier in this transaction goes first
+        in_write = self._take_turn(conn)
         key = self._key()
         head = self._live()
         if head is None:
@@ -522,6 +541,12 @@ class ChainWriter:
         rows = self._rows(key, todo, head, at, sign)
         if self._sql is None:
             self._sql = _WriterSql(conn.dialect)
+        strict = self._sql.strict
+        if in_write and strict is not None and len(rows) == 1 and not self._unsettled:
+            conn.info[_HELD] = (strict, {**rows[0], "p_expect": head.seq})
+            conn.info[BEFORE_NEXT] = flush_held
+            self._note(head, rows)
+            return
         if not self._sql.write(conn, rows, head.seq):
             # The head moved under us: re-read it, locked, and hash again from there.
             row = conn.execute(
@@ -545,6 +570,11 @@ class ChainWriter:
             rows = self._rows(key, todo, head, at, sign)
             if not self._sql.write(conn, rows, head.seq):
                 raise RuntimeError(f"audit chain {head.chain} moved while locked")
+        self._unsettled = False  # the head was checked in this transaction
+        self._note(head, rows)
+
+    def _note(self, head: _Head, rows: list[dict[str, Any]]) -> None:
+        """The head after `rows`, once this transaction commits."""
         last = rows[-1]
         signed = max([head.signed] + [r["seq"] for r in rows if r["sig"] is not None])
         closed = last["kind"] == CLOSED
@@ -553,6 +583,44 @@ class ChainWriter:
             self._own[(head.chain, r["seq"])] = r["hash"]
         while len(self._own) > self._REMEMBER:
             self._own.popitem(last=False)
+
+    def _take_turn(self, conn: Connection) -> bool:
+        """Whether `conn`'s transaction is a write transaction that has (now) the turn.
+        Others only wait for the one that has it to end: this writer's next event is
+        that one's, and must not be overtaken. Neither waits for ever: past HOLD_WAIT_S
+        (a turn never given back) the append goes ahead, and the turn's held event is
+        refused at COMMIT (chain_moved) rather than anything hanging."""
+        if self._held_by is conn.info:
+            return True
+        got = self._holder.acquire(timeout=HOLD_WAIT_S)
+        if got and conn.info.get(IN_WRITE):
+            self._held_by = conn.info
+            return True
+        if got:
+            self._holder.release()
+        return False
+
+    def commit_steps(self, conn: Connection) -> list[Step]:
+        """The event `conn`'s transaction held back, as steps to run with its COMMIT
+        (db.prepared.commit_with); [] if none."""
+        conn.info.pop(BEFORE_NEXT, None)
+        held = conn.info.pop(_HELD, None)
+        return [] if held is None else [held]
+
+    def end(self, info: dict[Any, Any]) -> None:
+        """The write transaction of the connection whose `info` this is (Connection.info,
+        taken while it was usable) has ended, committed or not: the next may append."""
+        info.pop(IN_WRITE, None)
+        info.pop(_HELD, None)
+        info.pop(BEFORE_NEXT, None)
+        if self._held_by is info:
+            self._held_by = None
+            self._holder.release()
+
+    def unsettle(self) -> None:
+        """The head may have moved unseen (a COMMIT whose outcome is unknown, a held event
+        refused): the next append checks it before anything is held back."""
+        self._unsettled = True
 
     def open(self, conn: Connection, at: datetime) -> int:
         """Open this writer's chain now if it is not open (its key registered in the
@@ -609,6 +677,36 @@ class ChainWriter:
         return head
 
 
+# Connection info keys: set by UnitOfWork.write for its transaction, which ends with
+# ChainWriter.end; and the insert of an event held back for COMMIT.
+IN_WRITE = "reviewer_in_write"
+_HELD = "reviewer_audit_held"
+HOLD_WAIT_S = 30.0
+
+
+def flush_held(conn: Connection) -> None:
+    """Send the event `conn`'s transaction held back for its COMMIT, now: another
+    statement of the transaction comes first (db.prepared.before_next)."""
+    conn.info.pop(BEFORE_NEXT, None)
+    held = conn.info.pop(_HELD, None)
+    if held is not None:
+        stmt, params = held
+        stmt.run(conn, params)
+
+
+def chain_moved(exc: BaseException) -> bool:
+    """Whether `exc` is a held-back event refused because its chain's head had moved:
+    its chain_id came back NULL from the guarded update (_WriterSql.strict)."""
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    return (
+        diag is not None
+        and getattr(orig, "sqlstate", None) == "23502"  # not_null_violation
+        and diag.table_name == "audit_events"
+        and diag.column_name == "chain_id"
+    )
+
+
 _ROW_COLS: tuple[str, ...] = ("id", "chain_id", "seq", "at", "user_id", "kind", "item_id")
 _ROW_COLS += ("detail", "prev_hash", "hash", "mac", "sig")
 
@@ -622,6 +720,7 @@ class _WriterSql:
         chain = bindparam("chain_id", type_=BigInteger())
         values = [bindparam(c, type_=events_t.c[c].type) for c in _ROW_COLS]
         self.guarded: Prepared | None = None
+        self.strict: Prepared | None = None
         if dialect.name == "postgresql":
             # One round trip: the insert selects from the guarded UPDATE's RETURNING.
             moved = (
@@ -637,6 +736,15 @@ class _WriterSql:
             self.guarded = Prepared(
                 insert(events_t).from_select(list(_ROW_COLS), select(*values).select_from(moved)),
                 dialect,
+            )
+            # The same insert for a held-back event, which goes with COMMIT: a head that
+            # moved gives chain_id NULL, which the column refuses, so the transaction
+            # fails rather than commit without its event (ChainWriter.append).
+            chain_at = _ROW_COLS.index("chain_id")
+            checked: list[ColumnElement[Any]] = [*values]
+            checked[chain_at] = select(moved.c.id).scalar_subquery()
+            self.strict = Prepared(
+                insert(events_t).from_select(list(_ROW_COLS), select(*checked)), dialect
             )
         self.move = Prepared(
             update(chains_t)

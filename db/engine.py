@@ -15,7 +15,14 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DisconnectionError
 
-from db.prepared import execute_driver_sql
+from db.prepared import (
+    BEFORE_NEXT,
+    PENDING_BEGIN,
+    before_next,
+    defer_begin,
+    execute_driver_sql,
+    take_begin,
+)
 from reviewer.private_files import private_file, tighten_if_present
 
 # Execution option marking connections that will write: on SQLite they take the write
@@ -74,9 +81,50 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("connect_args", {"options": PG_OPTIONS})
     engine = create_engine(url, **kwargs)
+    _begin_with_first_statement(engine)
     if not kwargs.get("pool_pre_ping"):
         _ping_after_idle(engine)
     return engine
+
+
+def _begin_with_first_statement(engine: Engine) -> None:
+    """Each PostgreSQL transaction sends its BEGIN with its first statement rather than
+    in a round trip of its own (db.prepared.defer_begin): in the same pipeline for
+    db.prepared's statements, right before the statement for SQLAlchemy's. A
+    transaction that runs no statement sends nothing."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        defer_begin(conn)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(
+        conn: Connection, _cursor: Any, _sql: str, _params: Any, _ctx: Any, _many: bool
+    ) -> None:
+        before_next(conn)
+        begin = take_begin(conn)
+        if begin is not None:
+            # On the connection, not on `_cursor`: that may be a server-side cursor
+            # (stream_results), which would declare itself over the BEGIN.
+            raw: Any = conn.connection.driver_connection
+            raw.execute(begin, prepare=False)
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(conn: Connection) -> None:
+        # A transaction committed by anyone but UnitOfWork.write (which sends what was
+        # held back with its COMMIT) sends it now, before COMMIT: nothing is dropped.
+        before_next(conn)
+        conn.info.pop(PENDING_BEGIN, None)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn: Connection) -> None:
+        conn.info.pop(PENDING_BEGIN, None)
+        conn.info.pop(BEFORE_NEXT, None)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info.pop(PENDING_BEGIN, None)
+        record.info.pop(BEFORE_NEXT, None)
 
 
 def _private_sqlite_files(database: str | None) -> None:

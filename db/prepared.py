@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import pq
+from psycopg import IsolationLevel, pq
 from psycopg.types.numeric import Int2, Int4, Int8
 from sqlalchemy import BigInteger, Connection, Float, Integer, Select, SmallInteger
 from sqlalchemy.engine import Dialect
@@ -250,6 +250,98 @@ class Prepared:
         return dict(zip(self.keys, row, strict=True))
 
 
+# PostgreSQL: the BEGIN a transaction has yet to send, in its connection's info.
+#
+# psycopg begins a transaction with a round trip of its own before the first statement
+# (and in a pipeline it waits for BEGIN's answer before sending the rest), so a claim
+# or a decision spent one of its four round trips on BEGIN alone: under load every
+# round trip is a wake-up of the workstation and of its server process. The engine's
+# connections run in psycopg's autocommit mode instead; the engine's begin event
+# leaves the command here (defer_begin) and the transaction's first statement sends
+# it: in the same pipeline for the statements run here, just before itself for
+# SQLAlchemy's (db.engine). Measured in docs/BENCHMARKS.md, "Session 16".
+PENDING_BEGIN = "reviewer_pending_begin"
+_IDLE = pq.TransactionStatus.IDLE
+
+
+def begin_command(raw: Any) -> bytes:
+    """The BEGIN psycopg would send for `raw` (a psycopg connection), with the isolation
+    level and access mode set on it (SQLAlchemy sets them from execution options)."""
+    parts = [b"BEGIN"]
+    if raw.isolation_level is not None:
+        level = IsolationLevel(raw.isolation_level).name.replace("_", " ")
+        parts += [b"ISOLATION LEVEL", level.encode()]
+    if raw.read_only is not None:
+        parts.append(b"READ ONLY" if raw.read_only else b"READ WRITE")
+    if raw.deferrable is not None:
+        parts.append(b"DEFERRABLE" if raw.deferrable else b"NOT DEFERRABLE")
+    return b" ".join(parts)
+
+
+def defer_begin(conn: Connection) -> None:
+    """At the start of `conn`'s transaction (PostgreSQL): leave its BEGIN for the first
+    statement to send. A connection in SQLAlchemy's AUTOCOMMIT isolation has none, and
+    one already in a transaction on the server keeps it."""
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
+    raw: Any = conn.connection.driver_connection
+    if raw.pgconn.transaction_status != _IDLE:
+        return
+    command = begin_command(raw)
+    if not raw.autocommit:
+        # psycopg then never begins on its own; COMMIT and ROLLBACK still end the
+        # transaction this module begins (psycopg sends them whenever one is open).
+        raw.autocommit = True
+    conn.info[PENDING_BEGIN] = command
+
+
+def take_begin(conn: Connection) -> bytes | None:
+    """The BEGIN `conn`'s transaction has yet to send, now the caller's to send."""
+    begin: bytes | None = conn.info.pop(PENDING_BEGIN, None)
+    return begin
+
+
+# PostgreSQL: what a transaction holds back to send with its COMMIT (the audit event
+# db.audit.ChainWriter writes last), in its connection's info as a function that sends
+# it now. Any statement run on the connection first calls it (before_next), so nothing
+# the transaction reads or writes later can miss or overtake it.
+BEFORE_NEXT = "reviewer_before_next"
+
+
+def before_next(conn: Connection) -> None:
+    """Send what `conn`'s transaction held back for its COMMIT, because another
+    statement comes first."""
+    send = conn.info.pop(BEFORE_NEXT, None)
+    if send is not None:
+        send(conn)
+
+
+def commit_with(conn: Connection, steps: Sequence[Step]) -> None:
+    """Run `steps` and COMMIT `conn`'s transaction in one round trip (PostgreSQL), BEGIN
+    first if nothing was sent yet. An error in a step leaves the transaction aborted
+    and uncommitted, for the caller to roll back; SQLAlchemy's own commit afterwards
+    finds nothing left to send. Errors come out as Connection.execute raises them."""
+    dialect = conn.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    raw: Any = conn.connection.driver_connection
+    begin = take_begin(conn)
+    try:
+        with raw.pipeline():
+            if begin is not None:
+                raw.execute(begin, prepare=False)
+            for stmt, params in steps:
+                raw.execute(stmt.sql, stmt.bind(params), prepare=True)
+            raw.execute(b"COMMIT", prepare=False)
+    except dbapi_error as exc:
+        gone = dialect.is_disconnect(exc, raw, None)
+        if gone:
+            conn.invalidate(exc)
+        sql = "; ".join([*(stmt.sql for stmt, _p in steps), "COMMIT"])
+        raise DBAPIError.instance(
+            sql, None, exc, dbapi_error, connection_invalidated=gone, dialect=dialect
+        ) from exc
+
+
 def execute_driver_sql(
     conn: Connection,
     sql: str,
@@ -272,7 +364,14 @@ def execute_driver_sql(
     cur = raw.cursor()
     try:
         if dialect.name == "postgresql":
-            cur.execute(sql, params, prepare=prepare or None)
+            before_next(conn)
+            begin = take_begin(conn)
+            if begin is None:
+                cur.execute(sql, params, prepare=prepare or None)
+            else:
+                with raw.pipeline():
+                    raw.execute(begin, prepare=False)
+                    cur.execute(sql, params, prepare=prepare or None)
             return _pg_rows(cur), cur.rowcount
         cur.execute(sql, params)
         rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
@@ -305,7 +404,7 @@ Result = tuple[list[tuple[Any, ...]], int]
 
 def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DBAPIError | None]:
     """Run `steps` in order in `conn`'s transaction: on PostgreSQL in one pipeline (one
-    round trip, BEGIN included when the transaction starts here), on SQLite one after
+    round trip, BEGIN included when the transaction starts here: take_begin), on SQLite one after
     another. Returns the results of the steps that ran, in order, and the error that
     stopped the rest (None if all ran); the caller decides which error wins (the gate's
     refusal is read by the first steps and outranks a later statement's failure)."""
@@ -317,13 +416,17 @@ def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DB
             except DBAPIError as exc:
                 return done, exc
         return done, None
+    before_next(conn)
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     raw: Any = conn.connection.driver_connection
     cursors = []
     failure: Any = None  # the driver's error (its class is the dialect's dbapi.Error)
+    begin = take_begin(conn)
     try:
         with raw.pipeline():
+            if begin is not None:
+                raw.execute(begin, prepare=False)
             for stmt, params in steps:
                 cur = raw.cursor()
                 cursors.append(cur)

@@ -16,6 +16,7 @@ db.repo.Repo) reach the database only through the public methods here:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -42,9 +43,10 @@ from db.engine import WRITE, idle_connection_error, make_engine
 from db.gate import Gate, Granted, Refused
 from db.migrate import upgrade
 from db.models import AuditRow, UserRow, UTCDateTime
+from db.prepared import commit_with
 from reviewer.accounts import AccessDenied
 from reviewer.clock import Clock
-from reviewer.errors import OutcomeUnknown, StoreUnavailable
+from reviewer.errors import AuditChainMoved, OutcomeUnknown, StoreUnavailable
 from reviewer.model import AuditEvent
 from reviewer.permissions import Check
 
@@ -238,34 +240,62 @@ class UnitOfWork:
         server may have committed before the line dropped): that raises OutcomeUnknown,
         never the "nothing was stored" of StoreUnavailable. Every state change a
         moderator makes carries a client token or is idempotent, so the retry settles
-        it."""
+        it.
+
+        On PostgreSQL the transaction's audit event goes with its COMMIT, in one round
+        trip (db.audit.ChainWriter)."""
         try:
             with self._connection() as conn:
                 tx = conn.begin()
+                info = conn.info  # kept: a connection lost on the way cannot be asked
+                info[audit_chain.IN_WRITE] = True
                 try:
-                    yield conn
-                except BaseException:
-                    if tx.is_active:
-                        tx.rollback()
-                    raise
-                if tx.is_active:
                     try:
-                        tx.commit()
-                    except DBAPIError as exc:
-                        if exc.connection_invalidated or looks_disconnected(exc):
-                            raise OutcomeUnknown(
-                                f"connection lost while committing: {exc.orig}"
-                            ) from exc
+                        yield conn
+                    except BaseException:
+                        if tx.is_active:
+                            tx.rollback()
                         raise
+                    if tx.is_active:
+                        self._commit(conn, tx)
+                finally:
+                    self._chain.end(info)
         except Refused as refused:
             self._chain.rolled_back()
             raise self.refusal(refused) from None
-        except BaseException:
-            # Also for OutcomeUnknown: if the COMMIT did land, the chain's guarded head
-            # update notices and re-reads the head on the next append.
+        except DBAPIError as exc:
             self._chain.rolled_back()
+            if audit_chain.chain_moved(exc):
+                self._chain.unsettle()
+                raise AuditChainMoved(
+                    "Nothing was stored: this session's audit trail had been written "
+                    "since its last event. Try again."
+                ) from exc
+            raise
+        except BaseException as exc:
+            # OutcomeUnknown: if the COMMIT did land, the head moved unseen; the next
+            # append checks it (its guarded update re-reads a head that moved).
+            self._chain.rolled_back()
+            if isinstance(exc, OutcomeUnknown):
+                self._chain.unsettle()
             raise
         self._chain.committed()
+
+    def _commit(self, conn: Connection, tx: Any) -> None:
+        """COMMIT, with the audit event the transaction held back (PostgreSQL); a lost
+        connection makes the outcome unknown."""
+        try:
+            steps = self._chain.commit_steps(conn) if self.pg else []
+            if steps:
+                commit_with(conn, steps)
+            tx.commit()
+        except DBAPIError as exc:
+            if exc.connection_invalidated or looks_disconnected(exc):
+                raise OutcomeUnknown(f"connection lost while committing: {exc.orig}") from exc
+            if tx.is_active:
+                with contextlib.suppress(DBAPIError):
+                    tx.rollback()  # the held event was refused: the transaction is void
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -19,6 +19,13 @@ class OutcomeUnknown(StoreUnavailable):
     it (a stored decision returns its receipt, one not stored is stored now)."""
 
 
+class AuditChainMoved(StoreError):
+    """Nothing was stored: the change's audit event was refused because this session's
+    audit chain had been written since its last event (by another session, or by a
+    COMMIT whose outcome this one never saw). The next attempt checks the chain first
+    and goes through."""
+
+
 class LeaseLost(StoreError):
     """The item is no longer held by this claim (its lease expired and it went back to
     the queue). The moderator's exposure was still recorded; the grading was not."""

@@ -19,6 +19,8 @@ class CuttableProxy:
         # Cleared by swallow_replies(): the server's answers stop reaching the client.
         self._replies = threading.Event()
         self._replies.set()
+        # Set by swallow_replies_from(): what, once the client sends it, ends the replies.
+        self._trigger: bytes | None = None
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -41,10 +43,15 @@ class CuttableProxy:
             for a, b, gate in ((client, upstream, None), (upstream, client, self._replies)):
                 threading.Thread(target=self._pipe, args=(a, b, gate), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket, gate: threading.Event | None) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, gate: threading.Event | None) -> None:
         with suppress(OSError):
             while chunk := src.recv(65536):
+                trigger = self._trigger
+                if gate is None and trigger is not None and trigger in chunk:
+                    # It reaches the server; the answer to it, and all after, do not.
+                    self._trigger = None
+                    self._replies.clear()
+                    threading.Timer(0.5, self.cut).start()
                 if gate is None or gate.is_set():
                     dst.sendall(chunk)
         with suppress(OSError):
@@ -64,6 +71,12 @@ class CuttableProxy:
         """From now on what the client sends still reaches the server, but nothing comes
         back (until restore()): a line that fails after a request went out."""
         self._replies.clear()
+
+    def swallow_replies_from(self, request: bytes) -> None:
+        """Once the client sends `request` (bytes of a protocol message, e.g. b"COMMIT"),
+        it still reaches the server, but no answer comes back, and half a second later
+        the line is cut: a request whose outcome the client never learns."""
+        self._trigger = request
 
     def restore(self) -> None:
         self._replies.set()

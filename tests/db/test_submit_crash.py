@@ -24,8 +24,10 @@ import wiring
 from qa_helpers import SEED, NoMedia, account
 from sqlalchemy import event, func, select
 
+import db.claims
 import db.engine
 import db.prepared
+import db.unit_of_work
 from db import audit
 from db.models import ClaimRow, DecisionRow, QaSampleRow, QaSamplingDueRow
 from db.store import Store
@@ -68,15 +70,24 @@ def _arm(store: Store, wire: _Tripwire) -> None:
     # Core statements, and COMMIT (the event fires before it is sent)...
     event.listen(store.engine, "before_cursor_execute", wire.step)
     event.listen(store.engine, "commit", wire.step)
-    # ...and the queue path's statements run on the driver's cursor (db.prepared).
-    real = db.prepared.execute_driver_sql
 
-    def tripped(*args: Any, **kwargs: Any) -> Any:
-        wire.step()
-        return real(*args, **kwargs)
+    # ...and the queue path's, run on the driver's connection (db.prepared): one at a
+    # time, a batch in one pipeline, and the audit event sent with COMMIT (on
+    # PostgreSQL; the commit event then fires after it).
+    def tripping(real: Any) -> Any:
+        def tripped(*args: Any, **kwargs: Any) -> Any:
+            wire.step()
+            return real(*args, **kwargs)
 
-    db.prepared.execute_driver_sql = tripped  # type: ignore[assignment]
-    db.engine.execute_driver_sql = tripped  # type: ignore[assignment]
+        return tripped
+
+    for module, name in (
+        (db.prepared, "execute_driver_sql"),
+        (db.engine, "execute_driver_sql"),
+        (db.claims, "run_steps"),
+        (db.unit_of_work, "commit_with"),
+    ):
+        setattr(module, name, tripping(getattr(module, name)))
 
 
 def _moderator(url: str, key: bytes, acc: Account, at: int, out: Connection) -> None:
