@@ -4,7 +4,8 @@ one transaction. Handed out by the unit of work as `store.claims` (db.store).
 
 These run for every item a moderator sees, so their statements are built and compiled
 once per repository (`ClaimStatements`) and executed on the driver's cursor
-(db.prepared); on PostgreSQL a claim and a decision are one round trip each.
+(db.prepared); on PostgreSQL a claim and a decision are two round trips each: BEGIN, the
+gate's reads and the statement in one, the audit event and COMMIT in the other.
 tests/bench/bench_claims.py measures them under load.
 """
 

@@ -404,7 +404,7 @@ Result = tuple[list[tuple[Any, ...]], int]
 
 def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DBAPIError | None]:
     """Run `steps` in order in `conn`'s transaction: on PostgreSQL in one pipeline (one
-    round trip, BEGIN included when the transaction starts here: take_begin), on SQLite one after
+    round trip, BEGIN included when the transaction starts here), on SQLite one after
     another. Returns the results of the steps that ran, in order, and the error that
     stopped the rest (None if all ran); the caller decides which error wins (the gate's
     refusal is read by the first steps and outranks a later statement's failure)."""
