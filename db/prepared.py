@@ -321,25 +321,44 @@ def commit_with(conn: Connection, steps: Sequence[Step]) -> None:
     first if nothing was sent yet. An error in a step leaves the transaction aborted
     and uncommitted, for the caller to roll back; SQLAlchemy's own commit afterwards
     finds nothing left to send. Errors come out as Connection.execute raises them."""
-    dialect = conn.dialect
-    dbapi_error = dialect.loaded_dbapi.Error
     raw: Any = conn.connection.driver_connection
-    begin = take_begin(conn)
     try:
-        with raw.pipeline():
-            if begin is not None:
-                raw.execute(begin, prepare=False)
-            for stmt, params in steps:
-                raw.execute(stmt.sql, stmt.bind(params), prepare=True)
+        _pipeline(raw, take_begin(conn), steps, [], commit=True)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(conn, raw, exc, steps, "COMMIT") from exc
+
+
+def _pipeline(
+    raw: Any, begin: bytes | None, steps: Sequence[Step], cursors: list[Any], commit: bool
+) -> None:
+    """Send `begin` (if any), `steps` and, with `commit`, COMMIT in one pipeline of the
+    psycopg connection `raw`, each step on a cursor appended to `cursors`. The driver
+    raises the first error when the pipeline ends; the steps before it have results."""
+    with raw.pipeline():
+        if begin is not None:
+            raw.execute(begin, prepare=False)
+        for stmt, params in steps:
+            cur = raw.cursor()
+            cursors.append(cur)
+            cur.execute(stmt.sql, stmt.bind(params), prepare=True)
+        if commit:
             raw.execute(b"COMMIT", prepare=False)
-    except dbapi_error as exc:
-        gone = dialect.is_disconnect(exc, raw, None)
-        if gone:
-            conn.invalidate(exc)
-        sql = "; ".join([*(stmt.sql for stmt, _p in steps), "COMMIT"])
-        raise DBAPIError.instance(
-            sql, None, exc, dbapi_error, connection_invalidated=gone, dialect=dialect
-        ) from exc
+
+
+def _driver_error(
+    conn: Connection, raw: Any, exc: Any, steps: Sequence[Step], *more: str
+) -> DBAPIError:
+    """The driver's error `exc` from a pipeline of `steps`, as Connection.execute raises
+    it; a lost connection is invalidated."""
+    dialect = conn.dialect
+    gone = dialect.is_disconnect(exc, raw, None)
+    if gone:
+        conn.invalidate(exc)
+    sql = "; ".join([*(stmt.sql for stmt, _p in steps), *more])
+    error: DBAPIError = DBAPIError.instance(
+        sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=gone, dialect=dialect
+    )
+    return error
 
 
 def execute_driver_sql(
@@ -417,20 +436,12 @@ def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DB
                 return done, exc
         return done, None
     before_next(conn)
-    dialect = conn.dialect
-    dbapi_error = dialect.loaded_dbapi.Error
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     raw: Any = conn.connection.driver_connection
-    cursors = []
+    cursors: list[Any] = []
     failure: Any = None  # the driver's error (its class is the dialect's dbapi.Error)
-    begin = take_begin(conn)
     try:
-        with raw.pipeline():
-            if begin is not None:
-                raw.execute(begin, prepare=False)
-            for stmt, params in steps:
-                cur = raw.cursor()
-                cursors.append(cur)
-                cur.execute(stmt.sql, stmt.bind(params), prepare=True)
+        _pipeline(raw, take_begin(conn), steps, cursors, commit=False)
     except dbapi_error as exc:
         failure = exc
     results: list[Result] = []
@@ -444,11 +455,4 @@ def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DB
         cur.close()
     if failure is None:
         return results, None
-    gone = dialect.is_disconnect(failure, raw, None)
-    if gone:
-        conn.invalidate(failure)
-    sql = "; ".join(stmt.sql for stmt, _p in steps)
-    error: DBAPIError = DBAPIError.instance(
-        sql, None, failure, dbapi_error, connection_invalidated=gone, dialect=dialect
-    )
-    return results, error
+    return results, _driver_error(conn, raw, failure, steps)
