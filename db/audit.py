@@ -482,7 +482,8 @@ class ChainWriter:
     from there, but only from a head this writer wrote itself: a head it never wrote
     means someone else appended to its chain, and the writer abandons that chain for a
     new one whose opening event records where its own events ended (verify then
-    reports the intruders). Call `committed` or `rolled_back` after each transaction.
+    reports the intruders). Call `committed` or `rolled_back` after each transaction
+    (`end` does, for a transaction of UnitOfWork.write).
 
     Appends in a transaction of UnitOfWork.write (its connection's info carries
     IN_WRITE; write calls `end` when it is over) take turns: one such transaction at a
@@ -607,13 +608,19 @@ class ChainWriter:
         held = conn.info.pop(_HELD, None)
         return [] if held is None else [held]
 
-    def end(self, info: dict[Any, Any]) -> None:
+    def end(self, info: dict[Any, Any], committed: bool) -> None:
         """The write transaction of the connection whose `info` this is (Connection.info,
-        taken while it was usable) has ended, committed or not: the next may append."""
+        taken while it was usable) has ended, `committed` or not: if it had the turn,
+        the head moves on (or stays) and the next may append. A transaction without
+        the turn never appended, so leaves the head to the one that has it."""
         info.pop(IN_WRITE, None)
         info.pop(_HELD, None)
         info.pop(BEFORE_NEXT, None)
         if self._held_by is info:
+            if committed:
+                self.committed()
+            else:
+                self.rolled_back()
             self._held_by = None
             self._holder.release()
 

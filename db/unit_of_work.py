@@ -249,6 +249,7 @@ class UnitOfWork:
                 tx = conn.begin()
                 info = conn.info  # kept: a connection lost on the way cannot be asked
                 info[audit_chain.IN_WRITE] = True
+                committed = False
                 try:
                     try:
                         yield conn
@@ -258,13 +259,12 @@ class UnitOfWork:
                         raise
                     if tx.is_active:
                         self._commit(conn, tx)
+                        committed = True
                 finally:
-                    self._chain.end(info)
+                    self._chain.end(info, committed)
         except Refused as refused:
-            self._chain.rolled_back()
             raise self.refusal(refused) from None
         except DBAPIError as exc:
-            self._chain.rolled_back()
             if audit_chain.chain_moved(exc):
                 self._chain.unsettle()
                 raise AuditChainMoved(
@@ -272,14 +272,10 @@ class UnitOfWork:
                     "since its last event. Try again."
                 ) from exc
             raise
-        except BaseException as exc:
-            # OutcomeUnknown: if the COMMIT did land, the head moved unseen; the next
-            # append checks it (its guarded update re-reads a head that moved).
-            self._chain.rolled_back()
-            if isinstance(exc, OutcomeUnknown):
-                self._chain.unsettle()
+        except OutcomeUnknown:
+            # If the COMMIT did land, the head moved unseen: the next append checks it.
+            self._chain.unsettle()
             raise
-        self._chain.committed()
 
     def _commit(self, conn: Connection, tx: Any) -> None:
         """COMMIT, with the audit event the transaction held back (PostgreSQL); a lost

@@ -11,6 +11,7 @@ an isolation level, AUTOCOMMIT, a server-side cursor."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from pathlib import Path
@@ -207,8 +208,7 @@ def test_a_held_event_is_not_lost_when_someone_else_commits_the_transaction(
         conn.info[IN_WRITE] = True  # as write() marks its own, but SQLAlchemy commits
         writer.append(conn, [NewEvent(None, "held elsewhere")], store.clock_now())
         info = conn.info
-    writer.end(info)
-    writer.committed()
+    writer.end(info, committed=True)
     assert _events(store, "held elsewhere") == 1
     assert store.verify_audit().ok
 
@@ -269,3 +269,28 @@ def test_two_threads_writing_through_one_store_keep_one_unbroken_chain(
     assert _events(store, "decision") == 40
     result = store.verify_audit()
     assert result.ok, result.message
+
+
+def test_a_failed_write_with_no_event_leaves_the_head_of_one_in_flight(store: Store) -> None:
+    with store.write() as conn:  # the chain opened
+        store.audit(conn, Event(None, "first", None, {}))
+    in_flight, failed = threading.Event(), threading.Event()
+
+    def other() -> None:
+        in_flight.wait(10)
+        with contextlib.suppress(RuntimeError), store.write() as conn:
+            conn.execute(select(1))
+            raise RuntimeError("a write that fails, on another connection")
+        failed.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with store.write() as conn:  # its event in flight while the other write fails
+        store.audit(conn, Event(None, "second", None, {}))
+        in_flight.set()
+        assert failed.wait(10)
+    thread.join(10)
+    with store.write() as conn:  # goes with COMMIT: refused if the head had been lost
+        store.audit(conn, Event(None, "third", None, {}))
+    assert [_events(store, k) for k in ("first", "second", "third")] == [1, 1, 1]
+    assert store.verify_audit().ok
