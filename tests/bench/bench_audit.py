@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sqlalchemy import text
 
-from db import audit
+from db import audit, audit_walk
 from db.engine import make_engine
 from db.migrate import upgrade
 
@@ -109,7 +109,7 @@ def sha256_floor(path: Path) -> tuple[int, float]:
     n, spent = 0, 0.0
     con = sqlite3.connect(path)
     try:
-        rest = audit._REST["sqlite"]
+        rest = audit_walk.REST_SQL["sqlite"]
         cur = con.execute(f"SELECT prev_hash || {rest} FROM audit_events ORDER BY id")
         while rows := cur.fetchmany(50_000):
             payloads = [r[0].encode() for r in rows]

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from db import audit
+from db import audit, audit_walk
 from db.engine import WRITE, make_engine
 from db.migrate import upgrade
 from db.store import Store
@@ -172,10 +172,10 @@ def test_seq_is_gap_free_and_each_event_links_to_the_previous(log: Log) -> None:
 
 def test_database_payload_equals_the_python_canonical_form(log: Log) -> None:
     """The SQL that assembles payloads for the fast path matches payload() exactly."""
-    rest = audit._REST[log.engine.dialect.name]
+    rest = audit_walk.REST_SQL[log.engine.dialect.name]
     with log.engine.connect() as conn:
         params = {"chain": audit.ROOT, "lo": 1, "hi": N}
-        rows = conn.execute(text(audit._ROWS_SQL.format(rest=rest)), params)
+        rows = conn.execute(text(audit_walk.ROWS_SQL.format(rest=rest)), params)
         built = {r.seq: r.payload for r in rows}
         typed = conn.execute(audit.events_t.select().order_by(audit.events_t.c.seq)).all()
     assert len(built) == len(typed) == N
@@ -683,7 +683,7 @@ def test_export_of_everything_starts_at_genesis(log: Log) -> None:
 @pytest.mark.parametrize("length", [0, 1, 32, 64, 65, 200])
 def test_fast_hmac_matches_the_hmac_module(length: int) -> None:
     key = bytes(range(256))[:length]
-    inner, outer = audit._hmac_pads(key)
+    inner, outer = audit_walk._hmac_pads(key)
     for msg in (b"", hashlib.sha256(b"x").digest()):
         i = inner.copy()
         i.update(msg)

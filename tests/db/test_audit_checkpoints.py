@@ -214,6 +214,8 @@ def found(log: Log, problem: str, chain: int, seq: int | None, *, alone: bool) -
             assert (p.problem, p.chain_id, p.first_bad_seq) == (problem, chain, seq), p
         else:
             assert p.ok, p
+    # The worker's verdict, counts included, is the one this process reaches alone.
+    assert plain[2] == audit.verify(log.engine, KEY, batch=3, parallel_min=10**9)
     return r.message
 
 
@@ -307,6 +309,30 @@ def test_two_rows_ids_swapped(log: Log) -> None:
         i3=r3.id,
     )
     found(log, "edited", log.b, 2, alone=True)
+
+
+def test_a_copy_of_an_event_beside_it_under_an_id_outside_its_chain(log: Log) -> None:
+    """A copy of b's #2 under an id outside b's ids (the unique index dropped first):
+    a walk that reads b's events by id does not see it; the count by chain and seq
+    does, and the row-by-row check names it: as a duplicate, or (when the copy comes
+    first of the two) as an event whose id no longer matches its hash."""
+    log.tamper(
+        "DROP INDEX ix_audit_events_chain_seq",
+        "INSERT INTO audit_events (id, chain_id, seq, at, user_id, kind, item_id, detail,"
+        " prev_hash, hash, mac, sig) SELECT :copy, chain_id, seq, at, user_id, kind, item_id,"
+        " detail, prev_hash, hash, mac, sig FROM audit_events WHERE id = :i",
+        copy=audit.event_id(log.b, 2) + (1 << 31),  # b's range holds its seqs only
+        i=log.row(log.b, 2).id,
+    )
+    for r in (
+        verify_since(log.engine, KEY, log.cp),
+        audit.verify(log.engine, KEY),
+        audit.verify(log.engine, KEY, batch=3),
+        audit.verify(log.engine, KEY, batch=3, parallel_min=0, worker_wait=60),
+        audit.verify_reference(log.engine, KEY),
+    ):
+        assert (r.ok, r.chain_id, r.first_bad_seq) == (False, log.b, 2), r
+        assert r.problem in ("inserted", "edited"), r
 
 
 def test_readers_order_by_what_the_hash_covers(log: Log) -> None:
