@@ -143,19 +143,23 @@ REST_SQL = {
 # legacy (max id); the root chain may hold legacy events and then current ones (how many
 # current ones, and where they start).
 #
-# A keyed chain's events are read by id, which for its intact events is event_id(chain,
-# seq): on SQLite that walks the table itself in id order, which is seq order, instead
-# of the (chain_id, seq) index and a table lookup per row. What that range would not
-# see, a row of the chain whose id lies outside it, makes the count of the batch's rows
-# by chain and seq (its "form", read from the index) differ from the rows seen, and
-# the batch is then checked row by row, in seq order. Ids within the range are all
-# current ones (above ID_BASE).
+# A keyed chain's events must all carry the id event_id(chain, seq) gives (all current
+# ones, above ID_BASE). On SQLite they are read by that id range: the table itself in
+# id order, which is seq order, instead of the (chain_id, seq) index and a table lookup
+# per row. What that range would not see, a row of the chain whose id lies outside it,
+# makes the count of the batch's rows by chain and seq (its "form", read from the
+# index) differ from the rows seen, and the batch is then checked row by row, in seq
+# order. PostgreSQL reads the batch through the index, and its form is the count only
+# if every id seen lies in the range (else NULL).
 #
 # SQLite hands the runs over as bytes (CAST … AS BLOB): the hashing needs bytes, and
 # text would be decoded only to be encoded again.
-_FORMS = {
-    "keyed": "(SELECT count(*) FROM audit_events WHERE chain_id = :chain"
+_KEYED_FORMS = {
+    "sqlite": "(SELECT count(*) FROM audit_events WHERE chain_id = :chain"
     " AND seq BETWEEN :lo AND :hi), NULL",
+    "postgresql": "CASE WHEN min(id) >= :idlo AND max(id) <= :idhi THEN count(*) END, NULL",
+}
+_FORMS = {
     "legacy": "max(id), NULL",
     "root": f"sum(CASE WHEN id >= {ID_BASE} THEN 1 ELSE 0 END),"
     f" min(CASE WHEN id >= {ID_BASE} THEN seq END)",
@@ -164,7 +168,7 @@ _IN_BATCH = "chain_id = :chain AND seq BETWEEN :lo AND :hi"
 _IN_KEYED_BATCH = {
     # The unary + keeps SQLite's planner off the (chain_id, seq) index.
     "sqlite": "id BETWEEN :idlo AND :idhi AND +chain_id = :chain AND +seq BETWEEN :lo AND :hi",
-    "postgresql": f"{_IN_BATCH} AND id BETWEEN :idlo AND :idhi",
+    "postgresql": _IN_BATCH,
 }
 _BATCH_SQL = {
     "sqlite": (
@@ -197,7 +201,7 @@ def batch_sql(dialect: str) -> dict[Mode, str]:
     return {
         mode: _BATCH_SQL[dialect].format(
             rest=rest[mode],
-            forms=_FORMS[mode],
+            forms=_KEYED_FORMS[dialect] if mode == "keyed" else _FORMS[mode],
             where=_IN_KEYED_BATCH[dialect] if mode == "keyed" else _IN_BATCH,
             order="" if mode == "keyed" else " ORDER BY seq",
         )
@@ -509,7 +513,7 @@ class Walk:
     @staticmethod
     def _forms_ok(c: Chain, hi: int, n: int, a: Any, b: Any) -> bool:
         if c.mode == "keyed":
-            return int(a) == n  # its rows by chain and seq are the rows seen by id
+            return a is not None and int(a) == n  # see _KEYED_FORMS
         if c.mode == "legacy":
             return int(a) < ID_BASE  # max(id)
         n_cur = int(a or 0)  # the root chain: legacy events, then current ones only

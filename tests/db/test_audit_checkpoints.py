@@ -508,6 +508,40 @@ def test_a_legacy_form_event_slipped_into_a_signed_chain(log: Log) -> None:
     found(log, "inserted", log.b, 3, alone=True)
 
 
+def test_a_legacy_id_on_an_unsigned_event_hashed_in_the_current_form(log: Log) -> None:
+    """c's last event (#5, after its last signature) moved to id 77 and hashed again
+    with the team key over the current payload, which hashes the id: the hash and the
+    MAC hold, but a keyed chain holds only ids that event_id gives, which the batch
+    check sees on both backends as the row-by-row check does."""
+    r = log.row(log.c, 5)
+    text_ = audit.payload(
+        r.prev_hash,
+        log.c,
+        5,
+        audit.canonical_at(r.at),
+        r.user_id,
+        r.item_id,
+        audit.canonical_detail(r.detail),
+        r.kind,
+    ).replace(f"\n{r.id}\n", "\n77\n", 1)
+    h = audit.event_hash(text_)
+    log.tamper(
+        "UPDATE audit_events SET id = 77, hash = :h, mac = :m WHERE id = :i",
+        "UPDATE audit_chains SET hash = :h WHERE id = :c",
+        h=h,
+        m=audit.event_mac(KEY, h),
+        i=r.id,
+        c=log.c,
+    )
+    for p in (
+        audit.verify(log.engine, KEY),
+        audit.verify(log.engine, KEY, batch=3),
+        audit.verify_reference(log.engine, KEY),
+    ):
+        assert (p.problem, p.chain_id, p.first_bad_seq) == ("inserted", log.c, 5), p
+        assert "legacy form" in p.message, p
+
+
 @pytest.mark.parametrize("where", ["root", "b"])
 def test_a_reorder_anywhere(log: Log, where: str) -> None:
     chain = audit.ROOT if where == "root" else log.b
