@@ -514,17 +514,9 @@ def test_a_legacy_id_on_an_unsigned_event_hashed_in_the_current_form(log: Log) -
     MAC hold, but a keyed chain holds only ids that event_id gives, which the batch
     check sees on both backends as the row-by-row check does."""
     r = log.row(log.c, 5)
-    text_ = audit.payload(
-        r.prev_hash,
-        log.c,
-        5,
-        audit.canonical_at(r.at),
-        r.user_id,
-        r.item_id,
-        audit.canonical_detail(r.detail),
-        r.kind,
-    ).replace(f"\n{r.id}\n", "\n77\n", 1)
-    h = audit.event_hash(text_)
+    current = audit._row_payload(r)
+    assert current is not None
+    h = audit.event_hash(current.replace(f"\n{r.id}\n", "\n77\n", 1))
     log.tamper(
         "UPDATE audit_events SET id = 77, hash = :h, mac = :m WHERE id = :i",
         "UPDATE audit_chains SET hash = :h WHERE id = :c",
