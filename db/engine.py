@@ -19,8 +19,10 @@ from db.prepared import (
     BEFORE_NEXT,
     PENDING_BEGIN,
     before_next,
+    deallocates,
     defer_begin,
     execute_driver_sql,
+    forget_prepared,
     take_begin,
 )
 from reviewer.private_files import private_file, tighten_if_present
@@ -102,6 +104,8 @@ def _begin_with_first_statement(engine: Engine) -> None:
         conn: Connection, _cursor: Any, _sql: str, _params: Any, _ctx: Any, _many: bool
     ) -> None:
         before_next(conn)
+        if deallocates(_sql):
+            forget_prepared(conn.connection.driver_connection)
         begin = take_begin(conn)
         if begin is not None:
             # On the connection, not on `_cursor`: that may be a server-side cursor
@@ -120,6 +124,11 @@ def _begin_with_first_statement(engine: Engine) -> None:
     def _on_rollback(conn: Connection) -> None:
         conn.info.pop(PENDING_BEGIN, None)
         conn.info.pop(BEFORE_NEXT, None)
+        forget_prepared(conn.connection.driver_connection)
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
+        forget_prepared(dbapi_conn)  # the pool rolls back a connection it takes back
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_conn: Any, record: Any) -> None:

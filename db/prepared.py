@@ -7,7 +7,9 @@ dozen statements: on SQLite that overhead was six times the database's own work
 compiled for the engine's dialect once; running it binds the parameters with the
 statement's own type processors, executes on the DBAPI connection inside the caller's
 SQLAlchemy transaction, and converts the returned columns with their types' result
-processors, so callers get what `Connection.execute` would have given them.
+processors, so callers get what `Connection.execute` would have given them. On
+PostgreSQL the statements go to the server through libpq's pipeline directly
+(`_pipeline`), prepared there from their first run, with psycopg's own adapters.
 
 Driver errors are raised as SQLAlchemy's DBAPIError, and a lost connection is
 invalidated, exactly as `Connection.execute` does, so Store's handling of a dropped
@@ -16,11 +18,17 @@ server is the same on either path.
 
 from __future__ import annotations
 
+import itertools
+import re
+import select
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import IsolationLevel, pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import InvalidSqlStatementName, error_from_result
 from psycopg.types.numeric import Int2, Int4, Int8
 from sqlalchemy import BigInteger, Connection, Float, Integer, Select, SmallInteger
 from sqlalchemy.engine import Dialect
@@ -140,6 +148,29 @@ def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
     return type_.dialect_impl(dialect).result_processor(dialect, None)
 
 
+# psycopg's placeholders as SQLAlchemy renders them, and a percent sign doubled.
+_PYFORMAT = re.compile(r"%(?:%|\((\w+)\)s)")
+
+
+def numbered(sql: str, names: Sequence[str]) -> tuple[bytes, tuple[int, ...]]:
+    """A statement in psycopg's `%(name)s` form in libpq's `$n` form, as psycopg itself
+    converts it (a name used twice is one parameter); and for each `$n`, the index of
+    its name in `names`."""
+    order: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in order:
+            order[name] = len(order) + 1
+        return f"${order[name]}"
+
+    text = _PYFORMAT.sub(number, sql)
+    index = {name: i for i, name in enumerate(names)}
+    return text.encode(), tuple(index[name] for name in order)
+
+
 class Prepared:
     """One Core statement compiled for one dialect (see the module docstring).
 
@@ -197,8 +228,24 @@ class Prepared:
         self._results: list[tuple[int, Callable[[Any], Any]]] = [
             (i, p) for i, p in enumerate(procs) if p is not None
         ]
+        if dialect.name == "postgresql":
+            # What the lean pipeline sends (_pipeline): libpq's own form of the text, and
+            # the values in its order.
+            self.pg_sql, self._pg_index = numbered(self.sql, self._names)
+            self.pg_formats = [PyFormat.AUTO] * len(self._pg_index)
+
+    def pg_values(self, params: Mapping[str, Any]) -> list[Any]:
+        """`params` in the order of the `$n` of `pg_sql` (PostgreSQL)."""
+        values = self._values(params)
+        return [values[i] for i in self._pg_index]
 
     def _params(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
+        values = self._values(params)
+        if self._positional:
+            return values
+        return dict(zip(self._names, values, strict=True))
+
+    def _values(self, params: Mapping[str, Any]) -> list[Any]:
         if not self._required.issubset(params):
             name = next(n for n in self._names if n in self._required and n not in params)
             raise KeyError(f"statement needs parameter {name!r}")
@@ -217,9 +264,7 @@ class Prepared:
                     value = proc(value)
                 for i in places:
                     values[i] = value
-        if self._positional:
-            return values
-        return dict(zip(self._names, values, strict=True))
+        return values
 
     def bind(self, params: Mapping[str, Any]) -> list[Any] | dict[str, Any]:
         """`params` as the driver takes them for this statement."""
@@ -239,7 +284,12 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], int]:
         """Execute in `conn`'s transaction; returns (processed rows, rowcount)."""
-        rows, count = execute_driver_sql(conn, self.sql, self._params(params), prepare=True)
+        if conn.dialect.name == "postgresql":
+            results, error = run_steps(conn, [(self, params)])
+            if error is not None:
+                raise error
+            return results[0]
+        rows, count = execute_driver_sql(conn, self.sql, self._params(params))
         return self.processed(rows), count
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -323,26 +373,160 @@ def commit_with(conn: Connection, steps: Sequence[Step]) -> None:
     finds nothing left to send. Errors come out as Connection.execute raises them."""
     raw: Any = conn.connection.driver_connection
     try:
-        _pipeline(raw, take_begin(conn), steps, [], commit=True)
+        _results, failure = _pipeline(raw, take_begin(conn), steps, commit=True)
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _driver_error(conn, raw, exc, steps, "COMMIT") from exc
+        failure = exc
+    if failure is not None:
+        raise _driver_error(conn, raw, failure, steps, "COMMIT") from failure
+
+
+class _ServerStatements:
+    """Which of _pipeline's statements one psycopg connection has prepared on its
+    server."""
+
+    __slots__ = ("generation", "ready")
+
+    def __init__(self) -> None:
+        self.ready: set[bytes] = set()
+        self.generation = 0
+
+
+_SERVER: weakref.WeakKeyDictionary[Any, _ServerStatements] = weakref.WeakKeyDictionary()
+# A name per statement text and parameter types (as psycopg keys its own, `_pg3_<n>`).
+_NAMES: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+_NAME_NUMBERS = itertools.count()
+# libpq 17's Close message: a statement prepared again is closed first, which is no
+# error when it is already gone. Without it, a connection that forgot its statements
+# prepares them again under new names.
+_CAN_CLOSE = pq.version() >= 170000
+_ROWS = pq.ExecStatus.TUPLES_OK
+_SYNC = pq.ExecStatus.PIPELINE_SYNC
+_FAILED = pq.ExecStatus.FATAL_ERROR
+# The commands after which psycopg deallocates every prepared statement of the
+# connection, when it has prepared any of its own (psycopg._preparing).
+# Matched on the statement's text where psycopg matches the server's command tag, so
+# ABORT (tagged ROLLBACK) is here too; one matched in vain only prepares again.
+_DEALLOCATES = re.compile(r"\s*(?:DROP|ALTER|ROLLBACK|ABORT|DISCARD|DEALLOCATE)\b", re.IGNORECASE)
+
+
+def forget_prepared(raw: Any) -> None:
+    """The psycopg connection `raw` may have lost _pipeline's statements on its server:
+    psycopg sends DEALLOCATE ALL after a ROLLBACK, and after a statement that drops,
+    alters or discards, whenever it has prepared statements of its own. db.engine
+    calls this then; each statement is prepared again on its next run."""
+    state = _SERVER.get(raw)
+    if state is not None and state.ready:
+        state.ready.clear()
+        state.generation += 1
+
+
+def deallocates(sql: str) -> bool:
+    """Whether psycopg may deallocate every prepared statement after running `sql`."""
+    return _DEALLOCATES.match(sql) is not None
 
 
 def _pipeline(
-    raw: Any, begin: bytes | None, steps: Sequence[Step], cursors: list[Any], commit: bool
-) -> None:
+    raw: Any, begin: bytes | None, steps: Sequence[Step], commit: bool
+) -> tuple[list[Result], Exception | None]:
     """Send `begin` (if any), `steps` and, with `commit`, COMMIT in one pipeline of the
-    psycopg connection `raw`, each step on a cursor appended to `cursors`. The driver
-    raises the first error when the pipeline ends; the steps before it have results."""
-    with raw.pipeline():
-        if begin is not None:
-            raw.execute(begin, prepare=False)
-        for stmt, params in steps:
-            cur = raw.cursor()
-            cursors.append(cur)
-            cur.execute(stmt.sql, stmt.bind(params), prepare=True)
-        if commit:
-            raw.execute(b"COMMIT", prepare=False)
+    psycopg connection `raw`, straight through libpq; returns the results of the steps
+    before the first error, and that error (None if there was none).
+
+    psycopg's own pipeline costs the workstation about 290 µs of CPU for four commands,
+    this about 100: a claim and a decision are four pipelines (docs/BENCHMARKS.md,
+    "Session 18"). The statements are prepared on the server from their first run, as
+    `prepare=True` asks of psycopg: each is parsed in the same pipeline just before it
+    first runs, and counted as prepared only once the server said so. A lost connection
+    raises the driver's error as psycopg would."""
+    pgconn = raw.pgconn
+    server = _SERVER.get(raw)
+    if server is None:
+        server = _SERVER[raw] = _ServerStatements()
+    tx = Transformer(raw)
+    # Every step's parameters first: a value the driver refuses (a missing one, a NUL
+    # in text) fails here, before anything is sent.
+    bound = []
+    for stmt, params in steps:
+        values = tx.dump_sequence(stmt.pg_values(params), stmt.pg_formats)
+        types = tuple(tx.types or ())
+        key = (stmt.pg_sql, types)
+        name = _NAMES.get(key) or _NAMES.setdefault(key, b"reviewer_%d" % next(_NAME_NUMBERS))
+        bound.append((stmt.pg_sql, name, values, types, list(tx.formats or ())))
+    # What each result answers, in the order they come: None for BEGIN, COMMIT and a
+    # Close, a step's index, or the name of a statement being prepared.
+    expected: list[int | bytes | None] = []
+    with raw.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            if begin is not None:
+                pgconn.send_query_params(begin, None)
+                expected.append(None)
+            for i, (sql, name, values, types, formats) in enumerate(bound):
+                if not _CAN_CLOSE:
+                    name += b"_%d" % server.generation
+                if name not in server.ready:
+                    if _CAN_CLOSE:
+                        pgconn.send_close_prepared(name)
+                        expected.append(None)
+                    pgconn.send_prepare(name, sql, param_types=types)
+                    expected.append(name)
+                pgconn.send_query_prepared(name, values, param_formats=formats)
+                expected.append(i)
+            if commit:
+                pgconn.send_query_params(b"COMMIT", None)
+                expected.append(None)
+            pgconn.pipeline_sync()
+            answers = _exchange(pgconn)
+        except BaseException:
+            # A pipeline read halfway can never be used again.
+            raw.close()
+            raise
+        pgconn.exit_pipeline_mode()
+    results: list[Result] = []
+    failure: Exception | None = None
+    for what, answer in zip(expected, answers, strict=True):
+        status = answer.status
+        if status == _FAILED and failure is None:
+            failure = error_from_result(answer, encoding=raw.info.encoding)
+            if isinstance(failure, InvalidSqlStatementName):
+                # Deallocated behind forget_prepared's back: prepared again next time.
+                server.ready.clear()
+                server.generation += 1
+        if failure is not None:
+            continue
+        if isinstance(what, bytes):
+            server.ready.add(what)
+        elif what is not None:
+            rows: list[tuple[Any, ...]] = []
+            if status == _ROWS:
+                tx.set_pgresult(answer)
+                rows = tx.load_rows(0, answer.ntuples, tuple)
+            count = answer.command_tuples
+            results.append((steps[what][0].processed(rows), -1 if count is None else count))
+    return results, failure
+
+
+def _exchange(pgconn: Any) -> list[Any]:
+    """Flush the pipeline `pgconn` has queued up to its sync and collect one result per
+    command sent, waiting on the socket with the interpreter's lock released."""
+    fileno = pgconn.socket
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN | select.POLLOUT)
+    while pgconn.flush():  # more to send: wait until it can go or the server answers
+        if any(events != select.POLLOUT for _fd, events in poller.poll()):
+            pgconn.consume_input()  # reads what came (an error, if the line dropped)
+    poller.modify(fileno, select.POLLIN)
+    answers: list[Any] = []
+    while True:
+        while pgconn.is_busy():
+            poller.poll()
+            pgconn.consume_input()
+        answer = pgconn.get_result()
+        if answer is None:  # the end of one command's results
+            continue
+        if answer.status == _SYNC:
+            return answers
+        answers.append(answer)
 
 
 def _driver_error(
@@ -365,17 +549,10 @@ def execute_driver_sql(
     conn: Connection,
     sql: str,
     params: Sequence[Any] | Mapping[str, Any] = (),
-    *,
-    prepare: bool = False,
 ) -> tuple[list[tuple[Any, ...]], int]:
     """Run `sql` on `conn`'s DBAPI connection; returns (rows as the driver gave them,
-    rowcount). Driver errors come out as Connection.execute raises them.
-
-    `prepare` (PostgreSQL): a server-side prepared statement from the first execution,
-    where psycopg by default parses and plans a statement afresh until its fifth, and
-    again after anything empties its cache (every ROLLBACK does). Under row-level
-    security planning a claim statement costs more than running it (docs/BENCHMARKS.md,
-    session 8): a workstation's first claims were planned throughout."""
+    rowcount). Driver errors come out as Connection.execute raises them. (A Prepared
+    statement on PostgreSQL goes through _pipeline instead.)"""
     dialect = conn.dialect
     dbapi_error = dialect.loaded_dbapi.Error
     # The driver's own connection and cursor: untyped in SQLAlchemy's stubs.
@@ -386,11 +563,11 @@ def execute_driver_sql(
             before_next(conn)
             begin = take_begin(conn)
             if begin is None:
-                cur.execute(sql, params, prepare=prepare or None)
+                cur.execute(sql, params)
             else:
                 with raw.pipeline():
                     raw.execute(begin, prepare=False)
-                    cur.execute(sql, params, prepare=prepare or None)
+                    cur.execute(sql, params)
             return _pg_rows(cur), cur.rowcount
         cur.execute(sql, params)
         rows = [tuple(r) for r in cur.fetchall()] if cur.description is not None else []
@@ -436,23 +613,11 @@ def run_steps(conn: Connection, steps: Sequence[Step]) -> tuple[list[Result], DB
                 return done, exc
         return done, None
     before_next(conn)
-    dbapi_error = conn.dialect.loaded_dbapi.Error
     raw: Any = conn.connection.driver_connection
-    cursors: list[Any] = []
-    failure: Any = None  # the driver's error (its class is the dialect's dbapi.Error)
     try:
-        _pipeline(raw, take_begin(conn), steps, cursors, commit=False)
-    except dbapi_error as exc:
-        failure = exc
-    results: list[Result] = []
-    for (stmt, _params), cur in zip(steps, cursors, strict=False):
-        try:
-            rows = _pg_rows(cur)
-        except dbapi_error as exc:
-            failure = failure or exc
-            break
-        results.append((stmt.processed(rows), cur.rowcount))
-        cur.close()
+        results, failure = _pipeline(raw, take_begin(conn), steps, commit=False)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        results, failure = [], exc
     if failure is None:
         return results, None
     return results, _driver_error(conn, raw, failure, steps)

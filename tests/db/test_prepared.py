@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from psycopg._queries import PostgresQuery  # psycopg's own conversion, to compare with
+from psycopg.adapt import Transformer
 from psycopg.types.json import Json
 from sqlalchemy import (
     JSON,
@@ -230,7 +232,11 @@ def _value_for(type_: Any, draw: Any) -> Any:
         return draw(st.none() | st.lists(st.text(max_size=5), max_size=3))
     if isinstance(type_, Interval):
         return timedelta(seconds=draw(st.integers(0, 10**6)))
-    return draw(st.none() | st.text(max_size=10))
+    # PostgreSQL text holds no NUL and UTF-8 no lone surrogate: psycopg refuses both.
+    return draw(
+        st.none()
+        | st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=10)
+    )
 
 
 @pytest.mark.parametrize("name", ["sqlite", "postgresql"])
@@ -253,6 +259,13 @@ def test_hot_statements_bind_what_sqlalchemy_would(name: str, data: st.DataObjec
             got = prep.bind(params)
             assert isinstance(got, dict)
             assert _comparable(got) == _comparable(want), prep.sql
+            # What the pipeline sends is what psycopg itself would make of the statement.
+            theirs = PostgresQuery(Transformer())
+            theirs.convert(prep.sql, got)
+            ours = Transformer()
+            assert prep.pg_sql == theirs.query
+            assert ours.dump_sequence(prep.pg_values(params), prep.pg_formats) == theirs.params
+            assert tuple(ours.types or ()) == tuple(theirs.types)
 
 
 def _comparable(bound: dict[str, Any]) -> dict[str, Any]:
@@ -338,3 +351,97 @@ def test_an_id_out_of_its_columns_range_is_refused_not_wrapped_around(engine: En
             by_id.run(conn, {"p_id": hostile})
     with engine.begin() as conn:
         assert by_id.run(conn, {"p_id": 0})[0] == [("row zero",)]
+
+
+# -- the pipeline's statements prepared on the server (PostgreSQL) --------------------
+
+NAMED = select(things.c.id).where(things.c.name == bindparam("p_name", type_=String()))
+
+
+def _server_statements(conn: Any) -> list[str]:
+    rows = conn.execute(text("select statement from pg_prepared_statements")).scalars()
+    return [t for t in rows if "prepared_things.name = $1" in t]
+
+
+def _psycopg_prepares_its_own(conn: Any) -> None:
+    """Make psycopg prepare a statement of its own on `conn` (it does from the fifth
+    run): it then sends DEALLOCATE ALL after a ROLLBACK or a DROP/ALTER."""
+    for _ in range(6):
+        conn.execute(text("select count(*) from prepared_things where status = 'x'"))
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("how", ["rollback", "alter"])
+def test_psycopg_deallocating_everything_does_not_break_the_next_statement(
+    engine: Engine, how: str
+) -> None:
+    named = Prepared(NAMED, engine.dialect)
+    with engine.connect() as conn:
+        with conn.begin():
+            assert named.run(conn, {"p_name": "a"}) == ([], 0)
+            _psycopg_prepares_its_own(conn)
+        if how == "rollback":
+            with conn.begin() as tx:
+                _psycopg_prepares_its_own(conn)
+                tx.rollback()
+        else:
+            with conn.begin():
+                conn.execute(text("ALTER TABLE prepared_things ADD COLUMN note text"))
+        with conn.begin():
+            assert _server_statements(conn) == []  # psycopg did deallocate it
+            assert named.run(conn, {"p_name": "a"}) == ([], 0)
+            assert len(_server_statements(conn)) == 1
+
+
+@pytest.mark.postgres_only
+def test_a_statement_forgotten_but_still_there_is_prepared_again_without_error(
+    engine: Engine,
+) -> None:
+    """A rollback with nothing of psycopg's own prepared deallocates nothing: the
+    statement, taken for lost, is closed and prepared again, not left twice."""
+    named = Prepared(NAMED, engine.dialect)
+    with engine.connect() as conn:
+        for _ in range(3):
+            with conn.begin() as tx:
+                assert named.run(conn, {"p_name": "a"}) == ([], 0)
+                tx.rollback()
+        with conn.begin():
+            assert named.run(conn, {"p_name": "a"}) == ([], 0)
+            assert len(_server_statements(conn)) == 1
+
+
+@pytest.mark.postgres_only
+def test_statements_deallocated_behind_its_back_fail_once_then_work(engine: Engine) -> None:
+    named = Prepared(NAMED, engine.dialect)
+    with engine.connect() as conn:
+        with conn.begin():
+            named.run(conn, {"p_name": "a"})
+        raw: Any = conn.connection.driver_connection
+        raw.pgconn.exec_(b"DEALLOCATE ALL")  # under the driver: no event sees it
+        with pytest.raises(DBAPIError, match="does not exist"), conn.begin():
+            named.run(conn, {"p_name": "a"})
+        with conn.begin():
+            assert named.run(conn, {"p_name": "a"}) == ([], 0)
+
+
+def test_numbered_is_libpqs_form() -> None:
+    sql = "SELECT %(b)s, %(a)s, %(b)s, '50%%', '%%(a)s'"
+    assert prepared.numbered(sql, ["a", "b"]) == (b"SELECT $1, $2, $1, '50%', '%(a)s'", (1, 0))
+
+
+@pytest.mark.postgres_only
+def test_a_connection_the_pool_rolled_back_prepares_again(engine: Engine) -> None:
+    """The pool rolls back a connection given back inside a transaction, outside any
+    SQLAlchemy transaction's events: psycopg then deallocates everything too."""
+    named = Prepared(NAMED, engine.dialect)
+    with engine.connect() as conn:
+        with conn.begin():
+            named.run(conn, {"p_name": "a"})
+            _psycopg_prepares_its_own(conn)
+        raw: Any = conn.connection.driver_connection
+        raw.pgconn.exec_(b"BEGIN")  # open when it goes back to the pool
+    with engine.connect() as conn:
+        assert conn.connection.driver_connection is raw
+        with conn.begin():
+            assert _server_statements(conn) == []
+            assert named.run(conn, {"p_name": "a"}) == ([], 0)

@@ -83,6 +83,7 @@ def _arm(store: Store, wire: _Tripwire) -> None:
 
     for module, name in (
         (db.prepared, "execute_driver_sql"),
+        (db.prepared, "run_steps"),  # a single Prepared statement on PostgreSQL
         (db.engine, "execute_driver_sql"),
         (db.claims, "run_steps"),
         (db.unit_of_work, "commit_with"),
