@@ -477,11 +477,11 @@ def _pipeline(
                 expected.append(None)
             pgconn.pipeline_sync()
             answers = _exchange(pgconn)
+            pgconn.exit_pipeline_mode()
         except BaseException:
-            # A pipeline read halfway can never be used again.
+            # A pipeline read halfway, or one libpq will not leave, is never used again.
             raw.close()
             raise
-        pgconn.exit_pipeline_mode()
     results: list[Result] = []
     failure: Exception | None = None
     for what, answer in zip(expected, answers, strict=True):
