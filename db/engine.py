@@ -101,10 +101,10 @@ def _begin_with_first_statement(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_execute(
-        conn: Connection, _cursor: Any, _sql: str, _params: Any, _ctx: Any, _many: bool
+        conn: Connection, _cursor: Any, statement: str, _params: Any, _ctx: Any, _many: bool
     ) -> None:
         before_next(conn)
-        if deallocates(_sql):
+        if deallocates(statement):
             forget_prepared(conn.connection.driver_connection)
         begin = take_begin(conn)
         if begin is not None:
@@ -122,6 +122,10 @@ def _begin_with_first_statement(engine: Engine) -> None:
 
     @event.listens_for(engine, "rollback")
     def _on_rollback(conn: Connection) -> None:
+        if conn.invalidated:
+            # Its DBAPI connection is gone with all it held (the pool's checkin clears
+            # the record); asking for it here would fail the rollback itself.
+            return
         conn.info.pop(PENDING_BEGIN, None)
         conn.info.pop(BEFORE_NEXT, None)
         forget_prepared(conn.connection.driver_connection)

@@ -148,10 +148,15 @@ def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(engine: Engine) -> 
         conn.commit()
         with engine.connect() as killer:
             killer.execute(text("select pg_terminate_backend(:p)"), {"p": pid})
+        conn.begin()
         with pytest.raises(DBAPIError) as err:
             add.run(conn, params)
         assert err.value.connection_invalidated
         assert conn.invalidated
+        # Rolled back, the same Connection carries on on a fresh DBAPI connection.
+        conn.rollback()
+        assert conn.execute(text("select 1")).scalar_one() == 1
+        conn.commit()
     # The pool hands out a fresh connection: the next transaction just works.
     with engine.begin() as conn:
         assert add.first(conn, {**params, "p_at": AT + timedelta(seconds=1)}) is not None
