@@ -376,10 +376,14 @@ def _psycopg_prepares_its_own(conn: Any) -> None:
 
 
 @pytest.mark.postgres_only
+@pytest.mark.parametrize("close", [True, False], ids=["libpq17", "no-close"])
 @pytest.mark.parametrize("how", ["rollback", "alter"])
 def test_psycopg_deallocating_everything_does_not_break_the_next_statement(
-    engine: Engine, how: str
+    engine: Engine, how: str, close: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Also without libpq 17's Close, where a forgotten statement is prepared again
+    under a new name."""
+    monkeypatch.setattr(prepared, "_CAN_CLOSE", close)
     named = Prepared(NAMED, engine.dialect)
     with engine.connect() as conn:
         with conn.begin():
@@ -413,6 +417,24 @@ def test_a_statement_forgotten_but_still_there_is_prepared_again_without_error(
         with conn.begin():
             assert named.run(conn, {"p_name": "a"}) == ([], 0)
             assert len(_server_statements(conn)) == 1
+
+
+@pytest.mark.postgres_only
+def test_without_close_a_forgotten_statement_comes_back_under_a_new_name(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without libpq 17's Close nothing fails either: each forgetting costs one more
+    copy on the server, until the connection ends."""
+    monkeypatch.setattr(prepared, "_CAN_CLOSE", False)
+    named = Prepared(NAMED, engine.dialect)
+    with engine.connect() as conn:
+        for _ in range(3):
+            with conn.begin() as tx:
+                assert named.run(conn, {"p_name": "a"}) == ([], 0)
+                tx.rollback()
+        with conn.begin():
+            assert named.run(conn, {"p_name": "a"}) == ([], 0)
+            assert len(_server_statements(conn)) == 4
 
 
 @pytest.mark.postgres_only
