@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import Iterator
@@ -25,6 +26,14 @@ from ui.main_window import MainWindow, build_main_window
 from ui.review_screen import Timings
 from ui.tasks import Tasks
 from ui.theme import apply_theme
+
+
+@pytest.fixture(autouse=True)
+def every_tasks_shut_down() -> Iterator[None]:
+    """A Tasks left running keeps Python's automatic garbage collection off for the rest
+    of this worker's tests (ui.tasks collects on the GUI thread instead)."""
+    yield
+    assert gc.isenabled(), "a test left a Tasks running: shut it down"
 
 
 @pytest.fixture
