@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -328,32 +329,16 @@ class ReferralsWindow(QWidget):
             return
         destination, priority, incident = self.chosen()
         self.status.setText(f"Building a referral of item {a.item_id} to {destination.label}…")
-        self._tasks.db.submit(
-            self._build,
-            a.item_id,
-            destination,
-            priority,
-            incident,
-            self.allow_incomplete.isChecked(),
-            on_done=self._built,
-            on_error=self._failed,
-        )
-
-    def _build(
-        self,
-        item_id: int,
-        destination: Destination,
-        priority: Priority,
-        incident: IncidentType,
-        allow_incomplete: bool,
-    ) -> Referral:
-        # Runs on the database lane.
-        return self._service.build(
-            item_id,
-            destination,
+        # The service's own method, not one of this window's: the worker never touches
+        # a widget, not even to read an attribute.
+        build = partial(
+            self._service.build,
             priority=priority,
             incident_type=incident,
-            allow_incomplete=allow_incomplete,
+            allow_incomplete=self.allow_incomplete.isChecked(),
+        )
+        self._tasks.db.submit(
+            build, a.item_id, destination, on_done=self._built, on_error=self._failed
         )
 
     def _built(self, ref: Referral) -> None:

@@ -675,7 +675,7 @@ def test_legacy_prefix_is_accepted_only_in_place(db_url: str, tmp_path: Path) ->
     pg = engine.dialect.name == "postgresql"
     # Legacy rows as the pre-0015 code wrote them: a root chain opening chain 1.
     prev = audit.GENESIS
-    rows = []
+    rows: list[dict[str, object]] = []
     for chain, seq, kind, detail in [
         (0, 1, "user_created", {"name": "ana"}),
         (0, 2, audit.OPENED, {"chain_id": 1}),
