@@ -84,10 +84,8 @@ class _GuiThreadCollection:
     @classmethod
     def release(cls) -> None:
         cls.users -= 1
-        if cls.users == 0:
-            gc.collect()
-            if cls.was_enabled:
-                gc.enable()
+        if cls.users == 0 and cls.was_enabled:
+            gc.enable()
 
 
 def collect_due_generations() -> None:

@@ -13,7 +13,13 @@ import wiring
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sign_in import sign_in
-from ui_helpers import ADMIN, ADMIN_PASSWORD, MODERATOR, WindowFactory
+from ui_helpers import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    MODERATOR,
+    WindowFactory,
+    delete_windows_left_to_the_collector,
+)
 
 from db.accounts import AccountsRepo
 from db.media_store import MediaStore
@@ -29,11 +35,23 @@ from ui.theme import apply_theme
 
 
 @pytest.fixture(autouse=True)
-def every_tasks_shut_down() -> Iterator[None]:
+def collector_restored() -> Iterator[None]:
     """A Tasks left running keeps Python's automatic garbage collection off for the rest
-    of this worker's tests (ui.tasks collects on the GUI thread instead)."""
+    of this worker's tests (ui.tasks collects on the GUI thread instead); a start-up
+    that opened the main window froze what it had made (ui.app), which is no session
+    here."""
     yield
+    gc.unfreeze()
     assert gc.isenabled(), "a test left a Tasks running: shut it down"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Before the fixtures are torn down (after pytest-qt has closed and deleted the
+    widgets a test gave it): no window whose Qt object is still alive was left to
+    Python's cyclic garbage collector (see ui_helpers)."""
+    names = delete_windows_left_to_the_collector()
+    assert not names, f"windows left alive to the garbage collector: {names}"
 
 
 @pytest.fixture
@@ -98,8 +116,8 @@ def make_window(
     qtbot: QtBot, service: ReviewService, tasks: Tasks, clock: FakeClock
 ) -> Iterator[WindowFactory]:
     """Build the main window at 1200x800, show and activate it, and (unless told not to)
-    start the review loop and wait for the first item."""
-    windows: list[MainWindow] = []
+    start the review loop and wait for the first item. pytest-qt closes and deletes it
+    after the test."""
 
     def make(
         timings: Timings | None = None,
@@ -114,7 +132,6 @@ def make_window(
             review_service or service, tasks, clock=clock, timings=timings, lock=lock or never
         )
         qtbot.addWidget(window)
-        windows.append(window)
         window.resize(1200, 800)
         window.show()
         window.activateWindow()
@@ -125,8 +142,6 @@ def make_window(
         return window
 
     yield make
-    for window in windows:
-        window.close()
 
 
 @pytest.fixture

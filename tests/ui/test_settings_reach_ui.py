@@ -108,9 +108,8 @@ def start_app(
         qtbot.waitUntil(active, timeout=5_000)
         return window
 
+    # pytest-qt closes and deletes each window after the test.
     yield start
-    for window in built:
-        window.close()
 
 
 def set_idle_lock_in_the_admin_window(
