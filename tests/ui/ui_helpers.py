@@ -45,7 +45,8 @@ def delete_windows_left_to_the_collector() -> list[str]:
     ~QFormLayout, seen when a failed test's sign-in dialog was collected. A window is
     to be deleted (deleteLater) when it is done with, or freed by its last reference."""
     app = QApplication.instance()
-    assert isinstance(app, QApplication)
+    if not isinstance(app, QApplication):
+        return []  # this process never made a widget (the test drove the app in another)
     # What was already asked to be deleted goes first, in Qt's order.
     app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.set_debug(gc.DEBUG_SAVEALL)
