@@ -529,15 +529,14 @@ def run_backend(
         superuser, copies = history
         added = floor.add_history(superuser, copies)
         print(f"  history: {added} decided items, each with its claim, decision and exposure")
-    if postmaster is not None:
-        with store.engine.connect() as conn:
-            # Statistics for what was just loaded, as the floors take theirs after
-            # their set-up: else autovacuum's first visit, a minute on, analyzes users
-            # and media inside a window, and an analyze that changes a table's row
-            # counts makes every workstation's backend plan its statements again, all
-            # at the same moment (docs/BENCHMARKS.md, session 14).
-            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     store.close()  # no pooled connection may cross fork()
+    if postmaster is not None:
+        # Statistics for what was just loaded, as the floors take theirs after their
+        # set-up: else autovacuum's first visit, a minute on, analyzes users and media
+        # inside a window, and an analyze that changes a table's row counts makes every
+        # workstation's backend plan its statements again, all at the same moment
+        # (docs/BENCHMARKS.md, session 14). Only the tables that hold rows (session 20).
+        floor.analyze_what_was_loaded(url.replace("postgresql+psycopg://", "postgresql://"))
     as_owner = None
     outs: list[WorkerResult] = []
     if compare_owner:
