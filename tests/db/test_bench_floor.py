@@ -1,7 +1,10 @@
 """bench_claims_floor's `Store's statements` variant claims to send, by hand, every
 statement Store sends for a claim and a decision, in Store's order: the benchmark's
 split of the SQLite gap into "this design's SQL" and "the Python around it" rests on
-that. Both are traced on SQLite and compared statement by statement (verb and table)."""
+that. Both are traced on SQLite and compared statement by statement (verb and table).
+
+The PostgreSQL set-up takes statistics of what it loaded and of nothing else: every
+workstation plans its statements once for the run, on those statistics."""
 
 from __future__ import annotations
 
@@ -90,3 +93,34 @@ def test_the_floors_store_statements_are_the_ones_store_sends(
     ours = _one_cycle(store_sql)
     assert "select queue_access" in ours  # the gate's read is there to be matched
     assert _one_cycle(floor_sql) == ours
+
+
+@pytest.mark.postgres_only
+def test_the_set_up_analyzes_only_the_tables_that_hold_rows(
+    migrated_db_url: str, bench_modules: tuple[Any, Any], enqueue: Any
+) -> None:
+    """A table analyzed while empty is planned as empty by every workstation for the
+    whole run; one never analyzed is planned as ten pages, as on a new team server."""
+    _bc, floor = bench_modules
+    import psycopg
+
+    from db.store import Store
+
+    store = Store.open(migrated_db_url)
+    try:
+        enqueue(store, 5)
+    finally:
+        store.close()
+    dsn = migrated_db_url.replace("postgresql+psycopg://", "postgresql://")
+    loaded = floor.analyze_what_was_loaded(dsn)
+    assert {"items", "media", "queues"} <= set(loaded)
+    assert not {"claims", "decisions", "exposures"} & set(loaded)
+    with psycopg.connect(dsn) as c:
+        rows = dict(
+            c.execute(
+                "select relname::text, reltuples from pg_class"
+                " where relname in ('items', 'claims', 'decisions', 'exposures')"
+            ).fetchall()
+        )
+    assert rows["items"] == 5
+    assert rows["claims"] == rows["decisions"] == rows["exposures"] == -1  # never analyzed
